@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action side of asyncops.jobs.async_status: passes the async_dir setting through unexpanded.
+
+ansible.builtin.async_status expands '~' on the controller side (as the connection user's or the
+become user's home, depending on the become method), while the wrapper expands it on the
+target: under become the two can differ (ansible/ansible#81805).  Here the module resolves it
+on the target, exactly as the wrapper did when it started the job.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.asyncops.jobs.plugins.plugin_utils.jobs import async_dir_setting, normalise_status
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        module_args = dict(self._task.args)
+        module_args['_async_dir'] = async_dir_setting(self)
+        result.update(self._execute_module(module_name='asyncops.jobs.async_status', module_args=module_args,
+                                           task_vars=task_vars))
+        self._remove_tmp_path(self._connection._shell.tmpdir)
+        return normalise_status(result)

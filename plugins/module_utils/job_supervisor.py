@@ -1,0 +1,301 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Starting a job detached from the connection and supervising it to its end.
+
+launch() forks a detached supervisor (double fork + setsid) and returns as soon as the
+supervisor reports that the job process exists and its 'running' record is on disk: there
+is no fixed start window.  The supervisor:
+  * becomes a child subreaper, so the whole job tree stays below it;
+  * runs the job in its own session/process group, stdout/stderr going to files in the
+    job's side directory (no pipes: huge output cannot deadlock, and status can show a tail);
+  * wakes on SIGCHLD, on its deadline and on SIGTERM (mode=kill), so a timeout is enforced
+    on time and a finished job is recorded at once;
+  * on timeout or kill, SIGTERMs the whole tree, waits the grace period, SIGKILLs the rest,
+    and records failed/timedout (or killed) with the output captured so far.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+
+from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import job_result
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import META_KEY, RECORD_VERSION
+
+STDOUT_FILE = 'stdout'
+STDERR_FILE = 'stderr'
+
+
+class LaunchError(Exception):
+    pass
+
+
+def launch(store, spec):
+    """Start the job described by spec under a detached supervisor; return its running record."""
+    read_fd, write_fd = os.pipe()
+    first = os.fork()
+    if first == 0:  # pragma: no cover - runs in the forked child
+        try:
+            os.close(read_fd)
+            os.setsid()
+            if os.fork() == 0:
+                _detach_stdio()
+                _supervise(store, spec, write_fd)
+        except BaseException:
+            _report_crash(write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    os.waitpid(first, 0)
+    message = _read_handshake(read_fd)
+    os.close(read_fd)
+    if not message:
+        raise LaunchError('the job supervisor died before starting the job (see the system log); nothing was started')
+    reply = json.loads(message)
+    if 'error' in reply:
+        raise LaunchError(reply['error'])
+    return reply['record']
+
+
+def _read_handshake(fd):
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                continue
+            raise
+        if not data:
+            break
+        chunks.append(data)
+        if data.endswith(b'\n'):
+            break
+    return b''.join(chunks).decode('utf-8', 'replace').strip()
+
+
+def _report_crash(fd):
+    try:
+        os.write(fd, (json.dumps({'error': 'job supervisor failed: %s' % traceback.format_exc()}) + '\n').encode())
+    except OSError:
+        pass
+
+
+def _detach_stdio():
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+class Supervisor:
+    """State of one supervised job inside the supervisor process."""
+
+    def __init__(self, store, spec):
+        self.store = store
+        self.spec = spec
+        self.jid = spec['jid']
+        self.time_limit = float(spec.get('time_limit') or 0)
+        self.grace = float(spec.get('grace', 0.5))
+        self.stdout_path = store.side_file(self.jid, STDOUT_FILE)
+        self.stderr_path = store.side_file(self.jid, STDERR_FILE)
+        self.child = None
+        self.child_status = None
+        self.kill_requested = False
+        self.started_at = None
+        self.meta = None
+
+    # -- start -------------------------------------------------------------------------
+    def start(self):
+        proc.become_subreaper()
+        self.started_at = time.time()
+        self.child = os.fork()
+        if self.child == 0:  # pragma: no cover - the job process
+            self._exec_job()
+        try:
+            os.setpgid(self.child, self.child)
+        except OSError:
+            pass  # the child already made itself a group leader (or is already gone)
+        ident = proc.identity(os.getpid())
+        self.meta = {
+            'version': RECORD_VERSION,
+            'module': self.spec.get('module'),
+            'pid': self.child,
+            'pgid': self.child,
+            'supervisor_pid': ident['pid'],
+            'supervisor_start_ticks': ident['start_ticks'],
+            'job_start_ticks': proc.start_ticks(self.child),
+            'boot_id': ident['boot_id'],
+            'started_at': self.started_at,
+            'time_limit': self.time_limit,
+            'grace': self.grace,
+            'stdout_file': self.stdout_path,
+            'stderr_file': self.stderr_path,
+            'state': 'running',
+        }
+        record = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
+                  'results_file': self.store.record_path(self.jid), META_KEY: self.meta}
+        self.store.write(self.jid, record)
+        return record
+
+    def _exec_job(self):
+        try:
+            os.setpgid(0, 0)
+            os.environ[proc.JOB_ENV_MARKER] = self.jid
+            for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE):
+                signal.signal(sig, signal.SIG_DFL)
+            out = os.open(self.stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            err = os.open(self.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            if self.spec.get('chdir'):
+                os.chdir(self.spec['chdir'])
+            argv = self.spec['argv']
+            os.execvp(argv[0], argv)
+        except BaseException as exc:
+            try:
+                os.write(2, ('asyncops.jobs: could not start %r: %s\n' % (self.spec['argv'], exc)).encode())
+            except OSError:
+                pass
+        os._exit(127)
+
+    # -- supervise ---------------------------------------------------------------------
+    def run(self, wake_fd):
+        deadline = self.started_at + self.time_limit if self.time_limit > 0 else None
+        while True:
+            self._collect()
+            if self.child_status is not None:
+                return self._finish_normally()
+            if self.kill_requested:
+                return self._interrupt('killed')
+            if deadline is not None and time.time() >= deadline:
+                return self._interrupt('timedout')
+            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.time()))
+            _wait_readable(wake_fd, wait)
+
+    def _collect(self):
+        for pid, status in proc.reap_children().items():
+            if pid == self.child:
+                self.child_status = status
+
+    def _finish_normally(self):
+        ended_at = time.time()
+        rc, exit_text = proc.describe_wait_status(self.child_status)
+        stdout = job_result.read_bytes(self.stdout_path)
+        stderr = job_result.read_bytes(self.stderr_path)
+        if self.spec.get('result_style') == 'command':
+            result = job_result.command_result(self.spec.get('cmd'), rc, exit_text, stdout, stderr,
+                                               self.started_at, ended_at,
+                                               strip_empty_ends=self.spec.get('strip_empty_ends', True))
+        else:
+            result = job_result.parse_module_output(stdout, stderr, rc, exit_text)
+        state = 'failed' if result.get('failed') else 'succeeded'
+        return self._record(result, state, ended_at, rc=rc)
+
+    def _interrupt(self, reason):
+        stopped_at = time.time()
+        termed, killed = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, jid=self.jid,
+                                        grace=self.grace, on_reap=self._on_reap)
+        if reason == 'timedout':
+            msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
+                   '(SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period)'
+                   % (self.time_limit, termed, killed, self.grace))
+        else:
+            msg = ('Job killed on request (asyncops.jobs.async_status mode=kill): SIGTERM to %d process(es), '
+                   'SIGKILL to %d after a %gs grace period' % (termed, killed, self.grace))
+        result = job_result.interrupted_result(reason, msg, self.stdout_path, self.stderr_path)
+        if self.child_status is not None:
+            result['rc'] = proc.describe_wait_status(self.child_status)[0]
+        self.meta['stopped_at'] = stopped_at
+        return self._record(result, reason, time.time())
+
+    def _on_reap(self, pid, status):
+        if pid == self.child:
+            self.child_status = status
+
+    def _record(self, result, state, ended_at, rc=None):
+        self.meta.update({'state': state, 'ended_at': ended_at, 'elapsed': round(ended_at - self.started_at, 3)})
+        if rc is not None:
+            self.meta['rc'] = rc
+        result.update({'started': True, 'finished': True, 'ansible_job_id': self.jid,
+                       'results_file': self.store.record_path(self.jid), META_KEY: self.meta})
+        try:
+            self.store.write(self.jid, result)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None  # the record was cleaned up while the job ran: do not bring it back
+            self._record_write_failure(exc)
+        return result
+
+    def _record_write_failure(self, exc):
+        """Storing the full result failed (e.g. ENOSPC): try a small record that says so."""
+        small = {'started': True, 'finished': True, 'failed': True, 'ansible_job_id': self.jid,
+                 'msg': 'the job ended but its result could not be stored in %s: %s (free space in the async dir, '
+                        'or point async_dir at a bigger file system)' % (self.store.path, exc.strerror),
+                 META_KEY: dict(self.meta, state='failed')}
+        try:
+            self.store.write(self.jid, small)
+        except OSError:
+            pass
+
+
+def _wait_readable(fd, timeout):
+    try:
+        ready, _w, _x = select.select([fd], [], [], timeout)
+    except (OSError, select.error):
+        return
+    if ready:
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            pass
+
+
+def _supervise(store, spec, notify_fd):  # pragma: no cover - runs in the detached supervisor
+    """Body of the detached supervisor process: never returns."""
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        _set_nonblocking(fd)
+    sup = Supervisor(store, spec)
+
+    def on_term(_sig, _frame):
+        sup.kill_requested = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.set_wakeup_fd(wake_w)
+    try:
+        record = sup.start()
+    except BaseException as exc:
+        msg = 'could not start the job: %s' % exc
+        os.write(notify_fd, (json.dumps({'error': msg}) + '\n').encode())
+        os._exit(1)
+    os.write(notify_fd, (json.dumps({'record': record}) + '\n').encode())
+    os.close(notify_fd)
+    try:
+        sup.run(wake_r)
+    except BaseException:
+        sup._record(job_result.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
+                                                  sup.stdout_path, sup.stderr_path), 'failed', time.time())
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _set_nonblocking(fd):
+    import fcntl
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)

@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: async_run
+short_description: Run a module as a supervised background job, and optionally wait for it
+version_added: 0.1.0
+description:
+  - Runs any module that executes on the target (for example M(ansible.builtin.command), M(ansible.builtin.shell),
+    M(ansible.builtin.apt), M(ansible.builtin.get_url)) through M(asyncops.jobs.async_wrapper): detached from the
+    connection, under a supervisor that enforces O(timeout) on the whole process tree.
+  - With O(poll=0) it starts the job and returns RV(ansible_job_id) and RV(results_file), for
+    M(asyncops.jobs.async_status) or M(ansible.builtin.async_status) to follow.
+  - With O(poll) above 0 it waits on the target for the job (one round trip every O(poll) seconds, returning the
+    moment the job ends), prints a progress line per round, and returns the module's own result, with
+    RV(ignore:changed) as the module reports it.
+  - M(ansible.builtin.command) and M(ansible.builtin.shell) run as plain commands (outside check mode and without
+    O(ignore:creates), O(ignore:removes) or O(ignore:stdin)), so their output can be followed while they run.
+  - This is an action plugin; the module file only documents it.
+author:
+  - asyncops.jobs developers
+options:
+  module:
+    description:
+      - Name (FQCN) of the module to run. Modules implemented by a controller-side action plugin (such as
+        M(ansible.builtin.template) or M(ansible.builtin.copy)) are refused.
+    type: str
+    required: true
+  args:
+    description: Arguments of the module, as in a normal task. V(cmd) gives the command line of M(ansible.builtin.command).
+    type: dict
+    default: {}
+  timeout:
+    description:
+      - Time limit of the job in seconds; V(0) means none. At the limit the whole job tree is stopped and the result
+        says failed and RV(timedout=true).
+    type: int
+    default: 0
+  poll:
+    description:
+      - V(0) starts the job and returns at once.
+      - Above 0, waits for the job, with one status round trip at most every O(poll) seconds.
+    type: int
+    default: 10
+  grace:
+    description: Seconds between SIGTERM and SIGKILL when the job is stopped.
+    type: float
+    default: 0.5
+  cleanup:
+    description: With O(poll) above 0, remove the job record once the result is read.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: The wrapped module runs in check mode when the task does; modules without check mode support skip.
+    support: full
+  become:
+    description: The job runs as the become user; follow it with the same become settings.
+    support: full
+notes:
+  - The job record and the module's payload are private to the user running the job (modes 0700/0600).
+seealso:
+  - module: asyncops.jobs.async_status
+  - module: asyncops.jobs.async_wrapper
+"""
+
+EXAMPLES = r"""
+- name: Dist-upgrade, at most 30 minutes, waiting for the result
+  asyncops.jobs.async_run:
+    module: ansible.builtin.apt
+    args:
+      upgrade: dist
+      update_cache: true
+    timeout: 1800
+    poll: 15
+  become: true
+  register: upgrade
+
+- name: Start a backup and return at once
+  asyncops.jobs.async_run:
+    module: ansible.builtin.shell
+    args:
+      cmd: /usr/local/bin/backup --all > /var/log/backup.log 2>&1
+    timeout: 7200
+    poll: 0
+  register: backup
+
+- name: Later, wait for the backup
+  asyncops.jobs.async_status:
+    jid: "{{ backup.ansible_job_id }}"
+    mode: wait
+    timeout: 7200
+"""
+
+RETURN = r"""
+ansible_job_id:
+  description: Job id, for M(asyncops.jobs.async_status).
+  returned: always
+  type: str
+  sample: j117290271630.5121
+results_file:
+  description: Absolute path of the job record on the target.
+  returned: always
+  type: str
+started:
+  description: Whether the job started.
+  returned: always
+  type: bool
+finished:
+  description: Whether the job finished (false with O(poll=0)).
+  returned: always
+  type: bool
+timedout:
+  description: Whether the job was stopped at its time limit.
+  returned: when the job was stopped
+  type: bool
+asyncops_job:
+  description: Supervisor's view of the job (pid, start and end time, time limit, module, state, elapsed).
+  returned: with O(poll) above 0
+  type: dict
+"""

@@ -1,0 +1,260 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: async_status
+short_description: Check, wait for, kill, list or clean up background jobs
+version_added: 0.1.0
+description:
+  - Drop-in replacement for M(ansible.builtin.async_status) (O(jid), O(mode=status) and O(mode=cleanup) behave the
+    same) that reads records written by M(asyncops.jobs.async_wrapper) and by ansible-core's own async wrapper.
+  - A job whose supervisor died (kill -9, OOM killer, reboot) is reported as finished and failed with a
+    C(job lost) message instead of running forever.
+  - O(mode=wait) waits on the target until the job ends (no until/retries loop needed); O(mode=kill) stops the
+    whole job tree; O(mode=list) lists the jobs in the async dir; O(mode=cleanup) can also prune old records.
+  - O(jid) can be a list, to get the status of many jobs in one round trip.
+author:
+  - asyncops.jobs developers
+options:
+  jid:
+    description:
+      - Job or list of jobs, as returned in RV(ignore:ansible_job_id) when they were started.
+      - Strictly validated (letters, digits, C(_), C(.), C(-)); anything that could name a file outside the async dir
+        is refused.
+      - Required by all modes but O(mode=list) and the pruning form of O(mode=cleanup).
+    type: raw
+  mode:
+    description:
+      - V(status) returns the job record (the module's result once it finished), with a tail of its output while
+        it runs.
+      - V(wait) is V(status) that returns as soon as the job(s) finished, or after O(timeout) seconds.
+      - V(kill) stops the whole job tree (SIGTERM, then SIGKILL) and returns the final record, which says killed.
+      - V(list) returns every job of the async dir with its state and age.
+      - V(cleanup) removes the record(s) of O(jid); without O(jid) and with O(older_than) it removes the finished
+        records older than that. A cleaned-up record never reappears, even if the job was still running.
+    type: str
+    choices: [status, wait, kill, list, cleanup]
+    default: status
+  timeout:
+    description: Seconds O(mode=wait) waits at most (and O(mode=kill) waits for the tree to stop).
+    type: float
+    default: 300
+  older_than:
+    description: With O(mode=cleanup) or O(mode=list), only finished records not changed for this many seconds.
+    type: float
+  tail:
+    description: Number of lines of stdout and stderr of a running job to return as RV(stdout_tail) and RV(stderr_tail).
+    type: int
+    default: 10
+  _async_dir:
+    description: Set by the action plugin from the shell plugin's C(async_dir) option.
+    type: str
+    default: ~/.ansible_async
+attributes: {}
+notes:
+  - Use the same C(become) settings as when the job was started; the job records are private to that user.
+  - Supports check mode (every mode only reads, except V(kill) and V(cleanup), which are not run in check mode).
+seealso:
+  - module: ansible.builtin.async_status
+  - module: asyncops.jobs.async_run
+"""
+
+EXAMPLES = r"""
+- name: Start a long upgrade in the background
+  asyncops.jobs.async_run:
+    module: ansible.builtin.apt
+    args:
+      upgrade: dist
+    timeout: 3600
+    poll: 0
+  register: upgrade
+
+- name: Wait for it on the target (one round trip, returns the moment it ends)
+  asyncops.jobs.async_status:
+    jid: "{{ upgrade.ansible_job_id }}"
+    mode: wait
+    timeout: 3600
+  register: upgrade_result
+
+- name: Classic until loop, as with ansible.builtin.async_status
+  asyncops.jobs.async_status:
+    jid: "{{ upgrade.ansible_job_id }}"
+  register: job
+  until: job is finished
+  retries: 100
+  delay: 10
+
+- name: Status of many jobs in one call
+  asyncops.jobs.async_status:
+    jid: "{{ started.results | map(attribute='ansible_job_id') | list }}"
+
+- name: Stop a job and its whole process tree
+  asyncops.jobs.async_status:
+    jid: "{{ upgrade.ansible_job_id }}"
+    mode: kill
+
+- name: Remove finished records older than a day
+  asyncops.jobs.async_status:
+    mode: cleanup
+    older_than: 86400
+"""
+
+RETURN = r"""
+ansible_job_id:
+  description: The job id (single O(jid)).
+  returned: when O(jid) is a single job
+  type: str
+  sample: j360874038559.4169
+started:
+  description: Whether the job started.
+  returned: when O(jid) is a single job
+  type: bool
+finished:
+  description: Whether the job (or, with a list, every job) finished.
+  returned: except with O(mode=list)
+  type: bool
+results_file:
+  description: Absolute path of the job record.
+  returned: when O(jid) is a single job
+  type: str
+stdout_tail:
+  description: Last O(tail) lines the running job wrote on stdout.
+  returned: while a job of M(asyncops.jobs.async_wrapper) runs
+  type: list
+  elements: str
+stderr_tail:
+  description: Last O(tail) lines the running job wrote on stderr.
+  returned: while a job of M(asyncops.jobs.async_wrapper) runs
+  type: list
+  elements: str
+elapsed:
+  description: Seconds since the job started.
+  returned: while a job of M(asyncops.jobs.async_wrapper) runs
+  type: float
+timedout:
+  description: Whether the job was stopped because it reached its time limit.
+  returned: when a job was stopped
+  type: bool
+killed:
+  description: Whether the job was stopped by O(mode=kill).
+  returned: when a job was stopped, and with O(mode=kill)
+  type: bool
+lost:
+  description: Whether the job's supervisor died before the job ended.
+  returned: when a job was lost
+  type: bool
+erased:
+  description: Path of the removed record.
+  returned: with O(mode=cleanup) and a single O(jid)
+  type: str
+jobs:
+  description:
+    - With a list O(jid), the status of each job, in order.
+    - With O(mode=list), the jobs of the async dir (C(ansible_job_id), C(state), C(age), C(elapsed), C(module),
+      C(wrapper), C(finished), C(failed), C(results_file)), oldest first.
+    - With O(mode=cleanup) and O(older_than), the ids removed.
+  returned: with a list O(jid), O(mode=list), or pruning
+  type: list
+  elements: raw
+asyncops_job:
+  description: Supervisor's view of the job (pid, pgid, start and end time, time limit, module, state).
+  returned: for jobs of M(asyncops.jobs.async_wrapper)
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.asyncops.jobs.plugins.module_utils import job_status
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import (
+    JobStore, JobStoreError, resolve_async_dir, validate_jid)
+
+
+def requested_jids(module):
+    """(list of validated jids, whether a single jid was given)."""
+    jid = module.params['jid']
+    if jid is None:
+        return [], True
+    single = not isinstance(jid, list)
+    jids = [jid] if single else jid
+    return [validate_jid(str(j) if isinstance(j, int) else j) for j in jids], single
+
+
+def summarise(results):
+    finished = [r for r in results if r.get('finished')]
+    failed = [r for r in finished if r.get('failed')]
+    return {
+        'jobs': results,
+        'finished': len(finished) == len(results),
+        'started': True,
+        'finished_count': len(finished),
+        'running_count': len(results) - len(finished),
+        'failed_count': len(failed),
+        'failed': bool(failed),
+        'changed': False,
+    }
+
+
+def run_mode(module, store, mode, jids):
+    params = module.params
+    if mode == 'list':
+        jobs = [job_status.describe(store, jid) for jid in store.jids()]
+        if params['older_than'] is not None:
+            jobs = [j for j in jobs if j['finished'] and j['age'] >= params['older_than']]
+        return {'changed': False, 'jobs': jobs, 'async_dir': store.path}
+    if mode == 'cleanup' and not jids:
+        if params['older_than'] is None:
+            module.fail_json(msg='mode=cleanup needs jid, or older_than (seconds) to prune old finished records')
+        if module.check_mode:
+            return {'changed': False, 'jobs': []}
+        erased = job_status.prune(store, params['older_than'])
+        return {'changed': bool(erased), 'jobs': erased, 'async_dir': store.path}
+    if not jids:
+        module.fail_json(msg='mode=%s needs jid: the ansible_job_id (or a list of them) returned when the job started' % mode)
+    if mode == 'wait':
+        return job_status.wait(store, jids, params['timeout'], tail=params['tail'])
+    if mode == 'kill':
+        if module.check_mode:
+            return [job_status.status(store, jid, tail=0) for jid in jids]
+        return [job_status.kill(store, jid, timeout=params['timeout']) for jid in jids]
+    if mode == 'cleanup':
+        if module.check_mode:
+            return [{'ansible_job_id': jid, 'erased': store.record_path(jid)} for jid in jids]
+        return [job_status.cleanup(store, jid) for jid in jids]
+    return [job_status.status(store, jid, tail=params['tail']) for jid in jids]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            jid=dict(type='raw'),
+            mode=dict(type='str', default='status', choices=['status', 'wait', 'kill', 'list', 'cleanup']),
+            timeout=dict(type='float', default=300),
+            older_than=dict(type='float'),
+            tail=dict(type='int', default=10),
+            _async_dir=dict(type='str', default='~/.ansible_async'),
+        ),
+        supports_check_mode=True,
+    )
+    mode = module.params['mode']
+    try:
+        jids, single = requested_jids(module)
+        store = JobStore(resolve_async_dir(module.params['_async_dir']))
+        outcome = run_mode(module, store, mode, jids)
+    except JobStoreError as exc:
+        module.fail_json(msg=str(exc))
+    if isinstance(outcome, dict):
+        module.exit_json(**outcome)
+    if single:
+        result = outcome[0]
+        if mode in ('kill', 'cleanup'):
+            result['changed'] = not module.check_mode
+        module.exit_json(**result)
+    module.exit_json(**summarise(outcome))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,251 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: async_wrapper
+short_description: Start modules or commands as supervised background jobs
+version_added: 0.1.0
+description:
+  - Starts one or more jobs on the target, detached from the connection, each under its own
+    supervisor process, and returns as soon as every job has really started.
+  - Normally called by the M(asyncops.jobs.async_run) action plugin, which builds the payload of the
+    wrapped module on the controller. Call it directly only to run a plain command with O(jobs[].argv).
+  - Compared to ansible-core's own wrapper, job records are written atomically with mode 0600 in an async
+    dir of mode 0700; the time limit is enforced within a second and stops the whole process tree
+    (SIGTERM, then SIGKILL after O(grace) seconds), including children that trap SIGTERM or double-fork;
+    a job whose supervisor dies is reported as lost instead of running forever; stdout and stderr are
+    captured to files while the job runs so M(asyncops.jobs.async_status) can show a tail.
+  - Records stay readable by M(ansible.builtin.async_status).
+author:
+  - asyncops.jobs developers
+options:
+  jobs:
+    description:
+      - The jobs to start. Each one gets its own job id, record and supervisor.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      module:
+        description: Name of what runs, recorded in the job record and shown by O(asyncops.jobs.async_status#module:mode=list).
+        type: str
+        default: command
+      argv:
+        description:
+          - Program and arguments to execute. The placeholders C({payload}) and C({args}) are replaced by the
+            paths of O(jobs[].payload) and O(jobs[].args_data) stored in the job's private directory.
+        type: list
+        elements: str
+        required: true
+      payload:
+        description: Base64 encoded file (usually a module built by the controller) stored with mode 0700 as C({payload}).
+        type: str
+      args_data:
+        description: Text stored with mode 0600 as C({args}) (arguments file of old-style and binary modules).
+        type: str
+      result_style:
+        description:
+          - V(module) parses the job's stdout as a module's JSON result.
+          - V(command) builds a result like M(ansible.builtin.command)'s from the exit code and the captured output.
+        type: str
+        choices: [module, command]
+        default: module
+      cmd:
+        description: The command as the user wrote it, returned as RV(ignore:cmd) in V(command) style results.
+        type: raw
+      chdir:
+        description: Directory to run the job in.
+        type: path
+      strip_empty_ends:
+        description: Strip trailing newlines from stdout and stderr in V(command) style results.
+        type: bool
+        default: true
+      expand_argument_vars:
+        description: Expand C(~) and environment variables in O(jobs[].argv) on the target, like M(ansible.builtin.command) does.
+        type: bool
+        default: false
+  timeout:
+    description:
+      - Time limit of each job in seconds. V(0) means no limit.
+      - When it is reached, the whole job tree gets SIGTERM, then SIGKILL after O(grace) seconds, and the record says
+        failed, finished and RV(ignore:timedout=true), with the output captured so far.
+    type: int
+    default: 0
+  grace:
+    description: Seconds between SIGTERM and SIGKILL when a job is stopped.
+    type: float
+    default: 0.5
+  async_dir:
+    description:
+      - Directory of the job records. C(~) is the home of the user running the job, from the password database,
+        so that launch and status agree under become.
+    type: str
+    default: ~/.ansible_async
+extends_documentation_fragment: []
+attributes: {}
+notes:
+  - Supports check mode; a wrapped module built in check mode runs in check mode.
+  - Needs a POSIX target. Process-tree tracking beyond the job's process group uses C(/proc) (Linux).
+seealso:
+  - module: asyncops.jobs.async_run
+  - module: asyncops.jobs.async_status
+"""
+
+EXAMPLES = r"""
+- name: Run a backup script in the background, at most one hour
+  asyncops.jobs.async_wrapper:
+    jobs:
+      - argv: [/usr/local/bin/backup.sh, --full]
+        result_style: command
+    timeout: 3600
+  register: backup
+
+- name: Wait for it
+  asyncops.jobs.async_status:
+    jid: "{{ backup.ansible_job_id }}"
+    mode: wait
+    timeout: 3600
+"""
+
+RETURN = r"""
+ansible_job_id:
+  description: Job id of the first (usually only) job.
+  returned: success
+  type: str
+  sample: j273947102934.4321
+results_file:
+  description: Absolute path of the first job's record.
+  returned: success
+  type: str
+  sample: /root/.ansible_async/j273947102934.4321
+async_dir:
+  description: Absolute path of the async dir used.
+  returned: success
+  type: str
+started:
+  description: Always true once the jobs run.
+  returned: success
+  type: bool
+finished:
+  description: Always false; use M(asyncops.jobs.async_status) to follow the jobs.
+  returned: success
+  type: bool
+jobs:
+  description: One entry per started job, in the order of O(jobs).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    ansible_job_id:
+      description: The job id.
+      type: str
+    results_file:
+      description: Absolute path of the job record.
+      type: str
+    pid:
+      description: Process id of the job (also its process group id).
+      type: int
+"""
+
+import base64
+import os
+import secrets
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import (
+    JobStore, JobStoreError, resolve_async_dir, write_private_file)
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_supervisor import LaunchError, launch
+
+JOB_SPEC = dict(
+    module=dict(type='str', default='command'),
+    argv=dict(type='list', elements='str', required=True),
+    payload=dict(type='str', no_log=True),
+    args_data=dict(type='str', no_log=True),
+    result_style=dict(type='str', default='module', choices=['module', 'command']),
+    cmd=dict(type='raw'),
+    chdir=dict(type='path'),
+    strip_empty_ends=dict(type='bool', default=True),
+    expand_argument_vars=dict(type='bool', default=False),
+)
+
+
+def new_jid():
+    return 'j%d.%d' % (secrets.randbelow(10 ** 12), os.getpid())
+
+
+def materialize(store, jid, job):
+    """Write the job's payload/args into its private directory and return the argv to execute."""
+    store.create_side_dir(jid)
+    paths = {}
+    if job.get('payload') is not None:
+        paths['{payload}'] = write_private_file(store.side_file(jid, 'payload'),
+                                                base64.b64decode(job['payload']), mode=0o700)
+    if job.get('args_data') is not None:
+        paths['{args}'] = write_private_file(store.side_file(jid, 'args'), job['args_data'].encode('utf-8'))
+    argv = [paths.get(arg, arg) for arg in job['argv']]
+    if job.get('expand_argument_vars'):
+        argv = [os.path.expanduser(os.path.expandvars(arg)) for arg in argv]
+    return argv
+
+
+def job_spec(jid, job, argv, params):
+    return {
+        'jid': jid,
+        'module': job['module'],
+        'argv': argv,
+        'result_style': job['result_style'],
+        'cmd': job['cmd'] if job.get('cmd') is not None else argv,
+        'chdir': job.get('chdir'),
+        'strip_empty_ends': job['strip_empty_ends'],
+        'time_limit': params['timeout'],
+        'grace': params['grace'],
+    }
+
+
+def start_jobs(store, params):
+    started = []
+    for job in params['jobs']:
+        jid = new_jid()
+        argv = materialize(store, jid, job)
+        record = launch(store, job_spec(jid, job, argv, params))
+        started.append({'ansible_job_id': jid, 'results_file': record['results_file'],
+                        'pid': record['asyncops_job']['pid']})
+    return started
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            jobs=dict(type='list', elements='dict', required=True, options=JOB_SPEC),
+            timeout=dict(type='int', default=0),
+            grace=dict(type='float', default=0.5),
+            async_dir=dict(type='str', default='~/.ansible_async'),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params['timeout'] < 0:
+        module.fail_json(msg='timeout must be 0 (no limit) or a positive number of seconds, got %d' % params['timeout'])
+    if params['grace'] < 0:
+        module.fail_json(msg='grace must be 0 or more seconds, got %s' % params['grace'])
+    if not params['jobs']:
+        module.fail_json(msg='jobs is empty: give at least one job to start')
+    try:
+        store = JobStore(resolve_async_dir(params['async_dir'])).ensure()
+        started = start_jobs(store, params)
+    except (JobStoreError, LaunchError) as exc:
+        module.fail_json(msg=str(exc))
+    except (OSError, IOError) as exc:
+        module.fail_json(msg='could not start the job in %s: %s' % (resolve_async_dir(params['async_dir']), exc))
+    module.exit_json(changed=True, started=True, finished=False, async_dir=store.path,
+                     ansible_job_id=started[0]['ansible_job_id'], results_file=started[0]['results_file'],
+                     jobs=started)
+
+
+if __name__ == '__main__':
+    main()

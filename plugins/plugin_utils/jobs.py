@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of the job engine, shared by the action plugins.
+
+* check that a module can run in the background (refuse controller-side action plugins),
+* build the job spec the target wrapper executes (module payload, or a plain command),
+* launch jobs through asyncops.jobs.async_wrapper and query them through asyncops.jobs.async_status.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.utils.display import Display
+
+display = Display()
+
+WRAPPER = 'asyncops.jobs.async_wrapper'
+STATUS = 'asyncops.jobs.async_status'
+DEFAULT_ASYNC_DIR = '~/.ansible_async'
+
+COMMAND_MODULES = frozenset(('ansible.builtin.command', 'ansible.legacy.command'))
+SHELL_MODULES = frozenset(('ansible.builtin.shell', 'ansible.legacy.shell'))
+# Action plugins that only call their module on the target: running the module alone is the same thing.
+PASS_THROUGH_ACTIONS = frozenset(('ansible.builtin.normal', 'ansible.legacy.normal')) | COMMAND_MODULES | SHELL_MODULES
+NATIVE_COMMAND_KEYS = frozenset(('_raw_params', 'cmd', 'argv', 'chdir', 'executable', '_uses_shell',
+                                 'strip_empty_ends', 'expand_argument_vars'))
+CONTROLLER_BACKED_HINTS = {
+    'package': 'call the package manager module itself (ansible.builtin.apt, ansible.builtin.dnf, ...)',
+    'service': 'call the service manager module itself (ansible.builtin.systemd_service, ansible.builtin.sysvinit, ...)',
+    'copy': 'copy the file first with a normal task, then run the long part in the background',
+    'template': 'template the file first with a normal task, then run the long part in the background',
+    'script': 'copy the script with a normal task, then run it with module: ansible.builtin.command',
+}
+
+
+def async_dir_setting(action):
+    """The async_dir setting, unexpanded: the target resolves '~' as the user who runs the job."""
+    return action.get_shell_option('async_dir', default=DEFAULT_ASYNC_DIR) or DEFAULT_ASYNC_DIR
+
+
+def normalise_status(result):
+    """ansible.builtin.async_status's compatibility shim: started/finished are booleans."""
+    for key in ('started', 'finished'):
+        if key in result:
+            result[key] = bool(result[key])
+    return result
+
+
+def resolve_module(action, name):
+    """FQCN of a module that can run detached on the target; AnsibleActionFail with a way out otherwise."""
+    loader = action._shared_loader_obj
+    collections = action._task.collections
+    found = loader.module_loader.find_plugin_with_context(name, collection_list=collections)
+    if not found.resolved:
+        raise AnsibleActionFail("module %r was not found: give the FQCN of an installed module "
+                                "(for example ansible.builtin.command)" % name)
+    fqcn = found.resolved_fqcn
+    backing = loader.action_loader.find_plugin_with_context(fqcn, collection_list=collections)
+    if backing.resolved and backing.resolved_fqcn not in PASS_THROUGH_ACTIONS:
+        short = fqcn.rsplit('.', 1)[-1]
+        hint = CONTROLLER_BACKED_HINTS.get(short, 'run it as a normal task, or run the long part with '
+                                                  'ansible.builtin.command in the background')
+        raise AnsibleActionFail("%s is implemented by an action plugin that runs on the controller (it transfers "
+                                "files or picks a module there), so it cannot run as a background job on the "
+                                "target: %s" % (fqcn, hint))
+    return fqcn
+
+
+def build_job(action, module_name, module_args, task_vars):
+    """The job spec for asyncops.jobs.async_wrapper: a plain command where exact, else the built module."""
+    fqcn = resolve_module(action, module_name)
+    module_args = dict(module_args or {})
+    if fqcn in SHELL_MODULES:
+        module_args['_uses_shell'] = True
+        fqcn = 'ansible.builtin.command'
+    native = native_command_job(action, fqcn, module_args)
+    if native:
+        return native
+    return module_job(action, fqcn, module_args, task_vars)
+
+
+def native_command_job(action, fqcn, module_args):
+    """command/shell run directly by the supervisor: output is visible while it runs (status tail).
+
+    Used only when the result is exactly what ansible.builtin.command would return: not in check
+    mode, and with no option that only the module implements (creates, removes, stdin, ...).
+    """
+    if fqcn not in COMMAND_MODULES or action._task.check_mode:
+        return None
+    if not set(module_args) <= NATIVE_COMMAND_KEYS:
+        return None
+    sources = [k for k in ('_raw_params', 'cmd', 'argv') if module_args.get(k) not in (None, '', [])]
+    if len(sources) != 1:
+        return None
+    shell = bool(module_args.get('_uses_shell'))
+    if module_args.get('executable') and not shell:
+        return None
+    value = module_args[sources[0]]
+    if shell:
+        if not isinstance(value, str):
+            return None
+        argv = [module_args.get('executable') or '/bin/sh', '-c', value]
+        cmd = value
+    else:
+        argv = shlex.split(value) if isinstance(value, str) else [str(a) for a in value]
+        cmd = argv
+    job = {
+        'module': 'ansible.builtin.shell' if shell else 'ansible.builtin.command',
+        'argv': argv,
+        'cmd': cmd,
+        'result_style': 'command',
+        'strip_empty_ends': module_args.get('strip_empty_ends', True),
+        'expand_argument_vars': False if shell else module_args.get('expand_argument_vars', True),
+    }
+    if module_args.get('chdir'):
+        job['chdir'] = module_args['chdir']
+    return job
+
+
+def module_job(action, fqcn, module_args, task_vars):
+    """Build the module on the controller (with check mode, no_log, ... of the task) and ship it as payload."""
+    action._update_module_args(fqcn, module_args, task_vars)
+    # the payload runs after this task's remote tmp dir is gone: let the module make its own
+    module_args['_ansible_tmpdir'] = None
+    bits, path = action._configure_module(module_name=fqcn, module_args=module_args, task_vars=task_vars)
+    style = bits.module_style
+    if style not in ('new', 'non_native_want_json', 'old', 'binary'):
+        raise AnsibleActionFail('%s is a %s module, which cannot run as a background job on this target' % (fqcn, style))
+    argv = shlex.split(bits.shebang[2:]) if bits.shebang else []
+    argv.append('{payload}')
+    job = {'module': fqcn, 'argv': argv, 'result_style': 'module'}
+    if style == 'binary':
+        with open(path, 'rb') as f:
+            data = f.read()
+    else:
+        data = bits.b_module_data
+    job['payload'] = base64.b64encode(data).decode('ascii')
+    if style != 'new':
+        argv.append('{args}')
+        public = {k: v for k, v in module_args.items() if not (style == 'old' and k.startswith('_ansible_'))}
+        if style == 'old':
+            job['args_data'] = ' '.join('%s=%s' % (k, shlex.quote(str(v))) for k, v in public.items())
+        else:
+            job['args_data'] = json.dumps(public)
+    return job
+
+
+def run_target_module(action, name, module_args, task_vars):
+    """Execute one of our modules on the target and remove the remote tmp dir it may have needed."""
+    try:
+        return action._execute_module(module_name=name, module_args=module_args, task_vars=task_vars)
+    finally:
+        action._remove_tmp_path(action._connection._shell.tmpdir)
+
+
+def launch(action, jobs, timeout, task_vars, grace=None):
+    """Start jobs on the target in one round trip; the wrapper's result (ansible_job_id, results_file, jobs)."""
+    args = {'jobs': jobs, 'timeout': int(timeout or 0), 'async_dir': async_dir_setting(action)}
+    if grace is not None:
+        args['grace'] = grace
+    result = run_target_module(action, WRAPPER, args, task_vars)
+    if result.get('failed'):
+        raise AnsibleActionFail('could not start the background job: %s' % result.get('msg', result))
+    return result
+
+
+def query(action, task_vars, **args):
+    """Run asyncops.jobs.async_status on the target with the task's async_dir."""
+    args['_async_dir'] = async_dir_setting(action)
+    return normalise_status(run_target_module(action, STATUS, args, task_vars))
+
+
+def wait_for(action, jid, task_vars, interval, deadline=None, on_poll=None):
+    """Long-poll the job until it finished: one round trip per `interval` seconds, returns the moment it ends."""
+    started = time.time()
+    while True:
+        chunk = interval if deadline is None else max(1.0, min(interval, deadline - time.time()))
+        result = query(action, task_vars, jid=jid, mode='wait', timeout=chunk, tail=1)
+        if result.get('finished'):
+            return result
+        if deadline is not None and time.time() > deadline:
+            raise AnsibleActionFail('job %s still reports running %ds after its time limit; its supervisor is not '
+                                    'enforcing it (check the target)' % (jid, time.time() - started))
+        if on_poll:
+            on_poll(result)
+
+
+def poll_line(host, result):
+    """A progress line like ansible's 'ASYNC POLL on host'."""
+    line = 'ASYNC POLL on %s: jid=%s started=True finished=False elapsed=%ss' % (
+        host, result.get('ansible_job_id'), result.get('elapsed', '?'))
+    tail = (result.get('stdout_tail') or [])[-1:] or (result.get('stderr_tail') or [])[-1:]
+    if tail:
+        line += ' last output: %s' % tail[0][:200]
+    return line
