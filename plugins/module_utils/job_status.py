@@ -141,12 +141,17 @@ def wait(store, jids, timeout, tail=10):
 
 
 def kill(store, jid, timeout=10.0):
-    """Stop a running job's whole tree via its supervisor (or directly if the supervisor is gone)."""
+    """Stop a running job's whole tree via its supervisor (or directly if the supervisor is gone).
+
+    The kill request itself succeeds (failed=false, changed when something was stopped); the job's
+    record, as later status calls return it, says failed and killed.
+    """
     current = status(store, jid, tail=0)
     if current.get('finished'):
-        current['killed'] = bool(current.get('killed'))
-        current.setdefault('msg', 'job had already finished')
-        return current
+        if not store.exists(jid):
+            return current  # no such job: a failure
+        return dict(current, failed=False, changed=False, killed=bool(current.get('killed')),
+                    msg='job %s had already finished (%s); nothing to kill' % (jid, job_state(current)))
     meta = job_meta(current)
     if meta is None:
         raise JobStoreError('job %s was started by ansible-core\'s own async_wrapper, whose records name no process: '
@@ -156,9 +161,19 @@ def kill(store, jid, timeout=10.0):
     while time.time() < deadline:
         current = status(store, jid, tail=0)
         if current.get('finished'):
-            return current
+            return dict(current, failed=False, changed=True, killed=True)
         time.sleep(WAIT_INTERVAL / 2)
     raise JobStoreError('job %s did not stop within %ss of the kill request' % (jid, timeout))
+
+
+def job_state(record):
+    """running, succeeded, failed, timedout, killed or lost."""
+    if not record.get('finished'):
+        return 'running'
+    state = (job_meta(record) or {}).get('state')
+    if state in (None, 'running'):
+        state = 'failed' if record.get('failed') else 'succeeded'
+    return state
 
 
 def describe(store, jid):
@@ -167,14 +182,9 @@ def describe(store, jid):
     meta = job_meta(record) or {}
     now = time.time()
     started_at = meta.get('started_at') or store.mtime(jid) or now
-    state = meta.get('state')
-    if not record.get('finished'):
-        state = 'running'
-    elif state in (None, 'running'):
-        state = 'failed' if record.get('failed') else 'succeeded'
     return {
         'ansible_job_id': jid,
-        'state': state,
+        'state': job_state(record),
         'finished': bool(record.get('finished')),
         'failed': bool(record.get('failed')),
         'age': round(now - (store.mtime(jid) or now), 3),

@@ -186,7 +186,7 @@ def requested_jids(module):
 def summarise(results):
     finished = [r for r in results if r.get('finished')]
     failed = [r for r in finished if r.get('failed')]
-    return {
+    summary = {
         'jobs': results,
         'finished': len(finished) == len(results),
         'started': True,
@@ -196,6 +196,10 @@ def summarise(results):
         'failed': bool(failed),
         'changed': False,
     }
+    if failed:
+        summary['msg'] = '%d of %d job(s) failed: %s' % (len(failed), len(results), ', '.join(
+            '%s (%s)' % (r.get('ansible_job_id'), str(r.get('msg', 'failed'))[:200]) for r in failed))
+    return summary
 
 
 def run_mode(module, store, mode, jids):
@@ -250,7 +254,7 @@ def main():
         module.exit_json(**outcome)
     if single:
         result = outcome[0]
-        if mode in ('kill', 'cleanup'):
+        if mode == 'cleanup':
             result['changed'] = not module.check_mode
         module.exit_json(**result)
     module.exit_json(**summarise(outcome))
