@@ -25,7 +25,7 @@ import shutil
 import stat
 import time
 
-JID_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$')
+JID_PATTERN = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z')
 META_KEY = 'asyncops_job'
 RECORD_VERSION = 1
 SIDE_DIR_SUFFIX = '.job'

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import json
+
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_result import (
+    RAW_OUTPUT_LIMIT, clip_text, command_result, interrupted_result, parse_module_output)
+
+
+def test_module_json_is_the_result():
+    result = parse_module_output(b'{"changed": false, "ping": "pong"}\n', b'', 0, 'exited with code 0')
+    assert result == {'changed': False, 'ping': 'pong'}
+
+
+def test_junk_around_json_becomes_a_warning():
+    result = parse_module_output(b'MOTD junk\n{"changed": true}\ntrailing junk\n', b'', 0, 'exited with code 0')
+    assert result['changed'] is True
+    assert any('junk' in w for w in result['warnings'])
+
+
+def test_module_stderr_is_kept_apart_from_result_stderr():
+    result = parse_module_output(b'{"stderr": "from command"}', b'python warning\n', 0, 'exited with code 0')
+    assert result['stderr'] == 'from command'
+    assert result['module_stderr'] == 'python warning\n'
+
+
+def test_non_json_output_is_a_clear_failure():
+    result = parse_module_output(b'not json at all\n', b'Traceback\n', 1, 'exited with code 1')
+    assert result['failed'] is True
+    assert result['msg'].startswith('MODULE FAILURE')
+    assert 'exited with code 1' in result['msg']
+    assert result['module_stdout'] == 'not json at all\n'
+    assert result['module_stderr'] == 'Traceback\n'
+
+
+def test_empty_output_and_signal():
+    result = parse_module_output(b'', b'', -9, 'killed by SIGKILL')
+    assert 'killed by SIGKILL' in result['msg']
+    assert 'printed nothing' in result['msg']
+
+
+def test_non_utf8_output_is_named_and_json_safe():
+    result = parse_module_output(b'\xff\xfe garbage', b'', 0, 'exited with code 0')
+    assert 'not valid UTF-8' in result['msg']
+    json.dumps(result)
+
+
+def test_huge_output_is_clipped_head_and_tail():
+    data = b'a' * (5 * RAW_OUTPUT_LIMIT) + b'END'
+    text, cut = clip_text(data)
+    assert cut
+    assert text.startswith('a')
+    assert text.endswith('END')
+    assert len(text) < RAW_OUTPUT_LIMIT + 100
+    result = parse_module_output(data, b'', 0, 'exited with code 0')
+    assert result['output_truncated'] is True
+
+
+def test_command_result_matches_command_module_shape():
+    result = command_result(['echo', 'x'], 0, 'exited with code 0', b'x\n', b'', 1000.0, 1001.5)
+    assert result['stdout'] == 'x'
+    assert result['rc'] == 0
+    assert result['changed'] is True
+    assert 'failed' not in result
+    assert result['delta'] == '0:00:01.500000'
+    failed = command_result('false', 1, 'exited with code 1', b'', b'err\n', 1000.0, 1000.0)
+    assert failed['failed'] and failed['msg'] == 'non-zero return code'
+    assert failed['stderr'] == 'err'
+    signalled = command_result('x', -15, 'killed by SIGTERM', b'', b'', 1000.0, 1000.0)
+    assert signalled['msg'] == 'command killed by SIGTERM'
+
+
+def test_interrupted_result_carries_output_so_far(tmp_path):
+    out = tmp_path / 'out'
+    out.write_bytes(b'progress 50%\n')
+    result = interrupted_result('timedout', 'Timeout exceeded', str(out), str(tmp_path / 'missing'))
+    assert result['timedout'] is True and result['killed'] is False
+    assert result['failed'] is True
+    assert result['stdout'] == 'progress 50%\n'
+    assert result['stderr'] == ''
