@@ -9,7 +9,6 @@ async_wrapper (those carry no process identity, so they cannot be judged lost or
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 

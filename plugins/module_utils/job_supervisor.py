@@ -38,6 +38,11 @@ class LaunchError(Exception):
     pass
 
 
+def expand_argv(argv):
+    """Expand ~ and $VARS in each argument, as ansible.builtin.command does with expand_argument_vars."""
+    return [os.path.expanduser(os.path.expandvars(arg)) for arg in argv]
+
+
 def launch(store, spec):
     """Start the job described by spec under a detached supervisor; return its running record."""
     read_fd, write_fd = os.pipe()

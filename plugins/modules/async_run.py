@@ -22,7 +22,7 @@ description:
     O(ignore:creates), O(ignore:removes) or O(ignore:stdin)), so their output can be followed while they run.
   - This is an action plugin; the module file only documents it.
 author:
-  - asyncops.jobs developers
+  - asyncops.jobs developers (@asyncops)
 options:
   module:
     description:

@@ -18,7 +18,7 @@ description:
     whole job tree; O(mode=list) lists the jobs in the async dir; O(mode=cleanup) can also prune old records.
   - O(jid) can be a list, to get the status of many jobs in one round trip.
 author:
-  - asyncops.jobs developers
+  - asyncops.jobs developers (@asyncops)
 options:
   jid:
     description:

@@ -21,7 +21,7 @@ description:
     captured to files while the job runs so M(asyncops.jobs.async_status) can show a tail.
   - Records stay readable by M(ansible.builtin.async_status).
 author:
-  - asyncops.jobs developers
+  - asyncops.jobs developers (@asyncops)
 options:
   jobs:
     description:
@@ -159,7 +159,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import (
     JobStore, JobStoreError, resolve_async_dir, write_private_file)
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_supervisor import LaunchError, launch
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_supervisor import LaunchError, expand_argv, launch
 
 JOB_SPEC = dict(
     module=dict(type='str', default='command'),
@@ -188,9 +188,7 @@ def materialize(store, jid, job):
     if job.get('args_data') is not None:
         paths['{args}'] = write_private_file(store.side_file(jid, 'args'), job['args_data'].encode('utf-8'))
     argv = [paths.get(arg, arg) for arg in job['argv']]
-    if job.get('expand_argument_vars'):
-        argv = [os.path.expanduser(os.path.expandvars(arg)) for arg in argv]
-    return argv
+    return expand_argv(argv) if job.get('expand_argument_vars') else argv
 
 
 def job_spec(jid, job, argv, params):
