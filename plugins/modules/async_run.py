@@ -11,7 +11,7 @@ short_description: Run a module as a supervised background job, and optionally w
 version_added: 0.1.0
 description:
   - Runs any module that executes on the target (for example M(ansible.builtin.command), M(ansible.builtin.shell),
-    M(ansible.builtin.apt), M(ansible.builtin.get_url)) through M(asyncops.jobs.async_wrapper), detached from the
+    M(ansible.builtin.apt), M(ansible.builtin.get_url)) through C(asyncops.jobs.async_wrapper), detached from the
     connection, under a supervisor that enforces O(timeout) on the whole process tree.
   - With O(poll=0) it starts the job and returns RV(ansible_job_id) and RV(results_file), for
     M(asyncops.jobs.async_status) or M(ansible.builtin.async_status) to follow.
@@ -65,7 +65,6 @@ notes:
   - The job record and the module's payload are private to the user running the job (modes 0700/0600).
 seealso:
   - module: asyncops.jobs.async_status
-  - module: asyncops.jobs.async_wrapper
 """
 
 EXAMPLES = r"""

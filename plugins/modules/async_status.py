@@ -11,7 +11,7 @@ short_description: Check, wait for, kill, list or clean up background jobs
 version_added: 0.1.0
 description:
   - Drop-in replacement for M(ansible.builtin.async_status) (O(jid), O(mode=status) and O(mode=cleanup) behave the
-    same) that reads records written by M(asyncops.jobs.async_wrapper) and by ansible-core's own async wrapper.
+    same) that reads records written by C(asyncops.jobs.async_wrapper) and by ansible-core's own async wrapper.
   - A job whose supervisor died (kill -9, OOM killer, reboot) is reported as finished and failed with a
     C(job lost) message instead of running forever.
   - O(mode=wait) waits on the target until the job ends (no until/retries loop needed); O(mode=kill) stops the
@@ -123,17 +123,17 @@ results_file:
   type: str
 stdout_tail:
   description: Last O(tail) lines the running job wrote on stdout.
-  returned: while a job of M(asyncops.jobs.async_wrapper) runs
+  returned: while a job of C(asyncops.jobs.async_wrapper) runs
   type: list
   elements: str
 stderr_tail:
   description: Last O(tail) lines the running job wrote on stderr.
-  returned: while a job of M(asyncops.jobs.async_wrapper) runs
+  returned: while a job of C(asyncops.jobs.async_wrapper) runs
   type: list
   elements: str
 elapsed:
   description: Seconds since the job started.
-  returned: while a job of M(asyncops.jobs.async_wrapper) runs
+  returned: while a job of C(asyncops.jobs.async_wrapper) runs
   type: float
 timedout:
   description: Whether the job was stopped because it reached its time limit.
@@ -162,7 +162,7 @@ jobs:
   elements: raw
 asyncops_job:
   description: Supervisor's view of the job (pid, pgid, start and end time, time limit, module, state).
-  returned: for jobs of M(asyncops.jobs.async_wrapper)
+  returned: for jobs of C(asyncops.jobs.async_wrapper)
   type: dict
 """
 
