@@ -249,7 +249,7 @@ step_ansible_doc() (
 
 step_docs_lint() (
     cd "$1" || exit 1
-    "$CACHE/venv-tools/bin/antsibull-docs" lint-collection-docs --plugin-docs --skip-rstcheck .
+    PATH="$CACHE/venv-tools/bin:$PATH" antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
 )
 
 step_changelog() (
