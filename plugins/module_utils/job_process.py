@@ -7,7 +7,8 @@ A job's tree is every process that is, at the time of asking:
   * a descendant of the supervisor (the supervisor is a child subreaper on Linux, so
     double-forked daemons are re-parented to it instead of to init),
   * in the job's process group, or
-  * carrying the job's marker in its environment (ASYNCOPS_JOB_ID=<jid>), which catches
+  * carrying the job's marker in its environment (ASYNCOPS_JOB_ID=<absolute path of the job
+    record>, unique per user and async dir), which catches
     processes that escaped with setsid after the supervisor itself died.
 """
 
@@ -110,7 +111,7 @@ def _has_marker(pid, marker):
         return False
 
 
-def job_tree(root_pid=None, pgid=None, jid=None):
+def job_tree(root_pid=None, pgid=None, marker=None):
     """Pids of the job tree (see module doc), never including this process or root_pid itself."""
     me = os.getpid()
     if not have_proc():
@@ -128,11 +129,11 @@ def job_tree(root_pid=None, pgid=None, jid=None):
             stack.extend(children.get(pid, []))
     if pgid:
         tree.update(pid for pid, (_ppid, pgrp) in procs.items() if pgrp == pgid)
-    if jid:
-        marker = ('%s=%s' % (JOB_ENV_MARKER, jid)).encode()
+    if marker:
+        entry = ('%s=%s' % (JOB_ENV_MARKER, marker)).encode()
         uid = os.geteuid()
         for pid in procs:
-            if pid not in tree and _owned_by(pid, uid) and _has_marker(pid, marker):
+            if pid not in tree and _owned_by(pid, uid) and _has_marker(pid, entry):
                 tree.add(pid)
     tree.discard(me)
     tree.discard(root_pid)
@@ -181,14 +182,14 @@ def reap_children():
         reaped[pid] = status
 
 
-def stop_tree(root_pid=None, pgid=None, jid=None, grace=0.5, on_reap=None):
+def stop_tree(root_pid=None, pgid=None, marker=None, grace=0.5, on_reap=None):
     """SIGTERM the whole job tree, give it `grace` seconds, then SIGSTOP+SIGKILL what is left.
 
     Returns (number of processes sent SIGTERM, number that needed SIGKILL).  Repeats the
     kill round a few times so processes forked while we were signalling are caught too.
     """
     def tree():
-        return job_tree(root_pid=root_pid, pgid=pgid, jid=jid)
+        return job_tree(root_pid=root_pid, pgid=pgid, marker=marker)
 
     def reap():
         reaped = reap_children()

@@ -87,7 +87,8 @@ def _running(record, meta, tail):
 
 def mark_lost(store, jid, record, meta):
     """Record a job whose supervisor is gone (kill -9, OOM, reboot) as finished and failed; stop its orphans."""
-    termed, _killed = proc.stop_tree(pgid=_trusted_pgid(meta), jid=jid, grace=meta.get('grace', 0.5))
+    termed, _killed = proc.stop_tree(pgid=_trusted_pgid(meta), marker=store.record_path(jid),
+                                     grace=meta.get('grace', 0.5))
     out, _cut = clip_text(_read(meta.get('stdout_file')))
     err, _cut = clip_text(_read(meta.get('stderr_file')))
     rebooted = meta.get('boot_id') and proc.boot_id() and meta['boot_id'] != proc.boot_id()
@@ -166,9 +167,9 @@ def kill(store, jid, timeout=10.0):
 
 
 def job_state(record):
-    """running, succeeded, failed, timedout, killed or lost."""
+    """pending, running, succeeded, failed, timedout, killed, lost or skipped."""
     if not record.get('finished'):
-        return 'running'
+        return 'pending' if (job_meta(record) or {}).get('state') == 'pending' else 'running'
     state = (job_meta(record) or {}).get('state')
     if state in (None, 'running'):
         state = 'failed' if record.get('failed') else 'succeeded'
@@ -196,12 +197,18 @@ def describe(store, jid):
 
 
 def cleanup(store, jid):
-    """Remove a job's record and files; a still-running job keeps running but can no longer rewrite them."""
+    """Remove a job's record and files (a batch's: its items' too); a running job keeps running but can
+    no longer rewrite them."""
     current = status(store, jid, tail=0)
     if current.get('failed') and not store.exists(jid):
         return current
+    items = current.get('jobs') if (job_meta(current) or {}).get('kind') == 'batch' else None
     store.remove(jid)
+    for item in items or []:
+        store.remove(item)
     result = {'ansible_job_id': jid, 'erased': store.record_path(jid), 'started': True, 'finished': True}
+    if items:
+        result['erased_jobs'] = items
     if not current.get('finished'):
         result['warnings'] = ['job %s was still running: its record is removed and its result will be discarded '
                               '(use mode=kill to stop it)' % jid]

@@ -18,11 +18,11 @@ is no fixed start window.  The supervisor:
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import select
 import signal
-import sys
 import time
 import traceback
 
@@ -45,6 +45,15 @@ def expand_argv(argv):
 
 def launch(store, spec):
     """Start the job described by spec under a detached supervisor; return its running record."""
+    return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd))
+
+
+def spawn_detached(body):
+    """Run body(notify_fd) in a detached grandchild (own session, stdio on /dev/null).
+
+    body must write one JSON line to notify_fd: {"record": ...} once the work really started, or
+    {"error": ...}.  Returns the record as soon as it arrives; no fixed start window.
+    """
     read_fd, write_fd = os.pipe()
     first = os.fork()
     if first == 0:  # pragma: no cover - runs in the forked child
@@ -53,7 +62,7 @@ def launch(store, spec):
             os.setsid()
             if os.fork() == 0:
                 _detach_stdio()
-                _supervise(store, spec, write_fd)
+                body(write_fd)
         except BaseException:
             _report_crash(write_fd)
         finally:
@@ -68,6 +77,12 @@ def launch(store, spec):
     if 'error' in reply:
         raise LaunchError(reply['error'])
     return reply['record']
+
+
+def notify(fd, message):
+    if fd is not None:
+        os.write(fd, (json.dumps(message) + '\n').encode())
+        os.close(fd)
 
 
 def _read_handshake(fd):
@@ -147,6 +162,9 @@ class Supervisor:
             'stderr_file': self.stderr_path,
             'state': 'running',
         }
+        for key in ('batch_jid', 'index'):
+            if key in self.spec:
+                self.meta[key] = self.spec[key]
         record = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
                   'results_file': self.store.record_path(self.jid), META_KEY: self.meta}
         self.store.write(self.jid, record)
@@ -155,7 +173,7 @@ class Supervisor:
     def _exec_job(self):
         try:
             os.setpgid(0, 0)
-            os.environ[proc.JOB_ENV_MARKER] = self.jid
+            os.environ[proc.JOB_ENV_MARKER] = self.store.record_path(self.jid)
             for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
             out = os.open(self.stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
@@ -187,7 +205,7 @@ class Supervisor:
             if deadline is not None and time.time() >= deadline:
                 return self._interrupt('timedout')
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.time()))
-            _wait_readable(wake_fd, wait)
+            wait_readable(wake_fd, wait)
 
     def _collect(self):
         for pid, status in proc.reap_children().items():
@@ -210,7 +228,7 @@ class Supervisor:
 
     def _interrupt(self, reason):
         stopped_at = time.time()
-        termed, killed = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, jid=self.jid,
+        termed, killed = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, marker=self.store.record_path(self.jid),
                                         grace=self.grace, on_reap=self._on_reap)
         if reason == 'timedout':
             msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
@@ -255,7 +273,8 @@ class Supervisor:
             pass
 
 
-def _wait_readable(fd, timeout):
+def wait_readable(fd, timeout):
+    """Sleep until fd is readable (a signal arrived) or timeout seconds passed; drain it."""
     try:
         ready, _w, _x = select.select([fd], [], [], timeout)
     except (OSError, select.error):
@@ -268,39 +287,41 @@ def _wait_readable(fd, timeout):
             pass
 
 
-def _supervise(store, spec, notify_fd):  # pragma: no cover - runs in the detached supervisor
-    """Body of the detached supervisor process: never returns."""
+def install_signals(target):
+    """Wake the process on SIGCHLD/SIGTERM through a pipe; SIGTERM sets target.kill_requested."""
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         _set_nonblocking(fd)
-    sup = Supervisor(store, spec)
 
     def on_term(_sig, _frame):
-        sup.kill_requested = True
+        target.kill_requested = True
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.set_wakeup_fd(wake_w)
+    return wake_r
+
+
+def run_supervisor(store, spec, notify_fd=None):  # pragma: no cover - runs in a detached process
+    """Supervise one job in this (already detached) process, then exit."""
+    sup = Supervisor(store, spec)
+    wake_r = install_signals(sup)
     try:
         record = sup.start()
     except BaseException as exc:
-        msg = 'could not start the job: %s' % exc
-        os.write(notify_fd, (json.dumps({'error': msg}) + '\n').encode())
+        notify(notify_fd, {'error': 'could not start the job: %s' % exc})
         os._exit(1)
-    os.write(notify_fd, (json.dumps({'record': record}) + '\n').encode())
-    os.close(notify_fd)
+    notify(notify_fd, {'record': record})
     try:
         sup.run(wake_r)
     except BaseException:
         sup._record(job_result.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
                                                   sup.stdout_path, sup.stderr_path), 'failed', time.time())
-    sys.stdout.flush()
     os._exit(0)
 
 
 def _set_nonblocking(fd):
-    import fcntl
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)

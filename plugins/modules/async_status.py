@@ -257,7 +257,14 @@ def main():
         if mode == 'cleanup':
             result['changed'] = not module.check_mode
         module.exit_json(**result)
-    module.exit_json(**summarise(outcome))
+    summary = summarise(outcome)
+    if mode == 'cleanup':
+        summary['changed'] = not module.check_mode
+    elif mode == 'kill':
+        summary['changed'] = any(r.get('changed') for r in outcome)
+        summary['failed'] = False
+        summary.pop('msg', None)
+    module.exit_json(**summary)
 
 
 if __name__ == '__main__':

@@ -79,6 +79,17 @@ options:
     description: Seconds between SIGTERM and SIGKILL when a job is stopped.
     type: float
     default: 0.5
+  concurrency:
+    description:
+      - Start the jobs as one batch, at most this many running at a time (a sliding window, refilled the moment a
+        job ends). The result's RV(ansible_job_id) is then the batch's job id, which
+        M(asyncops.jobs.async_status) can wait on; RV(jobs) lists the items' job ids.
+      - Without it, every job starts at once, each on its own.
+    type: int
+  fail_fast:
+    description: In a batch, start no new job once one has failed; the jobs not started are recorded as skipped.
+    type: bool
+    default: false
   async_dir:
     description:
       - Directory of the job records. C(~) is the home of the user running the job, from the password database,
@@ -112,8 +123,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+batch:
+  description: Whether the jobs were started as a batch (O(concurrency) given).
+  returned: success
+  type: bool
 ansible_job_id:
-  description: Job id of the first (usually only) job.
+  description: Job id of the batch with O(concurrency), else of the first (usually only) job.
   returned: success
   type: str
   sample: j273947102934.4321
@@ -147,7 +162,7 @@ jobs:
       description: Absolute path of the job record.
       type: str
     pid:
-      description: Process id of the job (also its process group id).
+      description: Process id of the job (also its process group id); not returned for batch items.
       type: int
 """
 
@@ -157,6 +172,7 @@ import secrets
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_batch import item_jid, launch_batch
 from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import (
     JobStore, JobStoreError, resolve_async_dir, write_private_file)
 from ansible_collections.asyncops.jobs.plugins.module_utils.job_supervisor import LaunchError, expand_argv, launch
@@ -205,6 +221,19 @@ def job_spec(jid, job, argv, params):
     }
 
 
+def start_batch(store, params):
+    batch_jid = new_jid()
+    specs = []
+    for index, job in enumerate(params['jobs']):
+        jid = item_jid(batch_jid, index)
+        spec = job_spec(jid, job, materialize(store, jid, job), params)
+        spec.update(batch_jid=batch_jid, index=index)
+        specs.append(spec)
+    record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'])
+    items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]
+    return record, items
+
+
 def start_jobs(store, params):
     started = []
     for job in params['jobs']:
@@ -222,6 +251,8 @@ def main():
             jobs=dict(type='list', elements='dict', required=True, options=JOB_SPEC),
             timeout=dict(type='int', default=0),
             grace=dict(type='float', default=0.5),
+            concurrency=dict(type='int'),
+            fail_fast=dict(type='bool', default=False),
             async_dir=dict(type='str', default='~/.ansible_async'),
         ),
         supports_check_mode=True,
@@ -233,14 +264,20 @@ def main():
         module.fail_json(msg='grace must be 0 or more seconds, got %s' % params['grace'])
     if not params['jobs']:
         module.fail_json(msg='jobs is empty: give at least one job to start')
+    if params['concurrency'] is not None and params['concurrency'] < 1:
+        module.fail_json(msg='concurrency must be 1 or more (jobs running at a time), got %d' % params['concurrency'])
     try:
         store = JobStore(resolve_async_dir(params['async_dir'])).ensure()
+        if params['concurrency'] is not None:
+            record, items = start_batch(store, params)
+            module.exit_json(changed=True, started=True, finished=False, batch=True, async_dir=store.path,
+                             ansible_job_id=record['ansible_job_id'], results_file=record['results_file'], jobs=items)
         started = start_jobs(store, params)
     except (JobStoreError, LaunchError) as exc:
         module.fail_json(msg=str(exc))
     except (OSError, IOError) as exc:
         module.fail_json(msg='could not start the job in %s: %s' % (resolve_async_dir(params['async_dir']), exc))
-    module.exit_json(changed=True, started=True, finished=False, async_dir=store.path,
+    module.exit_json(changed=True, started=True, finished=False, batch=False, async_dir=store.path,
                      ansible_job_id=started[0]['ansible_job_id'], results_file=started[0]['results_file'],
                      jobs=started)
 

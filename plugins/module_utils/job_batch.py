@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A batch: many jobs started on the target by one scheduler with a sliding concurrency window.
+
+The scheduler is a detached process like a job supervisor.  It writes a 'pending' record for
+every item, then starts items (each under its own Supervisor, in a forked child) while fewer
+than `concurrency` run, and refills the window the moment an item's supervisor exits
+(SIGCHLD), not at the next poll.  With fail_fast, no new item starts after the first failure;
+the items not started are recorded as skipped.  The batch record (the batch jid) lists the
+item jids and is finished once every item is.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import job_supervisor
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import META_KEY, RECORD_VERSION
+
+
+def item_jid(batch_jid, index):
+    return '%s.i%d' % (batch_jid, index)
+
+
+class BatchScheduler:
+    """State of one batch inside the scheduler process."""
+
+    def __init__(self, store, batch_jid, specs, concurrency, fail_fast):
+        self.store = store
+        self.jid = batch_jid
+        self.specs = specs
+        self.concurrency = max(1, concurrency or len(specs))
+        self.fail_fast = fail_fast
+        self.pending = list(range(len(specs)))
+        self.running = {}  # supervisor pid -> item index
+        self.done = {}  # item index -> state
+        self.failed_seen = False
+        self.kill_requested = False
+        self.started_at = time.time()
+        ident = proc.identity(os.getpid())
+        self.meta = {
+            'version': RECORD_VERSION, 'kind': 'batch', 'module': specs[0].get('module') if specs else None,
+            'supervisor_pid': ident['pid'], 'supervisor_start_ticks': ident['start_ticks'],
+            'boot_id': ident['boot_id'], 'started_at': self.started_at, 'concurrency': self.concurrency,
+            'fail_fast': fail_fast, 'items': len(specs), 'state': 'running',
+        }
+
+    @property
+    def jids(self):
+        return [spec['jid'] for spec in self.specs]
+
+    # -- records -----------------------------------------------------------------------
+    def write_pending(self):
+        for index, spec in enumerate(self.specs):
+            self.store.write(spec['jid'], {
+                'started': True, 'finished': False, 'ansible_job_id': spec['jid'],
+                'results_file': self.store.record_path(spec['jid']),
+                META_KEY: dict(self.meta, kind='item', state='pending', batch_jid=self.jid, index=index,
+                               module=spec.get('module'), time_limit=spec.get('time_limit'),
+                               grace=spec.get('grace', 0.5))})
+        return self.write_batch_record()
+
+    def write_batch_record(self):
+        finished = not self.pending and not self.running
+        counts = {'pending': len(self.pending), 'running': len(self.running)}
+        for state in self.done.values():
+            counts[state] = counts.get(state, 0) + 1
+        meta = dict(self.meta, counts=counts)
+        if finished:
+            now = time.time()
+            meta.update(state='finished', ended_at=now, elapsed=round(now - self.started_at, 3))
+        record = {'started': True, 'finished': finished, 'ansible_job_id': self.jid,
+                  'results_file': self.store.record_path(self.jid), 'jobs': self.jids, META_KEY: meta}
+        if finished:
+            record['failed'] = self.failed_seen
+            record['changed'] = True
+        try:
+            self.store.write(self.jid, record)
+        except OSError:
+            pass  # cleaned up while running: keep going, items still record their own results
+        return record
+
+    # -- scheduling --------------------------------------------------------------------
+    def fill_window(self):
+        while self.pending and len(self.running) < self.concurrency:
+            if self.kill_requested or (self.fail_fast and self.failed_seen):
+                self.skip_pending()
+                return
+            index = self.pending.pop(0)
+            self.running[self.start_item(self.specs[index])] = index
+
+    def start_item(self, spec):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the item's supervisor
+            code = 0
+            try:
+                for sig in (signal.SIGTERM, signal.SIGCHLD):
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.set_wakeup_fd(-1)
+                job_supervisor.run_supervisor(self.store, spec)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        return pid
+
+    def skip_pending(self):
+        reason = ('not started: the batch was killed' if self.kill_requested
+                  else 'not started: an earlier item failed and fail_fast is set')
+        for index in self.pending:
+            spec = self.specs[index]
+            self.done[index] = 'skipped'
+            try:
+                self.store.write(spec['jid'], {
+                    'started': False, 'finished': True, 'skipped': True, 'failed': False, 'changed': False,
+                    'msg': reason, 'ansible_job_id': spec['jid'],
+                    META_KEY: dict(self.meta, kind='item', state='skipped', batch_jid=self.jid, index=index)})
+            except OSError:
+                pass
+        self.pending = []
+
+    def collect(self):
+        changed = False
+        for pid, _status in proc.reap_children().items():
+            index = self.running.pop(pid, None)
+            if index is None:
+                continue
+            changed = True
+            record = self.store.read(self.specs[index]['jid']) or {}
+            state = (record.get(META_KEY) or {}).get('state') or ('failed' if record.get('failed') else 'succeeded')
+            if state in ('pending', 'running'):
+                state = 'lost'  # the item's supervisor died without recording a result
+            self.done[index] = state
+            if record.get('failed') or state == 'lost':
+                self.failed_seen = True
+        return changed
+
+    def stop_running(self):
+        proc.signal_pids(list(self.running), signal.SIGTERM)
+
+    def run(self, wake_fd):
+        self.fill_window()
+        self.write_batch_record()
+        while self.pending or self.running:
+            job_supervisor.wait_readable(wake_fd, 1.0)
+            if self.kill_requested:
+                self.stop_running()
+                self.skip_pending()
+            if self.collect():
+                self.fill_window()
+                self.write_batch_record()
+        return self.write_batch_record()
+
+
+def launch_batch(store, batch_jid, specs, concurrency=0, fail_fast=False):
+    """Start a detached scheduler for specs; returns the batch record once every item is recorded pending."""
+    return job_supervisor.spawn_detached(
+        lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, notify_fd))
+
+
+def _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, notify_fd):  # pragma: no cover - detached
+    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast)
+    wake_r = job_supervisor.install_signals(sched)
+    proc.become_subreaper()
+    try:
+        store.create_side_dir(batch_jid)
+        record = sched.write_pending()
+    except BaseException as exc:
+        job_supervisor.notify(notify_fd, {'error': 'could not start the batch: %s' % exc})
+        os._exit(1)
+    job_supervisor.notify(notify_fd, {'record': record})
+    sched.run(wake_r)
+    os._exit(0)

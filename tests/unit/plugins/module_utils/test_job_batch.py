@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Batches on this machine: a real scheduler process with real item supervisors."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import job_status
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_batch import item_jid, launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import JobStore
+
+pytestmark = pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)')
+
+
+@pytest.fixture
+def store(tmp_path):
+    return JobStore(str(tmp_path / 'async')).ensure()
+
+
+def start_batch(store, commands, concurrency, fail_fast=False, time_limit=0):
+    batch = 'j99.%d' % len(commands)
+    specs = []
+    for index, argv in enumerate(commands):
+        jid = item_jid(batch, index)
+        store.create_side_dir(jid)
+        specs.append({'jid': jid, 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': argv,
+                      'time_limit': time_limit, 'grace': 0.2, 'batch_jid': batch, 'index': index})
+    record = launch_batch(store, batch, specs, concurrency, fail_fast)
+    return record, [spec['jid'] for spec in specs]
+
+
+def test_sliding_window_refills_at_once(store):
+    record, jids = start_batch(store, [['sleep', '1'], ['sleep', '0.2'], ['sleep', '0.2'], ['sleep', '0.2']], 2)
+    assert record['jobs'] == jids and not record['finished']
+    batch = job_status.wait(store, [record['ansible_job_id']], 20)[0]
+    assert batch['finished'] and not batch['failed']
+    items = job_status.wait(store, jids, 5)
+    starts = [i['asyncops_job']['started_at'] for i in items]
+    ends = [i['asyncops_job']['ended_at'] for i in items]
+    # item 2 starts as soon as item 1 ends, item 3 as soon as item 2 ends: not at the next poll
+    assert starts[2] - ends[1] < 0.15
+    assert starts[3] - ends[2] < 0.15
+    # the long item 0 ran alongside: whole batch ~ max(1, 0.6) seconds, never 3 at once
+    assert max(ends) - min(starts) < 1.4
+    for i, item in enumerate(items):
+        running_at_start = sum(1 for j in range(4) if starts[j] <= starts[i] < ends[j])
+        assert running_at_start <= 2
+    assert batch['asyncops_job']['counts']['succeeded'] == 4
+
+
+def test_fail_fast_skips_the_rest(store):
+    record, jids = start_batch(store, [['false'], ['sleep', '0.3'], ['true'], ['true']], 1, fail_fast=True)
+    batch = job_status.wait(store, [record['ansible_job_id']], 20)[0]
+    assert batch['finished'] and batch['failed']
+    items = job_status.wait(store, jids, 5)
+    assert items[0]['failed'] and items[0]['rc'] == 1
+    assert all(i.get('skipped') for i in items[1:])
+    assert [job_status.job_state(i) for i in items] == ['failed', 'skipped', 'skipped', 'skipped']
+
+
+def test_without_fail_fast_every_item_runs(store):
+    record, jids = start_batch(store, [['false'], ['true']], 1)
+    job_status.wait(store, [record['ansible_job_id']], 20)
+    items = job_status.wait(store, jids, 5)
+    assert items[0]['failed'] and items[1]['rc'] == 0
+
+
+def test_pending_items_are_visible_and_kill_stops_the_batch(store):
+    record, jids = start_batch(store, [['sleep', '30'], ['sleep', '30'], ['sleep', '30']], 1)
+    deadline = time.time() + 5
+    while job_status.job_state(job_status.status(store, jids[0])) != 'running' and time.time() < deadline:
+        time.sleep(0.02)
+    statuses = job_status.wait(store, jids, 0)
+    assert job_status.job_state(statuses[0]) == 'running'
+    assert [job_status.job_state(s) for s in statuses][1:] == ['pending', 'pending']
+    killed = job_status.kill(store, record['ansible_job_id'], timeout=10)
+    assert killed['killed'] and killed['finished']
+    items = job_status.wait(store, jids, 5)
+    assert job_status.job_state(items[0]) == 'killed'
+    assert [job_status.job_state(i) for i in items[1:]] == ['skipped', 'skipped']
+
+
+def test_item_time_limit(store):
+    record, jids = start_batch(store, [['sleep', '30'], ['true']], 2, time_limit=1)
+    job_status.wait(store, [record['ansible_job_id']], 20)
+    items = job_status.wait(store, jids, 5)
+    assert items[0]['timedout'] and not items[1].get('failed')
