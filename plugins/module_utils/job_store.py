@@ -70,52 +70,6 @@ def resolve_async_dir(raw):
     return os.path.abspath(os.path.expandvars(raw))
 
 
-class JobStoreError(Exception):
-    """A problem with the async dir or a record that the user has to act on."""
-
-
-def validate_jid(jid):
-    """Return jid if it is a plain job id; raise JobStoreError otherwise.
-
-    A jid names one file directly inside the async dir: letters, digits, '_', '.', '-',
-    not starting with a dot, no path separators.  This refuses '../victim', '/etc/x', '.', '..'.
-    """
-    if not isinstance(jid, str) or not JID_PATTERN.match(jid):
-        raise JobStoreError(
-            "invalid job id %r: a jid is the ansible_job_id returned when the job was started "
-            "(letters, digits, '_', '.' and '-' only, not starting with '.', no '/')" % (jid,))
-    return jid
-
-
-def user_home():
-    """The effective user's home from the password database (not $HOME, which sudo may leave unchanged)."""
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_dir
-    except KeyError:
-        return os.path.expanduser('~')
-
-
-def resolve_async_dir(raw):
-    """Resolve the async_dir setting the same way at launch and at status time.
-
-    '~' is expanded with the effective user's home from the password database, so that a
-    job started with become is found again with become, whatever $HOME the become method left.
-    """
-    raw = raw or '~/.ansible_async'
-    if raw == '~' or raw.startswith('~/'):
-        raw = user_home() + raw[1:]
-    else:
-        raw = os.path.expanduser(raw)
-    return os.path.abspath(os.path.expandvars(raw))
-
-
-def legacy_async_dirs(raw):
-    """Other places ansible-core's own wrapper may have used for the same setting ($HOME based)."""
-    primary = resolve_async_dir(raw)
-    alt = os.path.abspath(os.path.expanduser(raw or '~/.ansible_async'))
-    return [alt] if alt != primary else []
-
-
 class JobStore:
     """The async dir of one user: create, write, read, list and remove job records."""
 
