@@ -50,6 +50,13 @@ options:
     description: Number of lines of stdout and stderr of a running job to return as RV(stdout_tail) and RV(stderr_tail).
     type: int
     default: 10
+  brief:
+    description:
+      - Return only C(ansible_job_id), C(finished), C(failed) and C(state) of each job (C(pending), C(running),
+        C(succeeded), C(failed), C(timedout), C(killed), C(lost), C(skipped)), not the whole records.
+      - Keeps status rounds of big batches small.
+    type: bool
+    default: false
   _async_dir:
     description: Set by the action plugin from the shell plugin's C(async_dir) option.
     type: str
@@ -183,6 +190,11 @@ def requested_jids(module):
     return [validate_jid(str(j) if isinstance(j, int) else j) for j in jids], single
 
 
+def brief(record):
+    return {'ansible_job_id': record.get('ansible_job_id'), 'finished': bool(record.get('finished')),
+            'failed': bool(record.get('failed')), 'state': job_status.job_state(record)}
+
+
 def summarise(results):
     finished = [r for r in results if r.get('finished')]
     failed = [r for r in finished if r.get('failed')]
@@ -239,6 +251,7 @@ def main():
             timeout=dict(type='float', default=300),
             older_than=dict(type='float'),
             tail=dict(type='int', default=10),
+            brief=dict(type='bool', default=False),
             _async_dir=dict(type='str', default='~/.ansible_async'),
         ),
         supports_check_mode=True,
@@ -252,6 +265,8 @@ def main():
         module.fail_json(msg=str(exc))
     if isinstance(outcome, dict):
         module.exit_json(**outcome)
+    if module.params['brief']:
+        outcome = [brief(record) for record in outcome]
     if single:
         result = outcome[0]
         if mode == 'cleanup':

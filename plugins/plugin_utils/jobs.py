@@ -159,11 +159,16 @@ def run_target_module(action, name, module_args, task_vars):
         action._remove_tmp_path(action._connection._shell.tmpdir)
 
 
-def launch(action, jobs, timeout, task_vars, grace=None):
-    """Start jobs on the target in one round trip; the wrapper's result (ansible_job_id, results_file, jobs)."""
+def launch(action, jobs, timeout, task_vars, grace=None, concurrency=None, fail_fast=False):
+    """Start jobs on the target in one round trip; the wrapper's result (ansible_job_id, results_file, jobs).
+
+    With concurrency, the jobs form one batch run by a scheduler on the target (sliding window).
+    """
     args = {'jobs': jobs, 'timeout': int(timeout or 0), 'async_dir': async_dir_setting(action)}
     if grace is not None:
         args['grace'] = grace
+    if concurrency is not None:
+        args.update(concurrency=concurrency, fail_fast=fail_fast)
     result = run_target_module(action, WRAPPER, args, task_vars)
     if result.get('failed'):
         raise AnsibleActionFail('could not start the background job: %s' % result.get('msg', result))

@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""asyncops.jobs.async_batch: a loop of background jobs with bounded concurrency, in one task.
+
+The whole batch starts with one module execution on the target (the scheduler there keeps a
+sliding window of `concurrency` items); each status round is one more execution, for all
+items at once, that long-polls for up to `delay` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+from ansible.errors import AnsibleActionFail, AnsibleUndefinedVariable
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import jobs
+
+display = Display()
+
+ARGUMENT_SPEC = {
+    'module': {'type': 'str', 'required': True},
+    'items': {'type': 'list', 'elements': 'raw', 'required': True},
+    'args': {'type': 'raw', 'default': {}},
+    'loop_var': {'type': 'str', 'default': 'item'},
+    'index_var': {'type': 'str', 'default': 'item_index'},
+    'concurrency': {'type': 'int', 'default': 1},
+    'timeout': {'type': 'int', 'default': 0},
+    'grace': {'type': 'float', 'default': 0.5},
+    'delay': {'type': 'float', 'default': 1.0},
+    'retries': {'type': 'int', 'default': 300},
+    'fail_fast': {'type': 'bool', 'default': False},
+    'allow_failures': {'type': 'bool', 'default': False},
+    'wait': {'type': 'bool', 'default': True},
+    'keep': {'type': 'bool', 'default': False},
+}
+# result keys of the wrapper that say nothing about the item to the user
+INTERNAL_KEYS = ('started', 'finished', 'results_file', 'asyncops_job')
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = True
+
+    @classmethod
+    def finalize_task_arg(cls, name: str, value: t.Any, templar: t.Any, context: t.Any) -> t.Any:
+        """Leave `args` untemplated here: it is rendered once per item, with the item in scope."""
+        if name == 'args':
+            return value
+        return super().finalize_task_arg(name, value, templar, context)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        _spec, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        check_values(params)
+        items = params['items']
+        if not items:
+            result.update(summarise([], 0.0), changed=False, msg='items is empty: nothing to do')
+            return result
+        job_list = [jobs.build_job(self, params['module'], self.render_args(params, index, item, task_vars), task_vars)
+                    for index, item in enumerate(items)]
+        started_at = time.time()
+        launched = jobs.launch(self, job_list, params['timeout'], task_vars, grace=params['grace'],
+                               concurrency=params['concurrency'], fail_fast=params['fail_fast'])
+        item_jids = [job['ansible_job_id'] for job in launched['jobs']]
+        if not params['wait']:
+            result.update(changed=True, started=True, finished=False, ansible_job_id=launched['ansible_job_id'],
+                          results_file=launched['results_file'], jobs=launched['jobs'])
+            return result
+        host = task_vars.get('inventory_hostname', '?')
+        self.poll_rounds(params, item_jids, task_vars, host, started_at, launched['ansible_job_id'])
+        records = jobs.query(self, task_vars, jid=item_jids, mode='status', tail=0)['jobs']
+        results = [item_result(record, item, index, params) for index, (record, item) in enumerate(zip(records, items))]
+        if not params['keep']:
+            jobs.query(self, task_vars, jid=launched['ansible_job_id'], mode='cleanup')
+        result.update(summarise(results, time.time() - started_at))
+        result['ansible_job_id'] = launched['ansible_job_id']
+        if result['failed_count'] and not params['allow_failures']:
+            result['failed'] = True
+            result['msg'] = '%d of %d item(s) failed (first: item %d: %s)' % (
+                result['failed_count'], len(results), first_failure(results),
+                str(results[first_failure(results)].get('msg', 'failed'))[:300])
+        return result
+
+    def render_args(self, params, index, item, task_vars):
+        """The module args for one item: the task's variables plus the loop and index variables."""
+        variables = dict(task_vars)
+        variables[params['loop_var']] = item
+        variables[params['index_var']] = index
+        templar = self._templar.copy_with_new_env(available_variables=variables)
+        try:
+            rendered = templar.template(params['args'])
+        except AnsibleUndefinedVariable as exc:
+            raise AnsibleActionFail('args of item %d (%s=%r) use an undefined variable: %s'
+                                    % (index, params['loop_var'], item, exc.message))
+        if not isinstance(rendered, dict):
+            raise AnsibleActionFail('args must be a dictionary of module arguments, got %s for item %d'
+                                    % (type(rendered).__name__, index))
+        return rendered
+
+    def poll_rounds(self, params, item_jids, task_vars, host, started_at, batch_jid):
+        """Status rounds (one round trip each, long-polling up to `delay`) until every item finished."""
+        for _round in range(params['retries']):
+            brief = jobs.query(self, task_vars, jid=item_jids, mode='wait', timeout=params['delay'], brief=True)
+            if brief['finished']:
+                return
+            display.display(progress_line(host, brief['jobs'], time.time() - started_at))
+        raise AnsibleActionFail('the batch %s still runs after %d status rounds (retries x delay = %gs); it goes on '
+                                'on the target: follow it with asyncops.jobs.async_status jid=%s, or raise retries'
+                                % (batch_jid, params['retries'], params['retries'] * params['delay'], batch_jid))
+
+
+def check_values(params):
+    problems = []
+    if params['concurrency'] < 1:
+        problems.append('concurrency must be 1 or more, got %d' % params['concurrency'])
+    if params['timeout'] < 0:
+        problems.append('timeout must be 0 (no limit) or a positive number of seconds, got %d' % params['timeout'])
+    if params['delay'] <= 0:
+        problems.append('delay must be a positive number of seconds, got %s' % params['delay'])
+    if params['retries'] < 1:
+        problems.append('retries must be 1 or more, got %d' % params['retries'])
+    if params['grace'] < 0:
+        problems.append('grace must be 0 or more seconds, got %s' % params['grace'])
+    if params['loop_var'] == params['index_var']:
+        problems.append('loop_var and index_var must differ (both are %r)' % params['loop_var'])
+    if problems:
+        raise AnsibleActionFail('; '.join(problems))
+
+
+def item_result(record, item, index, params):
+    """One entry of `results`, shaped like a registered loop's: the module's keys plus item bookkeeping."""
+    meta = record.get('asyncops_job') or {}
+    entry = {k: v for k, v in record.items() if k not in INTERNAL_KEYS}
+    entry.setdefault('changed', False)
+    entry['failed'] = bool(record.get('failed'))
+    entry['timedout'] = bool(record.get('timedout'))
+    entry['elapsed'] = meta.get('elapsed')
+    entry['state'] = meta.get('state')
+    entry[params['loop_var']] = item
+    entry['ansible_loop_var'] = params['loop_var']
+    entry[params['index_var']] = index
+    entry['ansible_index_var'] = params['index_var']
+    return entry
+
+
+def summarise(results, elapsed):
+    counts = {
+        'ok': sum(1 for r in results if not r['failed'] and not r.get('skipped')),
+        'failed_count': sum(1 for r in results if r['failed']),
+        'timedout': sum(1 for r in results if r['timedout']),
+        'changed_count': sum(1 for r in results if r.get('changed')),
+        'skipped': sum(1 for r in results if r.get('skipped')),
+    }
+    return {
+        'results': results,
+        'summary': dict(counts, total=len(results), elapsed=round(elapsed, 3)),
+        'failed_count': counts['failed_count'],
+        'changed': bool(counts['changed_count']),
+    }
+
+
+def first_failure(results):
+    return next(i for i, r in enumerate(results) if r['failed'])
+
+
+def progress_line(host, brief_jobs, elapsed):
+    """'ASYNC BATCH POLL on host: ...' with items done/running/pending."""
+    counts = {}
+    for job in brief_jobs:
+        counts[job.get('state', 'running')] = counts.get(job.get('state', 'running'), 0) + 1
+    done = len(brief_jobs) - counts.get('running', 0) - counts.get('pending', 0)
+    return ('ASYNC BATCH POLL on %s: %d/%d done (%d failed), %d running, %d pending, elapsed %ds'
+            % (host, done, len(brief_jobs), sum(counts.get(s, 0) for s in ('failed', 'timedout', 'killed', 'lost')),
+               counts.get('running', 0), counts.get('pending', 0), elapsed))

@@ -1,0 +1,175 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: async_batch
+short_description: Run a loop of background jobs with bounded concurrency in one task
+version_added: 0.1.0
+description:
+  - Replaces the recipe of C(include_tasks) over C(items | batch(n)) with C(async)/C(poll=0) tasks and
+    M(ansible.builtin.async_status) until-loops by one task.
+  - The whole batch starts on each host with one module execution, whatever the number of items; a scheduler on
+    the target keeps at most O(concurrency) items running and starts the next one the moment an item ends
+    (a sliding window, not barrier batches).
+  - Each status round is one module execution for all items of the host, which waits on the target for up to
+    O(delay) seconds; a progress line is printed per round.
+  - The result looks like a registered loop's, RV(results) in item order, plus a RV(summary).
+  - This is an action plugin; the module file only documents it.
+author:
+  - asyncops.jobs developers (@asyncops)
+options:
+  module:
+    description:
+      - FQCN of the module each item runs. Modules implemented by a controller-side action plugin (such as
+        M(ansible.builtin.template) or M(ansible.builtin.copy)) are refused.
+    type: str
+    required: true
+  items:
+    description: The items. An empty list is not an error; nothing runs.
+    type: list
+    elements: raw
+    required: true
+  args:
+    description:
+      - Arguments of the module, templated once per item with the task's variables plus O(loop_var) and O(index_var).
+      - An undefined variable fails the task before anything starts, naming the item.
+    type: raw
+    default: {}
+  loop_var:
+    description: Name of the variable holding the current item in O(args).
+    type: str
+    default: item
+  index_var:
+    description: Name of the variable holding the current item's index (from 0) in O(args).
+    type: str
+    default: item_index
+  concurrency:
+    description: How many items may run at the same time on each host.
+    type: int
+    default: 1
+  timeout:
+    description: Time limit of each item in seconds, from the moment it starts; V(0) means none.
+    type: int
+    default: 0
+  grace:
+    description: Seconds between SIGTERM and SIGKILL when an item is stopped.
+    type: float
+    default: 0.5
+  delay:
+    description: Longest wait of one status round, in seconds. A round returns early when every item finished.
+    type: float
+    default: 1.0
+  retries:
+    description: Status rounds before giving up waiting (the batch goes on running on the target).
+    type: int
+    default: 300
+  fail_fast:
+    description: Start no new item once one has failed; the items not started are reported as skipped.
+    type: bool
+    default: false
+  allow_failures:
+    description:
+      - By default the task fails when any item failed, like a loop. With V(true) it does not; failed items still say
+        so in RV(results) and RV(summary).
+    type: bool
+    default: false
+  wait:
+    description:
+      - V(false) starts the batch and returns at once (like C(poll=0)) with the batch's RV(ansible_job_id), which
+        M(asyncops.jobs.async_status) can wait on, and the items' job ids in RV(jobs).
+    type: bool
+    default: true
+  keep:
+    description: Keep the job records on the target after the results were read (they are removed by default).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description: Every item's module runs in check mode when the task does.
+    support: full
+  become:
+    description: Items run as the become user.
+    support: full
+notes:
+  - Works with C(delegate_to), many hosts and forks, and the C(free) strategy; each host runs its own scheduler.
+seealso:
+  - module: asyncops.jobs.async_run
+  - module: asyncops.jobs.async_status
+"""
+
+EXAMPLES = r"""
+- name: Sleep through a list of durations, two at a time
+  asyncops.jobs.async_batch:
+    module: ansible.builtin.command
+    items: "{{ sleep_durations }}"
+    args:
+      cmd: "sleep {{ item }}"
+    concurrency: 2
+    timeout: 45
+    delay: 1
+    retries: 300
+  register: out
+
+- name: Back up every database, four at a time, stop at the first failure
+  asyncops.jobs.async_batch:
+    module: ansible.builtin.shell
+    items: "{{ databases }}"
+    loop_var: db
+    args:
+      cmd: "pg_dump {{ db }} | gzip > /backup/{{ db }}.sql.gz"
+    concurrency: 4
+    fail_fast: true
+    timeout: 3600
+  become: true
+  become_user: postgres
+
+- name: Start downloads and go on with the play
+  asyncops.jobs.async_batch:
+    module: ansible.builtin.get_url
+    items: "{{ artifacts }}"
+    args:
+      url: "{{ item.url }}"
+      dest: "/srv/artifacts/{{ item.name }}"
+    concurrency: 3
+    wait: false
+  register: downloads
+
+- name: Later, wait for all of them in one task
+  asyncops.jobs.async_status:
+    jid: "{{ downloads.ansible_job_id }}"
+    mode: wait
+    timeout: 1800
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One entry per item, in item order, with the module's own keys (for command and shell C(rc), C(stdout), C(stderr),
+      ...) and C(changed), C(failed), C(timedout), C(elapsed), C(state), C(ansible_job_id), the item under O(loop_var)
+      and its index under O(index_var).
+  returned: when O(wait=true)
+  type: list
+  elements: dict
+summary:
+  description: Counts of the items (C(total), C(ok), C(failed_count), C(timedout), C(changed_count), C(skipped)) and C(elapsed) seconds.
+  returned: when O(wait=true)
+  type: dict
+  sample: {"total": 6, "ok": 5, "failed_count": 1, "timedout": 1, "changed_count": 6, "skipped": 0, "elapsed": 12.4}
+failed_count:
+  description: Number of failed items.
+  returned: when O(wait=true)
+  type: int
+ansible_job_id:
+  description: Job id of the batch on the target.
+  returned: when items is not empty
+  type: str
+jobs:
+  description: Job ids and record paths of the items, in item order.
+  returned: when O(wait=false)
+  type: list
+  elements: dict
+"""
