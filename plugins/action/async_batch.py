@@ -41,7 +41,7 @@ ARGUMENT_SPEC = {
 INTERNAL_KEYS = ('started', 'finished', 'results_file', 'asyncops_job')
 
 
-class ActionModule(ActionBase):
+class ActionModule(jobs.PipelinedModules, ActionBase):
 
     _requires_connection = True
 
@@ -55,6 +55,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        jobs.configure_pipelining(self, task_vars or {})
         task_vars = task_vars or {}
         _spec, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         check_values(params)

@@ -15,6 +15,7 @@ import json
 import shlex
 import time
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.utils.display import Display
 
@@ -37,6 +38,28 @@ CONTROLLER_BACKED_HINTS = {
     'template': 'template the file first with a normal task, then run the long part in the background',
     'script': 'copy the script with a normal task, then run it with module: ansible.builtin.command',
 }
+
+
+class PipelinedModules:
+    """Mixin for our action plugins: our target modules need no remote files, so they are always pipelined
+    (one round trip per module run) where the connection and the become method can pipeline, whatever the
+    `pipelining` setting. Set the variable asyncops_jobs_pipelining=false to follow the setting instead."""
+
+    def _is_pipelining_enabled(self, module_style, wrap_async=False):
+        default = super()._is_pipelining_enabled(module_style, wrap_async)
+        if default or module_style != 'new' or wrap_async or C.DEFAULT_KEEP_REMOTE_FILES:
+            return default
+        if not getattr(self, '_asyncops_force_pipelining', True):
+            return default
+        conn = self._connection
+        return bool(conn.always_pipeline_modules
+                    or (conn.has_pipelining and (not conn.become or conn.become.pipelining)))
+
+
+def configure_pipelining(action, task_vars):
+    """Honour asyncops_jobs_pipelining=false (e.g. for sudo with requiretty)."""
+    value = task_vars.get('asyncops_jobs_pipelining', True)
+    action._asyncops_force_pipelining = str(value).lower() not in ('false', 'no', '0', 'off')
 
 
 def async_dir_setting(action):
