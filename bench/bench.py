@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -110,11 +109,12 @@ EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC ', re.M)
 def durations_for(count, seed, low, high):
     """Deterministic item durations (seconds, one decimal)."""
     rng = random.Random(seed)
-    return [round(rng.uniform(low, high), 1) for _ in range(count)]
+    return [round(rng.uniform(low, high), 1) for _index in range(count)]
 
 
 def lower_bound(durations, concurrency):
-    return max(max(durations), sum(durations) / concurrency)
+    longest = max(durations)
+    return max(longest, sum(durations) / concurrency)
 
 
 def write_playbooks(workdir, method):

@@ -41,7 +41,9 @@ CONF
 stop() {
     local dir="$1" pidfile
     for pidfile in "$dir"/sshd-*.pid; do
-        [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+        if [[ -f "$pidfile" ]]; then
+            kill "$(cat "$pidfile")" 2>/dev/null || true
+        fi
     done
 }
 
