@@ -13,7 +13,7 @@ import signal
 import time
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_result import clip_text
+from ansible_collections.asyncops.jobs.plugins.module_utils.job_result import clip_text, read_bytes
 from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import META_KEY, JobStoreError, read_tail, tail_lines
 
 WAIT_INTERVAL = 0.1
@@ -89,8 +89,8 @@ def mark_lost(store, jid, record, meta):
     """Record a job whose supervisor is gone (kill -9, OOM, reboot) as finished and failed; stop its orphans."""
     termed, _killed = proc.stop_tree(pgid=_trusted_pgid(meta), marker=store.record_path(jid),
                                      grace=meta.get('grace', 0.5))
-    out, _cut = clip_text(_read(meta.get('stdout_file')))
-    err, _cut = clip_text(_read(meta.get('stderr_file')))
+    out, _cut = clip_text(read_bytes(meta.get('stdout_file') or ''))
+    err, _cut = clip_text(read_bytes(meta.get('stderr_file') or ''))
     rebooted = meta.get('boot_id') and proc.boot_id() and meta['boot_id'] != proc.boot_id()
     cause = 'the host rebooted' if rebooted else 'it was killed (kill -9, OOM killer) or crashed'
     msg = ('job lost: its supervisor (pid %s) is gone because %s before the job finished, so no result was '
@@ -118,16 +118,6 @@ def _group_is_ours(pgid, meta):
     """A process group id is only trusted while its leader is still our job (or has exited: ids of live groups are never reused)."""
     ticks = proc.start_ticks(pgid)
     return ticks is None or ticks == meta.get('job_start_ticks')
-
-
-def _read(path):
-    if not path:
-        return b''
-    try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except (IOError, OSError):
-        return b''
 
 
 def wait(store, jids, timeout, tail=10):
@@ -181,13 +171,14 @@ def describe(store, jid):
     record = status(store, jid, tail=0)
     meta = job_meta(record) or {}
     now = time.time()
-    started_at = meta.get('started_at') or store.mtime(jid) or now
+    mtime = store.mtime(jid) or now
+    started_at = meta.get('started_at') or mtime
     return {
         'ansible_job_id': jid,
         'state': job_state(record),
         'finished': bool(record.get('finished')),
         'failed': bool(record.get('failed')),
-        'age': round(now - (store.mtime(jid) or now), 3),
+        'age': round(now - mtime, 3),
         'started_at': started_at,
         'elapsed': round((meta.get('ended_at') or now) - started_at, 3),
         'module': meta.get('module'),
