@@ -14,8 +14,10 @@ number of remote command executions per host, counted from the connection's own 
 (every `EXEC` line ansible writes for a host).
 
 Usage (from the collection root; ANSIBLE_COLLECTIONS_PATH must reach this collection):
-  python bench/bench.py --items 100 --concurrency 4 [--inventory INV] [--methods recipe,until,batch]
-Without --inventory the target is localhost over the local connection.
+  python bench/bench.py --items 100 --concurrency 4 [--containers N | --inventory INV] [--methods recipe,until,batch]
+Without --inventory or --containers the target is localhost over the local connection. --containers N
+starts N SSH test hosts (podman containers of a Debian image built here, sshd on 127.0.0.1 ports, see
+scripts/test_hosts.sh) for the run and removes them afterwards.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ PLAYBOOKS = {
     'until': {'main.yml': UNTIL},
     'batch': {'main.yml': BATCH},
 }
-EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC ', re.M)
+EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC (.*)$', re.M)
+SSH_PORT = re.compile(r"\bPort=(\d+)")
 
 
 def durations_for(count, seed, low, high):
@@ -135,9 +138,16 @@ def run_method(method, inventory, extra_vars, workdir, forks):
     wall = time.monotonic() - start
     with open(log_path) as log:
         execs = {}
-        for host in EXEC_LINE.findall(log.read()):
+        for host, command in EXEC_LINE.findall(log.read()):
+            host = exec_target(host, command)
             execs[host] = execs.get(host, 0) + 1
     return wall, execs, rc, log_path
+
+
+def exec_target(host, command):
+    """host[:port] an EXEC line went to: hosts sharing an address (containers on 127.0.0.1) differ by port."""
+    port = SSH_PORT.search(command)
+    return '%s:%s' % (host, port.group(1)) if port else host
 
 
 def default_inventory(workdir):
@@ -145,6 +155,19 @@ def default_inventory(workdir):
     with open(path, 'w') as f:
         f.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
     return path
+
+
+def start_containers(count, suite, base_port, workdir):
+    """N container hosts reached over SSH on 127.0.0.1; returns (inventory path, hosts dir)."""
+    hosts_dir = os.path.join(workdir, 'hosts')
+    specs = ['bench%d:%s:%d' % (index + 1, suite, base_port + index) for index in range(count)]
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts', 'test_hosts.sh')
+    inventory = subprocess.check_output(['bash', script, 'start', hosts_dir] + specs, text=True).strip().splitlines()[-1]
+    return inventory, hosts_dir, script
+
+
+def stop_containers(script, hosts_dir):
+    subprocess.call(['bash', script, 'stop', hosts_dir])
 
 
 def table(rows, bound, args):
@@ -164,6 +187,10 @@ def parse_args(argv):
     parser.add_argument('--items', type=int, default=100)
     parser.add_argument('--concurrency', type=int, default=4)
     parser.add_argument('--inventory', help='inventory of the test hosts (default: localhost, local connection)')
+    parser.add_argument('--containers', type=int, default=0,
+                        help='start this many container SSH hosts for the run (needs root, podman, debootstrap)')
+    parser.add_argument('--suite', default='bookworm', help='Debian suite of the container hosts')
+    parser.add_argument('--base-port', type=int, default=22201, help='sshd port of the first container host')
     parser.add_argument('--methods', default='recipe,until,batch')
     parser.add_argument('--seed', type=int, default=42)
     parser.add_argument('--min-duration', type=float, default=0.2)
@@ -178,7 +205,18 @@ def main(argv=None):
     durations = durations_for(args.items, args.seed, args.min_duration, args.max_duration)
     bound = lower_bound(durations, args.concurrency)
     workdir = tempfile.mkdtemp(prefix='asyncops-bench-')
+    if args.containers:
+        inventory, hosts_dir, script = start_containers(args.containers, args.suite, args.base_port, workdir)
+        try:
+            return run_all(args, durations, bound, workdir, inventory)
+        finally:
+            stop_containers(script, hosts_dir)
     inventory = os.path.abspath(args.inventory) if args.inventory else default_inventory(workdir)
+    return run_all(args, durations, bound, workdir, inventory)
+
+
+def run_all(args, durations, bound, workdir, inventory):
+    """Every method in turn on the same hosts; prints a line per method, then the table."""
     extra_vars = os.path.join(workdir, 'vars.json')
     with open(extra_vars, 'w') as f:
         json.dump({'durations': durations, 'concurrency': args.concurrency}, f)

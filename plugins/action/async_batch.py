@@ -74,11 +74,8 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
                           results_file=launched['results_file'], jobs=launched['jobs'])
             return result
         host = task_vars.get('inventory_hostname', '?')
-        self.poll_rounds(params, item_jids, task_vars, host, started_at, launched['ansible_job_id'])
-        records = jobs.query(self, task_vars, jid=item_jids, mode='status', tail=0)['jobs']
+        records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
         results = [item_result(record, item, index, params) for index, (record, item) in enumerate(zip(records, items))]
-        if not params['keep']:
-            jobs.query(self, task_vars, jid=launched['ansible_job_id'], mode='cleanup')
         result.update(summarise(results, time.time() - started_at))
         result['ansible_job_id'] = launched['ansible_job_id']
         if result['failed_count'] and not params['allow_failures']:
@@ -104,13 +101,19 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
                                     % (type(rendered).__name__, index))
         return rendered
 
-    def poll_rounds(self, params, item_jids, task_vars, host, started_at, batch_jid):
-        """Status rounds (one round trip each, long-polling up to `delay`) until every item finished."""
+    def poll_rounds(self, params, batch_jid, item_jids, task_vars, host, started_at):
+        """Status rounds until every item finished; returns the items' records.
+
+        Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
+        the round in which the last item ends returns the whole records and, unless `keep`, removes them.
+        """
+        jids = [batch_jid] + item_jids
         for _round in range(params['retries']):
-            brief = jobs.query(self, task_vars, jid=item_jids, mode='wait', timeout=params['delay'], brief=True)
-            if brief['finished']:
-                return
-            display.display(progress_line(host, brief['jobs'], time.time() - started_at))
+            reply = jobs.query(self, task_vars, jid=jids, mode='wait', timeout=params['delay'], brief=True, tail=0,
+                               cleanup=not params['keep'])
+            if reply['finished']:
+                return reply['jobs'][1:]
+            display.display(progress_line(host, reply['jobs'][1:], time.time() - started_at))
         raise AnsibleActionFail('the batch %s still runs after %d status rounds (retries x delay = %gs); it goes on '
                                 'on the target: follow it with asyncops.jobs.async_status jid=%s, or raise retries'
                                 % (batch_jid, params['retries'], params['retries'] * params['delay'], batch_jid))

@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A batch: many jobs started on the target by one scheduler with a sliding concurrency window.
 
-The scheduler is a detached process like a job supervisor.  It writes a 'pending' record for
-every item, then starts items (each under its own Supervisor, in a forked child) while fewer
-than `concurrency` run, and refills the window the moment an item's supervisor exits
-(SIGCHLD), not at the next poll.  With fail_fast, no new item starts after the first failure;
+The scheduler is a detached process like a job supervisor.  It starts the first `concurrency`
+items (each under its own Supervisor, in a forked child) before it records the other items as
+'pending', and refills the window the moment an item's supervisor exits (SIGCHLD), not at the
+next poll.  With fail_fast, no new item starts after the first failure;
 the items not started are recorded as skipped.  The batch record (the batch jid) lists the
 item jids and is finished once every item is.
 """
@@ -36,7 +36,8 @@ class BatchScheduler:
         self.concurrency = max(1, concurrency or len(specs))
         self.fail_fast = fail_fast
         self.pending = list(range(len(specs)))
-        self.running = {}  # supervisor pid -> item index
+        self.running = {}  # supervisor pid -> item index, while the item's job process may run
+        self.finishing = {}  # supervisor pid -> item index, job process ended, result being recorded
         self.done = {}  # item index -> state
         self.failed_seen = False
         self.kill_requested = False
@@ -48,25 +49,39 @@ class BatchScheduler:
             'boot_id': ident['boot_id'], 'started_at': self.started_at, 'concurrency': self.concurrency,
             'fail_fast': fail_fast, 'items': len(specs), 'state': 'running',
         }
+        # supervisors say on this pipe when their job process ended, so the window refills before
+        # they have recorded the result; not with fail_fast, which must know the result first
+        self.release_r = self.release_w = None
+        if not fail_fast:
+            self.release_r, self.release_w = os.pipe()
+            job_supervisor.set_nonblocking(self.release_r)
 
     @property
     def jids(self):
         return [spec['jid'] for spec in self.specs]
 
     # -- records -----------------------------------------------------------------------
-    def write_pending(self):
-        for index, spec in enumerate(self.specs):
+    def write_pending(self, indices):
+        """'pending' records for these items: every item has a record from the launch on."""
+        for index in indices:
+            spec = self.specs[index]
             self.store.write(spec['jid'], {
                 'started': True, 'finished': False, 'ansible_job_id': spec['jid'],
                 'results_file': self.store.record_path(spec['jid']),
                 META_KEY: dict(self.meta, kind='item', state='pending', batch_jid=self.jid, index=index,
                                module=spec.get('module'), time_limit=spec.get('time_limit'),
                                grace=spec.get('grace', 0.5))})
+
+    def start(self):
+        """Start the first window, then record the other items as pending; returns the batch record."""
+        self.write_pending(self.pending[:self.concurrency])
+        self.fill_window()
+        self.write_pending(self.pending)
         return self.write_batch_record()
 
     def write_batch_record(self):
-        finished = not self.pending and not self.running
-        counts = {'pending': len(self.pending), 'running': len(self.running)}
+        finished = not self.pending and not self.running and not self.finishing
+        counts = {'pending': len(self.pending), 'running': len(self.running) + len(self.finishing)}
         for state in self.done.values():
             counts[state] = counts.get(state, 0) + 1
         meta = dict(self.meta, counts=counts)
@@ -101,7 +116,9 @@ class BatchScheduler:
                 for sig in (signal.SIGTERM, signal.SIGCHLD):
                     signal.signal(sig, signal.SIG_DFL)
                 signal.set_wakeup_fd(-1)
-                job_supervisor.run_supervisor(self.store, spec)
+                if self.release_r is not None:
+                    os.close(self.release_r)
+                job_supervisor.run_supervisor(self.store, spec, release_fd=self.release_w)
             except BaseException:
                 code = 1
             os._exit(code)
@@ -125,7 +142,7 @@ class BatchScheduler:
     def collect(self):
         changed = False
         for pid, _status in proc.reap_children().items():
-            index = self.running.pop(pid, None)
+            index = self.running.pop(pid, self.finishing.pop(pid, None))
             if index is None:
                 continue
             changed = True
@@ -138,17 +155,30 @@ class BatchScheduler:
                 self.failed_seen = True
         return changed
 
+    def released(self, data):
+        """Items whose job process ended (pids read from the release pipe) leave the window."""
+        moved = False
+        for line in data.split(b'\n'):
+            pid = int(line) if line.strip().isdigit() else None
+            if pid in self.running:
+                self.finishing[pid] = self.running.pop(pid)
+                moved = True
+        return moved
+
     def stop_running(self):
-        proc.signal_pids(list(self.running), signal.SIGTERM)
+        proc.signal_pids(list(self.running) + list(self.finishing), signal.SIGTERM)
 
     def run(self, wake_fd):
         self.fill_window()
         self.write_batch_record()
-        while self.pending or self.running:
-            job_supervisor.wait_readable(wake_fd, 1.0)
+        extra = [self.release_r] if self.release_r is not None else []
+        while self.pending or self.running or self.finishing:
+            data = job_supervisor.wait_readable(wake_fd, 1.0, extra)
             if self.kill_requested:
                 self.stop_running()
                 self.skip_pending()
+            if data and self.released(data):
+                self.fill_window()
             if self.collect():
                 self.fill_window()
                 self.write_batch_record()
@@ -167,8 +197,9 @@ def _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, notify_fd): 
     proc.become_subreaper()
     try:
         store.create_side_dir(batch_jid)
-        record = sched.write_pending()
+        record = sched.start()
     except BaseException as exc:
+        sched.stop_running()
         job_supervisor.notify(notify_fd, {'error': 'could not start the batch: %s' % exc})
         os._exit(1)
     job_supervisor.notify(notify_fd, {'record': record})

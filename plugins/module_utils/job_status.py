@@ -16,7 +16,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import job_process a
 from ansible_collections.asyncops.jobs.plugins.module_utils.job_result import clip_text, read_bytes
 from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import META_KEY, JobStoreError, read_tail, tail_lines
 
-WAIT_INTERVAL = 0.1
+WAIT_INTERVAL = 0.05
 TAIL_BYTES = 64 * 1024
 
 
@@ -121,13 +121,30 @@ def _group_is_ours(pgid, meta):
 
 
 def wait(store, jids, timeout, tail=10):
-    """Statuses of jids, returning as soon as all are finished or timeout seconds passed."""
+    """Statuses of jids, returning as soon as all are finished or timeout seconds passed.
+
+    A finished record never changes again, and the wait can only end once the first unfinished job
+    finished: so each look re-reads that job alone (with a batch listed first, the batch record alone),
+    and everything still unfinished is read once more before returning, for a current picture.
+    """
     deadline = time.time() + max(0.0, timeout)
+    results = [status(store, jid, tail=tail) for jid in jids]
+    looked_at = set(range(len(jids)))
     while True:
-        results = [status(store, jid, tail=tail) for jid in jids]
-        if all(r.get('finished') for r in results) or time.time() >= deadline:
-            return results
+        waiting = [index for index, record in enumerate(results) if not record.get('finished')]
+        if not waiting or time.time() >= deadline:
+            break
         time.sleep(min(WAIT_INTERVAL, max(0.0, deadline - time.time())))
+        looked_at = set()
+        for index in waiting:
+            results[index] = status(store, jids[index], tail=tail)
+            looked_at.add(index)
+            if not results[index].get('finished'):
+                break
+    for index in waiting:
+        if index not in looked_at:
+            results[index] = status(store, jids[index], tail=tail)
+    return results
 
 
 def kill(store, jid, timeout=10.0):
@@ -193,10 +210,7 @@ def cleanup(store, jid):
     current = status(store, jid, tail=0)
     if current.get('failed') and not store.exists(jid):
         return current
-    items = current.get('jobs') if (job_meta(current) or {}).get('kind') == 'batch' else None
-    store.remove(jid)
-    for item in items or []:
-        store.remove(item)
+    items = remove_with_items(store, jid, current)
     result = {'ansible_job_id': jid, 'erased': store.record_path(jid), 'started': True, 'finished': True}
     if items:
         result['erased_jobs'] = items
@@ -204,6 +218,29 @@ def cleanup(store, jid):
         result['warnings'] = ['job %s was still running: its record is removed and its result will be discarded '
                               '(use mode=kill to stop it)' % jid]
     return result
+
+
+def erase_finished(store, records):
+    """Remove the records of finished jobs just read (a batch's items with it); True if all were finished.
+
+    Nothing is removed unless every job finished, so a status round never loses a result still to come.
+    """
+    if not all(record.get('finished') for record in records):
+        return False
+    for record in records:
+        jid = record.get('ansible_job_id')
+        if jid and store.exists(jid):
+            remove_with_items(store, jid, record)
+    return True
+
+
+def remove_with_items(store, jid, record):
+    """Remove a record and its files; for a batch, its items' too. Returns the batch's item ids (or None)."""
+    items = record.get('jobs') if (job_meta(record) or {}).get('kind') == 'batch' else None
+    store.remove(jid)
+    for item in items or []:
+        store.remove(item)
+    return items
 
 
 def prune(store, older_than):

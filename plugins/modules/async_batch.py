@@ -16,7 +16,9 @@ description:
     the target keeps at most O(concurrency) items running and starts the next one the moment an item ends
     (a sliding window, not barrier batches).
   - Each status round is one module execution for all items of the host, which waits on the target for up to
-    O(delay) seconds; a progress line is printed per round.
+    O(delay) seconds and returns the moment the last item ends; a progress line is printed per round. The round
+    that sees the last item end also brings back every result and removes the job records (see O(keep)), so a
+    batch costs one execution to start, one per status round, and nothing more.
   - The result looks like a registered loop's, RV(results) in item order, plus a RV(summary).
   - This is an action plugin; the module file only documents it.
 author:
@@ -84,7 +86,10 @@ options:
     type: bool
     default: true
   keep:
-    description: Keep the job records on the target after the results were read (they are removed by default).
+    description:
+      - Keep the job records on the target after the results were read (by default the last status round removes
+        them). Kept records can be read again with M(asyncops.jobs.async_status) and the batch's RV(ansible_job_id).
+      - In check mode the records are always kept, since check mode removes nothing on the target.
     type: bool
     default: false
 attributes:

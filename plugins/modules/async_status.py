@@ -52,9 +52,19 @@ options:
     default: 10
   brief:
     description:
-      - Return only C(ansible_job_id), C(finished), C(failed) and C(state) of each job (C(pending), C(running),
-        C(succeeded), C(failed), C(timedout), C(killed), C(lost), C(skipped)), not the whole records.
+      - While any of the jobs has not finished, return only C(ansible_job_id), C(finished), C(failed) and C(state)
+        of each job (C(pending), C(running), C(succeeded), C(failed), C(timedout), C(killed), C(lost), C(skipped)),
+        not the whole records.
+      - Once every job finished, the whole records are returned, so the last round of a status loop has the results.
       - Keeps status rounds of big batches small.
+    type: bool
+    default: false
+  cleanup:
+    description:
+      - With O(mode=status) or O(mode=wait), once every job of O(jid) finished, remove their records (for a batch
+        job, its items' records too) after reading them; the returned result is then the only copy.
+      - Nothing is removed while any of them still runs. Saves the separate O(mode=cleanup) round trip.
+      - Not done in check mode.
     type: bool
     default: false
   _async_dir:
@@ -230,8 +240,6 @@ def run_mode(module, store, mode, jids):
         return {'changed': bool(erased), 'jobs': erased, 'async_dir': store.path}
     if not jids:
         module.fail_json(msg='mode=%s needs jid: the ansible_job_id (or a list of them) returned when the job started' % mode)
-    if mode == 'wait':
-        return job_status.wait(store, jids, params['timeout'], tail=params['tail'])
     if mode == 'kill':
         if module.check_mode:
             return [job_status.status(store, jid, tail=0) for jid in jids]
@@ -240,7 +248,13 @@ def run_mode(module, store, mode, jids):
         if module.check_mode:
             return [{'ansible_job_id': jid, 'erased': store.record_path(jid)} for jid in jids]
         return [job_status.cleanup(store, jid) for jid in jids]
-    return [job_status.status(store, jid, tail=params['tail']) for jid in jids]
+    if mode == 'wait':
+        records = job_status.wait(store, jids, params['timeout'], tail=params['tail'])
+    else:
+        records = [job_status.status(store, jid, tail=params['tail']) for jid in jids]
+    if params['cleanup'] and not module.check_mode:
+        job_status.erase_finished(store, records)
+    return records
 
 
 def main():
@@ -252,6 +266,7 @@ def main():
             older_than=dict(type='float'),
             tail=dict(type='int', default=10),
             brief=dict(type='bool', default=False),
+            cleanup=dict(type='bool', default=False),
             _async_dir=dict(type='str', default='~/.ansible_async'),
         ),
         supports_check_mode=True,
@@ -265,7 +280,7 @@ def main():
         module.fail_json(msg=str(exc))
     if isinstance(outcome, dict):
         module.exit_json(**outcome)
-    if module.params['brief']:
+    if module.params['brief'] and not all(record.get('finished') for record in outcome):
         outcome = [brief(record) for record in outcome]
     if single:
         result = outcome[0]

@@ -76,7 +76,17 @@ def normalise_status(result):
 
 
 def resolve_module(action, name):
-    """FQCN of a module that can run detached on the target; AnsibleActionFail with a way out otherwise."""
+    """FQCN of a module that can run detached on the target; AnsibleActionFail with a way out otherwise.
+
+    Looked up once per task (a batch asks for the same module for every item).
+    """
+    resolved = action.__dict__.setdefault('_asyncops_resolved_modules', {})
+    if name not in resolved:
+        resolved[name] = _resolve_module(action, name)
+    return resolved[name]
+
+
+def _resolve_module(action, name):
     loader = action._shared_loader_obj
     collections = action._task.collections
     found = loader.module_loader.find_plugin_with_context(name, collection_list=collections)

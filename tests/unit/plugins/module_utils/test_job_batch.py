@@ -88,3 +88,27 @@ def test_item_time_limit(store):
     job_status.wait(store, [record['ansible_job_id']], 20)
     items = job_status.wait(store, jids, 5)
     assert items[0]['timedout'] and not items[1].get('failed')
+
+
+def test_erase_finished_keeps_everything_while_an_item_runs(store):
+    record, jids = start_batch(store, [['true'], ['sleep', '1']], 2)
+    deadline = time.time() + 5
+    while not job_status.status(store, jids[0])['finished'] and time.time() < deadline:
+        time.sleep(0.02)
+    early = job_status.wait(store, [record['ansible_job_id']] + jids, 0)
+    assert not job_status.erase_finished(store, early)
+    assert store.exists(record['ansible_job_id']) and all(store.exists(jid) for jid in jids)
+    final = job_status.wait(store, [record['ansible_job_id']] + jids, 20)
+    assert all(r['finished'] for r in final) and final[2]['rc'] == 0
+    assert job_status.erase_finished(store, final)
+    assert not store.exists(record['ansible_job_id']) and not any(store.exists(jid) for jid in jids)
+    assert store.jids() == [] and store.orphan_side_dirs() == []
+
+
+def test_wait_returns_when_the_last_item_ends(store):
+    record, jids = start_batch(store, [['sleep', '0.2']] * 3 + [['sleep', '0.6']], 4)
+    statuses = job_status.wait(store, [record['ansible_job_id']] + jids, 20)
+    batch_end = statuses[0]['asyncops_job']['ended_at']
+    last_item_end = max(s['asyncops_job']['ended_at'] for s in statuses[1:])
+    assert 0 <= batch_end - last_item_end < 0.2
+    assert time.time() - batch_end < 0.3
