@@ -14,7 +14,12 @@
 #      ansible-galaxy collection build + install into a temp collections path
 #      tests/smoke/fqcn.yml with ANSIBLE_COLLECTIONS_PATH = that temp path only
 #      ansible-doc for every module in plugins/modules
+#      antsibull-docs lint-collection-docs (plugin docs and the docsite in docs/docsite)
+#      ansible-lint, production profile, on docs/examples and extensions/molecule
 #      antsibull-changelog lint
+#      molecule test -s jobs/batch/check_mode, then -s chaos (extensions/molecule: podman containers
+#      built from debootstrap images, reached over SSH on 127.0.0.1 ports; needs root); the chaos
+#      suite's figures are printed under its step
 # 4. prints a summary table and "N passed, M failed"; exits non-zero if any step failed.
 #
 # Logs: tests/output/ci/<step>.log (+ ansible-test junit/bot output under tests/output/ci/<series>/).
@@ -247,9 +252,27 @@ step_ansible_doc() (
     exit "$failed"
 )
 
+# Molecule scenarios (extensions/molecule) against podman containers reached over SSH on 127.0.0.1,
+# with the collection installed from the built tarball. Needs root (debootstrap, podman).
+step_molecule() (
+    cd "$1" || exit 1
+    shift 2
+    local scenario
+    for scenario in "$@"; do
+        installed_env env PATH="$CACHE/venv-tools/bin:$PATH" NO_COLOR=1 ASYNCOPS_FIGURES_FILE="$LOGDIR/chaos-figures.txt" \
+            molecule --base-config extensions/molecule/config.yml test -s "$scenario" || exit 1
+    done
+)
+
+# ansible-lint (production profile, .ansible-lint) on the playbooks users read or copy.
+step_ansible_lint() (
+    cd "$1" || exit 1
+    installed_env env PATH="$CACHE/venv-tools/bin:$PATH" ansible-lint docs/examples extensions/molecule
+)
+
 step_docs_lint() (
     cd "$1" || exit 1
-    PATH="$CACHE/venv-tools/bin:$PATH" antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
+    PATH="$CACHE/venv-tools/bin:$PATH" antsibull-docs lint-collection-docs --plugin-docs .
 )
 
 step_changelog() (
@@ -340,6 +363,18 @@ main() {
                 skip_step "ansible-doc" "no modules in plugins/modules"
             fi
             run_step "docs-lint" step_docs_lint "$dest" "$venv"
+            run_step "ansible-lint" step_ansible_lint "$dest" "$venv"
+            if [[ "$(id -u)" != 0 ]]; then
+                skip_step "molecule" "needs root (debootstrap and rootful podman)"
+                skip_step "chaos" "needs root (debootstrap and rootful podman)"
+            elif [[ -d "$dest/extensions/molecule" ]]; then
+                run_step "molecule" step_molecule "$dest" "$venv" jobs batch check_mode
+                rm -f "$LOGDIR/chaos-figures.txt"
+                run_step "chaos" step_molecule "$dest" "$venv" chaos
+                if [[ -s "$LOGDIR/chaos-figures.txt" ]]; then
+                    sed 's/^/    /' "$LOGDIR/chaos-figures.txt"
+                fi
+            fi
             run_step "changelog-lint" step_changelog "$dest" "$venv"
         fi
 

@@ -9,7 +9,8 @@
 #   bash scripts/test_hosts.sh stop DIR                        remove the containers started into DIR
 #
 # SUITE is a Debian suite (bookworm, trixie, bullseye). Images contain python3, openssh-server, sudo and
-# a user "asyncops" with passwordless sudo, for become tests.
+# a user "asyncops" with passwordless sudo, for become tests. Each container also has a 256 KiB tmpfs
+# on /mnt/small (for full-disk tests) and its sshd can be stopped and restarted (see write_sshd_script).
 #
 # Environment:
 #   ASYNCOPS_IMAGE_<SUITE>   use this image instead of building one (e.g. ASYNCOPS_IMAGE_BOOKWORM=
@@ -126,15 +127,28 @@ wait_for_ssh() {
     die "sshd of $name did not answer on 127.0.0.1:$port within 20s"
 }
 
+# Mounted into every container as /usr/local/sbin/asyncops-sshd PORT: starts sshd (daemonized) on
+# 127.0.0.1:PORT. PID 1 of the container is a sleep, so sshd can be stopped and started again
+# (podman exec NAME pkill -x sshd / podman exec NAME asyncops-sshd PORT) while jobs go on.
+write_sshd_script() {
+    cat >"$1/asyncops-sshd" <<'SCRIPT'
+#!/bin/sh
+mkdir -p /run/sshd
+exec /usr/sbin/sshd -e -o ListenAddress=127.0.0.1 -o Port="$1" -o PermitRootLogin=prohibit-password \
+    -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o UsePAM=no -o StrictModes=no \
+    -o MaxSessions=100 -o MaxStartups=100:30:200
+SCRIPT
+    chmod 0755 "$1/asyncops-sshd"
+}
+
 start_host() {
     local dir="$1" name="$2" image="$3" port="$4"
     podman rm -f "$name" >/dev/null 2>&1 || true
     podman run -d --name "$name" --hostname "$name" --network host \
         --volume "$dir/authorized_keys:/root/.ssh/authorized_keys:ro" \
-        "$image" /bin/sh -c "mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e \
-            -o ListenAddress=127.0.0.1 -o Port=$port -o PermitRootLogin=prohibit-password \
-            -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o UsePAM=no -o StrictModes=no \
-            -o MaxSessions=100 -o MaxStartups=100:30:200" >/dev/null
+        --volume "$dir/asyncops-sshd:/usr/local/sbin/asyncops-sshd:ro" \
+        --tmpfs /mnt/small:size=256k,mode=1777 \
+        "$image" /bin/sh -c "/usr/local/sbin/asyncops-sshd $port && exec sleep infinity" >/dev/null
     echo "$name" >>"$dir/containers"
 }
 
@@ -148,6 +162,7 @@ cmd_start() {
     [[ -f "$dir/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N '' -C asyncops-test-hosts -f "$dir/id_ed25519"
     cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
     chmod 0644 "$dir/authorized_keys"
+    write_sshd_script "$dir"
     : >"$dir/inventory.ini"
     for spec in "$@"; do
         IFS=: read -r name suite port <<<"$spec"

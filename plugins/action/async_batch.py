@@ -109,8 +109,8 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
         """
         jids = [batch_jid] + item_jids
         for _round in range(params['retries']):
-            reply = jobs.query(self, task_vars, jid=jids, mode='wait', timeout=params['delay'], brief=True, tail=0,
-                               cleanup=not params['keep'])
+            reply = jobs.status_round(self, task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
+                                      brief=True, tail=0, cleanup=not params['keep'])
             if reply['finished']:
                 return reply['jobs'][1:]
             display.display(progress_line(host, reply['jobs'][1:], time.time() - started_at))

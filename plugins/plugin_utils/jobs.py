@@ -16,7 +16,7 @@ import shlex
 import time
 
 from ansible import constants as C
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.utils.display import Display
 
 display = Display()
@@ -24,6 +24,7 @@ display = Display()
 WRAPPER = 'asyncops.jobs.async_wrapper'
 STATUS = 'asyncops.jobs.async_status'
 DEFAULT_ASYNC_DIR = '~/.ansible_async'
+CONNECTION_ATTEMPTS = 3
 
 COMMAND_MODULES = frozenset(('ansible.builtin.command', 'ansible.legacy.command'))
 SHELL_MODULES = frozenset(('ansible.builtin.shell', 'ansible.legacy.shell'))
@@ -214,12 +215,35 @@ def query(action, task_vars, **args):
     return normalise_status(run_target_module(action, STATUS, args, task_vars))
 
 
+def status_round(action, task_vars, jid, pause, **args):
+    """One status round (asyncops.jobs.async_status), retried when the host cannot be reached.
+
+    A connection failure during polling does not stop the job on the target. The round is tried
+    CONNECTION_ATTEMPTS times, `pause` seconds apart (at least 1), before the host is reported
+    unreachable with the job id to follow it up with, instead of failing at the first blip or
+    hanging until the job's time limit.
+    """
+    for attempt in range(1, CONNECTION_ATTEMPTS + 1):
+        try:
+            return query(action, task_vars, jid=jid, **args)
+        except AnsibleConnectionFailure as exc:
+            if attempt == CONNECTION_ATTEMPTS:
+                raise AnsibleConnectionFailure(
+                    'host unreachable during status rounds (%d attempts, %gs apart): %s. The job(s) go on on the '
+                    'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable'
+                    % (CONNECTION_ATTEMPTS, max(1.0, pause), exc.message, jid if isinstance(jid, str) else jid[0]))
+            display.warning('status round %d/%d failed to reach the host (%s); retrying in %gs'
+                            % (attempt, CONNECTION_ATTEMPTS, exc.message, max(1.0, pause)))
+            time.sleep(max(1.0, pause))
+    raise AssertionError('unreachable')  # pragma: no cover
+
+
 def wait_for(action, jid, task_vars, interval, deadline=None, on_poll=None):
     """Long-poll the job until it finished: one round trip per `interval` seconds, returns the moment it ends."""
     started = time.time()
     while True:
         chunk = interval if deadline is None else max(1.0, min(interval, deadline - time.time()))
-        result = query(action, task_vars, jid=jid, mode='wait', timeout=chunk, tail=1)
+        result = status_round(action, task_vars, jid, interval, mode='wait', timeout=chunk, tail=1)
         if result.get('finished'):
             return result
         if deadline is not None and time.time() > deadline:
