@@ -5,10 +5,11 @@
 
 The scheduler is a detached process like a job supervisor.  It starts the first `concurrency`
 items (each under its own Supervisor, in a forked child) before it records the other items as
-'pending', and refills the window the moment an item's supervisor exits (SIGCHLD), not at the
-next poll.  With fail_fast, no new item starts after the first failure;
-the items not started are recorded as skipped.  The batch record (the batch jid) lists the
-item jids and is finished once every item is.
+'pending', and refills the window the moment an item's job process ends (its supervisor says so
+on a pipe before recording the result; with fail_fast, when the supervisor exits), not at the
+next poll.  With fail_fast, no new item starts after the first failure; the items not started
+are recorded as skipped.  The batch record (the batch jid) lists the item jids and is finished
+once every item is.
 """
 
 from __future__ import annotations

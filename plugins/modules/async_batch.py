@@ -101,6 +101,9 @@ attributes:
     support: full
 notes:
   - Works with C(delegate_to), many hosts and forks, and the C(free) strategy; each host runs its own scheduler.
+  - A status round that cannot reach the host is tried 3 times, at least a second apart, before the host is reported
+    unreachable; the message names the job id to follow the job up with M(asyncops.jobs.async_status), since the
+    job goes on on the target.
 seealso:
   - module: asyncops.jobs.async_run
   - module: asyncops.jobs.async_status

@@ -63,6 +63,9 @@ attributes:
     support: full
 notes:
   - The job record and the module's payload are private to the user running the job (modes 0700/0600).
+  - A status round that cannot reach the host is tried 3 times, at least a second apart, before the host is reported
+    unreachable; the message names the job id to follow the job up with M(asyncops.jobs.async_status), since the
+    job goes on on the target.
 seealso:
   - module: asyncops.jobs.async_status
 """
