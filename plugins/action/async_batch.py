@@ -55,7 +55,6 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        jobs.configure_pipelining(self, task_vars or {})
         task_vars = task_vars or {}
         _spec, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         check_values(params)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import jobs
-from ansible_collections.asyncops.jobs.plugins.plugin_utils.jobs import async_dir_setting, normalise_status
 
 
 class ActionModule(jobs.PipelinedModules, ActionBase):
@@ -24,10 +23,5 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        jobs.configure_pipelining(self, task_vars or {})
-        module_args = dict(self._task.args)
-        module_args['_async_dir'] = async_dir_setting(self)
-        result.update(self._execute_module(module_name='asyncops.jobs.async_status', module_args=module_args,
-                                           task_vars=task_vars))
-        self._remove_tmp_path(self._connection._shell.tmpdir)
-        return normalise_status(result)
+        result.update(jobs.query(self, task_vars, **self._task.args))
+        return result

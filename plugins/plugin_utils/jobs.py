@@ -46,6 +46,11 @@ class PipelinedModules:
     (one round trip per module run) where the connection and the become method can pipeline, whatever the
     `pipelining` setting. Set the variable asyncops_jobs_pipelining=false to follow the setting instead."""
 
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        configure_pipelining(self, task_vars or {})
+        return result
+
     def _is_pipelining_enabled(self, module_style, wrap_async=False):
         default = super()._is_pipelining_enabled(module_style, wrap_async)
         if default or module_style != 'new' or wrap_async or C.DEFAULT_KEEP_REMOTE_FILES:
@@ -223,19 +228,21 @@ def status_round(action, task_vars, jid, pause, **args):
     unreachable with the job id to follow it up with, instead of failing at the first blip or
     hanging until the job's time limit.
     """
-    for attempt in range(1, CONNECTION_ATTEMPTS + 1):
+    pause = max(1.0, pause)
+    for attempt in range(1, CONNECTION_ATTEMPTS):
         try:
             return query(action, task_vars, jid=jid, **args)
         except AnsibleConnectionFailure as exc:
-            if attempt == CONNECTION_ATTEMPTS:
-                raise AnsibleConnectionFailure(
-                    'host unreachable during status rounds (%d attempts, %gs apart): %s. The job(s) go on on the '
-                    'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable'
-                    % (CONNECTION_ATTEMPTS, max(1.0, pause), exc.message, jid if isinstance(jid, str) else jid[0]))
             display.warning('status round %d/%d failed to reach the host (%s); retrying in %gs'
-                            % (attempt, CONNECTION_ATTEMPTS, exc.message, max(1.0, pause)))
-            time.sleep(max(1.0, pause))
-    raise AssertionError('unreachable')  # pragma: no cover
+                            % (attempt, CONNECTION_ATTEMPTS, exc.message, pause))
+            time.sleep(pause)
+    try:
+        return query(action, task_vars, jid=jid, **args)
+    except AnsibleConnectionFailure as exc:
+        raise AnsibleConnectionFailure(
+            'host unreachable during status rounds (%d attempts, %gs apart): %s. The job(s) go on on the '
+            'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable'
+            % (CONNECTION_ATTEMPTS, pause, exc.message, jid if isinstance(jid, str) else jid[0]))
 
 
 def wait_for(action, jid, task_vars, interval, deadline=None, on_poll=None):
