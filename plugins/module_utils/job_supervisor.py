@@ -33,6 +33,11 @@ from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import MET
 
 STDOUT_FILE = 'stdout'
 STDERR_FILE = 'stderr'
+# how the job process starts, whether by posix_spawn or by fork + exec: these signals at their
+# defaults (the supervisor handles or ignores them), stdout/stderr opened like this
+JOB_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE)
+OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+OUTPUT_MODE = 0o600
 
 
 class LaunchError(Exception):
@@ -184,14 +189,13 @@ class Supervisor:
             return None
         env = dict(os.environ)
         env[proc.JOB_ENV_MARKER] = self.store.record_path(self.jid)
-        out_flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
         actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                   (os.POSIX_SPAWN_OPEN, 1, self.stdout_path, out_flags, 0o600),
-                   (os.POSIX_SPAWN_OPEN, 2, self.stderr_path, out_flags, 0o600)]
+                   (os.POSIX_SPAWN_OPEN, 1, self.stdout_path, OUTPUT_FLAGS, OUTPUT_MODE),
+                   (os.POSIX_SPAWN_OPEN, 2, self.stderr_path, OUTPUT_FLAGS, OUTPUT_MODE)]
         argv = self.spec['argv']
         try:
             return os.posix_spawnp(argv[0], argv, env, file_actions=actions, setpgroup=0,
-                                   setsigdef=(signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE))
+                                   setsigdef=JOB_DEFAULT_SIGNALS)
         except (OSError, ValueError, TypeError):
             return None
 
@@ -199,10 +203,10 @@ class Supervisor:
         try:
             os.setpgid(0, 0)
             os.environ[proc.JOB_ENV_MARKER] = self.store.record_path(self.jid)
-            for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE):
+            for sig in JOB_DEFAULT_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
-            out = os.open(self.stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-            err = os.open(self.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            out = os.open(self.stdout_path, OUTPUT_FLAGS, OUTPUT_MODE)
+            err = os.open(self.stderr_path, OUTPUT_FLAGS, OUTPUT_MODE)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(out, 1)
