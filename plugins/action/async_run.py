@@ -11,7 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
 
 display = Display()
 

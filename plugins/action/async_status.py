@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
 
 
 class ActionModule(jobs.PipelinedModules, ActionBase):

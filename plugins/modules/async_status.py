@@ -185,8 +185,8 @@ asyncops_job:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_status
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import (
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     JobStore, JobStoreError, resolve_async_dir, validate_jid)
 
 

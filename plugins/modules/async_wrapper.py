@@ -172,10 +172,10 @@ import secrets
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_batch import item_jid, launch_batch
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import (
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import item_jid, launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     JobStore, JobStoreError, resolve_async_dir, write_private_file)
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_supervisor import LaunchError, expand_argv, launch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, expand_argv, launch
 
 JOB_SPEC = dict(
     module=dict(type='str', default='command'),

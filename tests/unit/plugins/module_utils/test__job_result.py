@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_result import (
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import (
     RAW_OUTPUT_LIMIT, clip_text, command_result, interrupted_result, parse_module_output)
 
 

@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """Starting a job detached from the connection and supervising it to its end.
 
 launch() forks a detached supervisor (double fork + setsid) and returns as soon as the
@@ -27,9 +30,9 @@ import signal
 import time
 import traceback
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_result
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import META_KEY, RECORD_VERSION
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_result as job_result
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, RECORD_VERSION
 
 STDOUT_FILE = 'stdout'
 STDERR_FILE = 'stderr'

@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """Reading a job's state: status (with lost-job detection and output tail), wait, kill, list, cleanup.
 
 Works on records written by this collection's wrapper and by ansible-core's own
@@ -12,9 +15,9 @@ from __future__ import annotations
 import signal
 import time
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_result import clip_text, read_bytes
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import META_KEY, JobStoreError, read_tail, tail_lines
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import clip_text, read_bytes
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, JobStoreError, read_tail, tail_lines
 
 WAIT_INTERVAL = 0.05
 TAIL_BYTES = 64 * 1024

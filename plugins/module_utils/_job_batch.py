@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """A batch: many jobs started on the target by one scheduler with a sliding concurrency window.
 
 The scheduler is a detached process like a job supervisor.  It starts the first `concurrency`
@@ -18,9 +21,9 @@ import os
 import signal
 import time
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_supervisor
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import META_KEY, RECORD_VERSION
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, RECORD_VERSION
 
 
 def item_jid(batch_jid, index):

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_process as proc
-from ansible_collections.asyncops.jobs.plugins.module_utils import job_status
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import JobStore
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_supervisor import launch
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import launch
 
 pytestmark = pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)')
 

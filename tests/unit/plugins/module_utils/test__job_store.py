@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils.job_store import (
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     JobStore, JobStoreError, read_tail, resolve_async_dir, tail_lines, validate_jid, write_json_atomic)
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.plugin_utils.jobs import native_command_job, normalise_status, poll_line
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._jobs import native_command_job, normalise_status, poll_line
 
 
 def action(check_mode=False):
