@@ -11,6 +11,9 @@
 # SUITE is a Debian suite (bookworm, trixie, bullseye). Images contain python3, openssh-server, sudo and
 # a user "asyncops" with passwordless sudo, for become tests. Each container also has a 256 KiB tmpfs
 # on /mnt/small (for full-disk tests) and its sshd can be stopped and restarted (see write_sshd_script).
+# PID 1 of each container is an init that reaps orphans (podman --init with catatonit or tini-static from
+# Debian's packages; see init_binary): jobs' supervisors and sshd daemonize, so their processes end
+# up as children of PID 1, and a PID 1 that never waits (a plain sleep) piles up zombies.
 #
 # Environment:
 #   ASYNCOPS_IMAGE_<SUITE>   use this image instead of building one (e.g. ASYNCOPS_IMAGE_BOOKWORM=
@@ -33,12 +36,26 @@ die() {
     exit 1
 }
 
+# The init that podman --init bind-mounts into each container as its PID 1 (it must be static, or
+# at least run on every suite's libc: catatonit and tini-static are static). Prints its path.
+init_binary() {
+    local candidate
+    for candidate in /usr/libexec/podman/catatonit /usr/bin/catatonit /usr/bin/tini-static; do
+        if [[ -x "$candidate" ]]; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
 install_tools() {
     local missing=()
     command -v podman >/dev/null 2>&1 || missing+=(podman)
     command -v runc >/dev/null 2>&1 || missing+=(runc)
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+    init_binary >/dev/null || missing+=(catatonit)
     if ((${#missing[@]})); then
         echo "installing ${missing[*]} from Debian's packages" >&2
         apt-get update -qq >&2
@@ -128,8 +145,9 @@ wait_for_ssh() {
 }
 
 # Mounted into every container as /usr/local/sbin/asyncops-sshd PORT: starts sshd (daemonized) on
-# 127.0.0.1:PORT. PID 1 of the container is a sleep, so sshd can be stopped and started again
-# (podman exec NAME pkill -x sshd / podman exec NAME asyncops-sshd PORT) while jobs go on.
+# 127.0.0.1:PORT. The container's main process is a sleep under the init (not sshd), so sshd can be
+# stopped and started again (podman exec NAME pkill -x sshd / podman exec NAME asyncops-sshd PORT)
+# while jobs go on; the init reaps the stopped sshd like every other orphan.
 write_sshd_script() {
     cat >"$1/asyncops-sshd" <<'SCRIPT'
 #!/bin/sh
@@ -142,9 +160,12 @@ SCRIPT
 }
 
 start_host() {
-    local dir="$1" name="$2" image="$3" port="$4"
+    local dir="$1" name="$2" image="$3" port="$4" init
+    init="$(init_binary)" || die "no init for the containers (catatonit or tini-static): apt-get install catatonit"
     podman rm -f "$name" >/dev/null 2>&1 || true
-    podman run -d --name "$name" --hostname "$name" --network host \
+    # --init: PID 1 is $init, which reaps orphans and forwards signals to the sh/sleep below; it is
+    # kept across 'podman restart' (the jobs and chaos scenarios restart containers under jobs)
+    podman run -d --name "$name" --hostname "$name" --network host --init --init-path "$init" \
         --volume "$dir/authorized_keys:/root/.ssh/authorized_keys:ro" \
         --volume "$dir/asyncops-sshd:/usr/local/sbin/asyncops-sshd:ro" \
         --tmpfs /mnt/small:size=256k,mode=1777 \
