@@ -17,6 +17,7 @@ from ansible.errors import AnsibleActionFail, AnsibleUndefinedVariable
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
 
 display = Display()
@@ -29,13 +30,16 @@ ARGUMENT_SPEC = {
     'index_var': {'type': 'str', 'default': 'item_index'},
     'concurrency': {'type': 'int', 'default': 1},
     'timeout': {'type': 'int', 'default': 0},
-    'grace': {'type': 'float', 'default': 0.5},
+    'grace': {'type': 'float', 'default': DEFAULTS['grace']},
     'delay': {'type': 'float', 'default': 1.0},
     'retries': {'type': 'int', 'default': 300},
     'fail_fast': {'type': 'bool', 'default': False},
     'allow_failures': {'type': 'bool', 'default': False},
     'wait': {'type': 'bool', 'default': True},
     'keep': {'type': 'bool', 'default': False},
+    'output_limit': {'type': 'int', 'default': DEFAULTS['output_limit']},
+    'leftovers': {'type': 'str', 'default': DEFAULTS['leftovers'], 'choices': ['keep', 'stop']},
+    'key': {'type': 'str'},
 }
 # result keys of the wrapper that say nothing about the item to the user
 INTERNAL_KEYS = ('started', 'finished', 'results_file', 'asyncops_job')
@@ -66,17 +70,27 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
                     for index, item in enumerate(items)]
         started_at = time.time()
         launched = jobs.launch(self, job_list, params['timeout'], task_vars, grace=params['grace'],
-                               concurrency=params['concurrency'], fail_fast=params['fail_fast'])
+                               concurrency=params['concurrency'], fail_fast=params['fail_fast'],
+                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'])
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
+        if len(item_jids) != len(items):
+            raise AnsibleActionFail('key %r names batch %s, which has %d item(s), not %d: use another key, or clean that '
+                                    'batch up first' % (params['key'], launched['ansible_job_id'], len(item_jids), len(items)))
+        attached = {'attached': True} if launched.get('attached') else {}
         if not params['wait']:
-            result.update(changed=True, started=True, finished=False, ansible_job_id=launched['ansible_job_id'],
-                          results_file=launched['results_file'], jobs=launched['jobs'])
+            result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
+                          ansible_job_id=launched['ansible_job_id'], results_file=launched['results_file'],
+                          jobs=launched['jobs'], **attached)
             return result
         host = task_vars.get('inventory_hostname', '?')
-        records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
+        with jobs.announce_on_interrupt(host, [launched['ansible_job_id']], self._task.become):
+            records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
+        if not params['keep']:
+            jobs.collect(self, task_vars, launched['ansible_job_id'], params['delay'])
         results = [item_result(record, item, index, params) for index, (record, item) in enumerate(zip(records, items))]
         result.update(summarise(results, time.time() - started_at))
         result['ansible_job_id'] = launched['ansible_job_id']
+        result.update(attached)
         if result['failed_count'] and not params['allow_failures']:
             result['failed'] = True
             result['msg'] = '%d of %d item(s) failed (first: item %d: %s)' % (
@@ -104,12 +118,13 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
         """Status rounds until every item finished; returns the items' records.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
-        the round in which the last item ends returns the whole records and, unless `keep`, removes them.
+        the round in which the last item ends returns the whole records (removed afterwards by jobs.collect, once
+        they are safe here).
         """
         jids = [batch_jid] + item_jids
         for _round in range(params['retries']):
             reply = jobs.status_round(self, task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
-                                      brief=True, tail=0, cleanup=not params['keep'])
+                                      brief=True, tail=0)
             if reply['finished']:
                 return reply['jobs'][1:]
             display.display(progress_line(host, reply['jobs'][1:], time.time() - started_at))
@@ -119,17 +134,7 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
 
 
 def check_values(params):
-    problems = []
-    if params['concurrency'] < 1:
-        problems.append('concurrency must be 1 or more, got %d' % params['concurrency'])
-    if params['timeout'] < 0:
-        problems.append('timeout must be 0 (no limit) or a positive number of seconds, got %d' % params['timeout'])
-    if params['delay'] <= 0:
-        problems.append('delay must be a positive number of seconds, got %s' % params['delay'])
-    if params['retries'] < 1:
-        problems.append('retries must be 1 or more, got %d' % params['retries'])
-    if params['grace'] < 0:
-        problems.append('grace must be 0 or more seconds, got %s' % params['grace'])
+    problems = range_problems(params, ('concurrency', 'timeout', 'delay', 'retries', 'grace', 'output_limit'))
     if params['loop_var'] == params['index_var']:
         problems.append('loop_var and index_var must differ (both are %r)' % params['loop_var'])
     if problems:

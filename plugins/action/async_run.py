@@ -11,6 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
 
 display = Display()
@@ -20,8 +21,11 @@ ARGUMENT_SPEC = {
     'args': {'type': 'dict', 'default': {}},
     'timeout': {'type': 'int', 'default': 0},
     'poll': {'type': 'int', 'default': 10},
-    'grace': {'type': 'float', 'default': 0.5},
+    'grace': {'type': 'float', 'default': DEFAULTS['grace']},
     'cleanup': {'type': 'bool', 'default': True},
+    'output_limit': {'type': 'int', 'default': DEFAULTS['output_limit']},
+    'leftovers': {'type': 'str', 'default': DEFAULTS['leftovers'], 'choices': ['keep', 'stop']},
+    'key': {'type': 'str'},
 }
 # how long after the time limit (+ grace) a job may still report running before we stop trusting it
 DEADLINE_MARGIN = 30
@@ -39,29 +43,29 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
         task_vars = task_vars or {}
         job = jobs.build_job(self, params['module'], params['args'], task_vars)
         started_at = time.time()
-        launched = jobs.launch(self, [job], params['timeout'], task_vars, grace=params['grace'])
+        launched = jobs.launch(self, [job], params['timeout'], task_vars, grace=params['grace'],
+                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'])
         jid = launched['ansible_job_id']
+        attached = {'attached': True} if launched.get('attached') else {}
         if params['poll'] == 0:
-            result.update(changed=True, started=True, finished=False, ansible_job_id=jid,
-                          results_file=launched['results_file'])
+            result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
+                          ansible_job_id=jid, results_file=launched['results_file'], **attached)
             return result
         deadline = None
         if params['timeout']:
             deadline = started_at + params['timeout'] + params['grace'] + DEADLINE_MARGIN
         host = task_vars.get('inventory_hostname', '?')
-        final = jobs.wait_for(self, jid, task_vars, params['poll'], deadline,
-                              on_poll=lambda r: display.display(jobs.poll_line(host, r)))
+        with jobs.announce_on_interrupt(host, [jid], self._task.become):
+            final = jobs.wait_for(self, jid, task_vars, params['poll'], deadline,
+                                  on_poll=lambda r: display.display(jobs.poll_line(host, r, self._task.no_log)))
         if params['cleanup']:
-            jobs.query(self, task_vars, jid=jid, mode='cleanup')
-        result.update(final)
+            jobs.collect(self, task_vars, jid, params['poll'])
+        result.update(final, **attached)
         result.setdefault('changed', False)
         return result
 
 
 def check_values(params):
-    if params['timeout'] < 0:
-        raise AnsibleActionFail('timeout must be 0 (no limit) or a positive number of seconds, got %d' % params['timeout'])
-    if params['poll'] < 0:
-        raise AnsibleActionFail('poll must be 0 (start and return) or a positive number of seconds, got %d' % params['poll'])
-    if params['grace'] < 0:
-        raise AnsibleActionFail('grace must be 0 or more seconds, got %s' % params['grace'])
+    problems = range_problems(params, ('timeout', 'poll', 'grace', 'output_limit'))
+    if problems:
+        raise AnsibleActionFail('; '.join(problems))

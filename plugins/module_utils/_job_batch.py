@@ -13,6 +13,9 @@ on a pipe before recording the result; with fail_fast, when the supervisor exits
 next poll.  With fail_fast, no new item starts after the first failure; the items not started
 are recorded as skipped.  The batch record (the batch jid) lists the item jids and is finished
 once every item is.
+
+Killing one pending item (async_status mode=kill on its jid) leaves a request file in the item's
+side dir and wakes the scheduler with SIGUSR1: the item is recorded killed and never starts.
 """
 
 from __future__ import annotations
@@ -20,31 +23,38 @@ from __future__ import annotations
 import os
 import signal
 import time
+import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, RECORD_VERSION
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import KILL_REQUEST_FILE, META_KEY, RECORD_VERSION, JobStore
+
+if t.TYPE_CHECKING:
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobSpec
 
 
-def item_jid(batch_jid, index):
+def item_jid(batch_jid: str, index: int) -> str:
     return '%s.i%d' % (batch_jid, index)
 
 
 class BatchScheduler:
     """State of one batch inside the scheduler process."""
 
-    def __init__(self, store, batch_jid, specs, concurrency, fail_fast):
+    def __init__(self, store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None,
+                 fail_fast: bool, key: str | None = None) -> None:
         self.store = store
         self.jid = batch_jid
         self.specs = specs
         self.concurrency = max(1, concurrency or len(specs))
         self.fail_fast = fail_fast
         self.pending = list(range(len(specs)))
-        self.running = {}  # supervisor pid -> item index, while the item's job process may run
-        self.finishing = {}  # supervisor pid -> item index, job process ended, result being recorded
-        self.done = {}  # item index -> state
+        self.running: dict[int, int] = {}  # supervisor pid -> item index, while the item's job process may run
+        self.finishing: dict[int, int] = {}  # supervisor pid -> item index, job process ended, result being recorded
+        self.done: dict[int, str] = {}  # item index -> state
         self.failed_seen = False
         self.kill_requested = False
+        self.kill_requests_waiting = False  # SIGUSR1: look for items killed before they started
         self.started_at = time.time()
         ident = proc.identity(os.getpid())
         self.meta = {
@@ -53,6 +63,8 @@ class BatchScheduler:
             'boot_id': ident['boot_id'], 'started_at': self.started_at, 'concurrency': self.concurrency,
             'fail_fast': fail_fast, 'items': len(specs), 'state': 'running',
         }
+        if key:
+            self.meta['key'] = key
         # supervisors say on this pipe when their job process ended, so the window refills before
         # they have recorded the result; not with fail_fast, which must know the result first
         self.release_r = self.release_w = None
@@ -60,12 +72,15 @@ class BatchScheduler:
             self.release_r, self.release_w = os.pipe()
             job_supervisor.set_nonblocking(self.release_r)
 
+    def request_check(self) -> None:
+        self.kill_requests_waiting = True
+
     @property
-    def jids(self):
+    def jids(self) -> list[str]:
         return [spec['jid'] for spec in self.specs]
 
     # -- records -----------------------------------------------------------------------
-    def write_pending(self, indices):
+    def write_pending(self, indices: t.Iterable[int]) -> None:
         """'pending' records for these items: every item has a record from the launch on."""
         for index in indices:
             spec = self.specs[index]
@@ -74,16 +89,16 @@ class BatchScheduler:
                 'results_file': self.store.record_path(spec['jid']),
                 META_KEY: dict(self.meta, kind='item', state='pending', batch_jid=self.jid, index=index,
                                module=spec.get('module'), time_limit=spec.get('time_limit'),
-                               grace=spec.get('grace', 0.5))})
+                               grace=spec.get('grace', DEFAULTS['grace']))})
 
-    def start(self):
+    def start(self) -> dict[str, t.Any]:
         """Start the first window, then record the other items as pending; returns the batch record."""
         self.write_pending(self.pending[:self.concurrency])
         self.fill_window()
         self.write_pending(self.pending)
         return self.write_batch_record()
 
-    def write_batch_record(self):
+    def write_batch_record(self) -> dict[str, t.Any]:
         finished = not self.pending and not self.running and not self.finishing
         counts = {'pending': len(self.pending), 'running': len(self.running) + len(self.finishing)}
         for state in self.done.values():
@@ -104,15 +119,30 @@ class BatchScheduler:
         return record
 
     # -- scheduling --------------------------------------------------------------------
-    def fill_window(self):
+    def fill_window(self) -> None:
         while self.pending and len(self.running) < self.concurrency:
             if self.kill_requested or (self.fail_fast and self.failed_seen):
                 self.skip_pending()
                 return
             index = self.pending.pop(0)
+            if self.store.has_side_file(self.specs[index]['jid'], KILL_REQUEST_FILE):
+                self.record_not_started(index, 'killed', 'killed before it started (asyncops.jobs.async_status '
+                                                         'mode=kill on this item)')
+                continue
             self.running[self.start_item(self.specs[index])] = index
 
-    def start_item(self, spec):
+    def kill_requested_items(self) -> bool:
+        """Pending items with a kill request are recorded killed and never start; True if there were any."""
+        self.kill_requests_waiting = False
+        killed = [index for index in self.pending
+                  if self.store.has_side_file(self.specs[index]['jid'], KILL_REQUEST_FILE)]
+        for index in killed:
+            self.pending.remove(index)
+            self.record_not_started(index, 'killed', 'killed before it started (asyncops.jobs.async_status '
+                                                     'mode=kill on this item)')
+        return bool(killed)
+
+    def start_item(self, spec: JobSpec) -> int:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the item's supervisor
             code = 0
@@ -128,22 +158,29 @@ class BatchScheduler:
             os._exit(code)
         return pid
 
-    def skip_pending(self):
+    def skip_pending(self) -> None:
         reason = ('not started: the batch was killed' if self.kill_requested
                   else 'not started: an earlier item failed and fail_fast is set')
         for index in self.pending:
-            spec = self.specs[index]
-            self.done[index] = 'skipped'
-            try:
-                self.store.write(spec['jid'], {
-                    'started': False, 'finished': True, 'skipped': True, 'failed': False, 'changed': False,
-                    'msg': reason, 'ansible_job_id': spec['jid'],
-                    META_KEY: dict(self.meta, kind='item', state='skipped', batch_jid=self.jid, index=index)})
-            except OSError:
-                pass
+            self.record_not_started(index, 'skipped', reason)
         self.pending = []
 
-    def collect(self):
+    def record_not_started(self, index: int, state: str, reason: str) -> None:
+        """The final record of an item that never ran: skipped, or killed on request (a failure)."""
+        spec = self.specs[index]
+        self.done[index] = state
+        failed = state == 'killed'
+        self.failed_seen = self.failed_seen or failed
+        record = {'started': False, 'finished': True, 'failed': failed, 'changed': False, 'msg': reason,
+                  'ansible_job_id': spec['jid'],
+                  META_KEY: dict(self.meta, kind='item', state=state, batch_jid=self.jid, index=index)}
+        record['killed' if failed else 'skipped'] = True
+        try:
+            self.store.write(spec['jid'], record)
+        except OSError:
+            pass
+
+    def collect(self) -> bool:
         changed = False
         for pid, _status in proc.reap_children().items():
             index = self.running.pop(pid, self.finishing.pop(pid, None))
@@ -159,7 +196,7 @@ class BatchScheduler:
                 self.failed_seen = True
         return changed
 
-    def released(self, data):
+    def released(self, data: bytes) -> bool:
         """Items whose job process ended (pids read from the release pipe) leave the window."""
         moved = False
         for line in data.split(b'\n'):
@@ -169,10 +206,11 @@ class BatchScheduler:
                 moved = True
         return moved
 
-    def stop_running(self):
-        proc.signal_pids(list(self.running) + list(self.finishing), signal.SIGTERM)
+    def stop_running(self) -> None:
+        # our own unreaped children: their pids cannot have been reused
+        proc.signal_pids(dict.fromkeys(list(self.running) + list(self.finishing)), signal.SIGTERM)
 
-    def run(self, wake_fd):
+    def run(self, wake_fd: int) -> dict[str, t.Any]:
         self.fill_window()
         self.write_batch_record()
         extra = [self.release_r] if self.release_r is not None else []
@@ -181,6 +219,8 @@ class BatchScheduler:
             if self.kill_requested:
                 self.stop_running()
                 self.skip_pending()
+            if self.kill_requests_waiting and self.kill_requested_items():
+                self.write_batch_record()
             if data and self.released(data):
                 self.fill_window()
             if self.collect():
@@ -189,19 +229,26 @@ class BatchScheduler:
         return self.write_batch_record()
 
 
-def launch_batch(store, batch_jid, specs, concurrency=0, fail_fast=False):
+def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None = 0,
+                 fail_fast: bool = False, key: str | None = None) -> dict[str, t.Any]:
     """Start a detached scheduler for specs; returns the batch record once every item is recorded pending."""
-    return job_supervisor.spawn_detached(
-        lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, notify_fd))
+    try:
+        return job_supervisor.spawn_detached(
+            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, notify_fd))
+    finally:
+        store.release_starting()
 
 
-def _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, notify_fd):  # pragma: no cover - detached
-    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast)
-    wake_r = job_supervisor.install_signals(sched)
+def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None, fail_fast: bool,
+                   key: str | None, notify_fd: int) -> None:  # pragma: no cover - detached
+    store.release_starting()  # the launcher keeps its own locks until the records exist
+    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key)
+    wake_r = job_supervisor.install_signals(sched, on_usr1=sched.request_check)
     proc.become_subreaper()
     try:
         store.create_side_dir(batch_jid)
         record = sched.start()
+        store.release_starting(batch_jid)
     except BaseException as exc:
         sched.stop_running()
         job_supervisor.notify(notify_fd, {'error': 'could not start the batch: %s' % exc})

@@ -11,8 +11,13 @@ A job's tree is every process that is, at the time of asking:
     double-forked daemons are re-parented to it instead of to init),
   * in the job's process group, or
   * carrying the job's marker in its environment (ASYNCOPS_JOB_ID=<absolute path of the job
-    record>, unique per user and async dir), which catches
-    processes that escaped with setsid after the supervisor itself died.
+    record>, unique per user and async dir), which catches processes that escaped with setsid
+    after the supervisor itself died.
+A process that leaves all three (a new session, a cleared environment, and a parent outside the
+tree, which can only happen once the supervisor is gone) cannot be found: see docs/jobs.md.
+
+Signals only go to a process whose start time is still the one seen when it was found (with a
+pidfd where the kernel and Python have them, so a reused pid is never hit).
 """
 
 from __future__ import annotations
@@ -23,35 +28,47 @@ import errno
 import os
 import signal
 import time
+import typing as t
 
 PROC = '/proc'
 JOB_ENV_MARKER = 'ASYNCOPS_JOB_ID'
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def have_proc():
+def have_proc() -> bool:
     return os.path.isdir(os.path.join(PROC, 'self'))
 
 
-def boot_id():
-    try:
-        with open('/proc/sys/kernel/random/boot_id') as f:
-            return f.read().strip()
-    except (IOError, OSError):
-        return None
+_BOOT_ID: list[str | None] = []
 
 
-def _stat_fields(pid):
+def boot_id() -> str | None:
+    if not _BOOT_ID:
+        try:
+            with open('/proc/sys/kernel/random/boot_id') as f:
+                _BOOT_ID.append(f.read().strip())
+        except OSError:
+            _BOOT_ID.append(None)
+    return _BOOT_ID[0]
+
+
+def from_another_boot(recorded_boot_id: str | None) -> bool:
+    """True when a record was written before the last reboot: none of its processes can exist."""
+    current = boot_id()
+    return bool(recorded_boot_id and current and recorded_boot_id != current)
+
+
+def _stat_fields(pid: int | str) -> list[bytes] | None:
     """Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, ...], or None."""
     try:
         with open(os.path.join(PROC, str(pid), 'stat'), 'rb') as f:
             raw = f.read()
-    except (IOError, OSError):
+    except OSError:
         return None
     return raw[raw.rfind(b')') + 2:].split()
 
 
-def start_ticks(pid):
+def start_ticks(pid: int) -> int | None:
     """The process start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or None."""
     fields = _stat_fields(pid)
     if not fields or len(fields) < 20:
@@ -59,25 +76,23 @@ def start_ticks(pid):
     return int(fields[19])
 
 
-def identity(pid):
+def identity(pid: int) -> dict[str, t.Any]:
     """What identifies a process beyond its pid, which the kernel reuses."""
     return {'pid': pid, 'start_ticks': start_ticks(pid), 'boot_id': boot_id()}
 
 
-def is_alive(ident):
+def is_alive(ident: t.Mapping[str, t.Any]) -> bool:
     """True while the process recorded by identity() still exists (not a zombie, not a reused pid)."""
     pid = ident.get('pid')
-    if not pid:
+    if not isinstance(pid, int) or pid <= 0:
         return False
-    if ident.get('boot_id') and boot_id() and ident['boot_id'] != boot_id():
+    if from_another_boot(ident.get('boot_id')):
         return False
     if have_proc():
         fields = _stat_fields(pid)
         if fields is None or fields[0] in (b'Z', b'X'):
             return False
-        if ident.get('start_ticks') is not None and int(fields[19]) != ident['start_ticks']:
-            return False
-        return True
+        return ident.get('start_ticks') is None or int(fields[19]) == ident['start_ticks']
     try:
         os.kill(pid, 0)
     except OSError as exc:
@@ -85,7 +100,7 @@ def is_alive(ident):
     return True
 
 
-def become_subreaper():
+def become_subreaper() -> bool:
     """Make this process adopt orphaned descendants (Linux >= 3.4); False where unsupported."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
@@ -94,75 +109,119 @@ def become_subreaper():
         return False
 
 
-def _all_processes():
-    """{pid: (ppid, pgrp)} for every process visible in /proc."""
-    procs = {}
-    for name in os.listdir(PROC):
-        if not name.isdigit():
-            continue
-        fields = _stat_fields(name)
-        if fields and fields[0] not in (b'Z', b'X'):
-            procs[int(name)] = (int(fields[1]), int(fields[2]))
-    return procs
+class ProcessTable:
+    """One scan of /proc: {pid: (ppid, pgrp, start ticks)} and the job markers found in environments.
+
+    A status call that judges many records shares one table, so the cost is one scan per call,
+    not one per record."""
+
+    def __init__(self) -> None:
+        self.uid = os.geteuid()
+        self.procs: dict[int, tuple[int, int, int]] = {}
+        self.children: dict[int, list[int]] = {}
+        self._markers: dict[str, list[int]] | None = None
+        if have_proc():
+            self._scan()
+
+    def _scan(self) -> None:
+        for name in os.listdir(PROC):
+            if not name.isdigit():
+                continue
+            fields = _stat_fields(name)
+            if fields and len(fields) >= 20 and fields[0] not in (b'Z', b'X'):
+                pid = int(name)
+                self.procs[pid] = (int(fields[1]), int(fields[2]), int(fields[19]))
+                self.children.setdefault(int(fields[1]), []).append(pid)
+
+    def markers(self) -> dict[str, list[int]]:
+        """{marker value: pids} over the processes we may signal (read once, on first use)."""
+        if self._markers is None:
+            self._markers = {}
+            prefix = (JOB_ENV_MARKER + '=').encode()
+            for pid in self.procs:
+                for entry in _environ(pid, self.uid):
+                    if entry.startswith(prefix):
+                        value = entry[len(prefix):].decode('utf-8', 'replace')
+                        self._markers.setdefault(value, []).append(pid)
+        return self._markers
+
+    def tree(self, root_pid: int | None = None, pgid: int | None = None,
+             marker: str | None = None) -> dict[int, int]:
+        """{pid: start ticks} of the job tree (see module doc), never this process or root_pid itself."""
+        found: set[int] = set()
+        stack = list(self.children.get(root_pid, [])) if root_pid else []
+        while stack:
+            pid = stack.pop()
+            if pid not in found:
+                found.add(pid)
+                stack.extend(self.children.get(pid, []))
+        if pgid:
+            found.update(pid for pid, (_ppid, pgrp, _ticks) in self.procs.items() if pgrp == pgid)
+        if marker:
+            found.update(self.markers().get(marker, []))
+        found.discard(os.getpid())
+        found.discard(root_pid or 0)
+        return {pid: self.procs[pid][2] for pid in sorted(found) if pid in self.procs}
 
 
-def _has_marker(pid, marker):
+def _environ(pid: int, uid: int) -> list[bytes]:
+    """The environment of a process we may signal (ours, or any when we are root); [] otherwise."""
+    path = os.path.join(PROC, str(pid))
     try:
-        with open(os.path.join(PROC, str(pid), 'environ'), 'rb') as f:
-            return marker in f.read().split(b'\0')
-    except (IOError, OSError):
-        return False
-
-
-def job_tree(root_pid=None, pgid=None, marker=None):
-    """Pids of the job tree (see module doc), never including this process or root_pid itself."""
-    me = os.getpid()
-    if not have_proc():
+        if uid != 0 and os.stat(path).st_uid != uid:
+            return []
+        with open(os.path.join(path, 'environ'), 'rb') as f:
+            return f.read().split(b'\0')
+    except OSError:
         return []
-    procs = _all_processes()
-    children = {}
-    for pid, (ppid, _pgrp) in procs.items():
-        children.setdefault(ppid, []).append(pid)
-    tree = set()
-    stack = list(children.get(root_pid, [])) if root_pid else []
-    while stack:
-        pid = stack.pop()
-        if pid not in tree:
-            tree.add(pid)
-            stack.extend(children.get(pid, []))
-    if pgid:
-        tree.update(pid for pid, (_ppid, pgrp) in procs.items() if pgrp == pgid)
-    if marker:
-        entry = ('%s=%s' % (JOB_ENV_MARKER, marker)).encode()
-        uid = os.geteuid()
-        for pid in procs:
-            if pid not in tree and _owned_by(pid, uid) and _has_marker(pid, entry):
-                tree.add(pid)
-    tree.discard(me)
-    tree.discard(root_pid)
-    return sorted(tree)
 
 
-def _owned_by(pid, uid):
+def signal_process(pid: int, ticks: int | None, sig: int) -> bool:
+    """Send sig to pid only if it is still the process that started at `ticks`; True if sent.
+
+    With a pidfd (Linux 5.3+, Python 3.9+) the check and the signal refer to the same process even if
+    the pid is reused in between."""
+    pidfd_open = getattr(os, 'pidfd_open', None)
+    if pidfd_open is not None:
+        try:
+            fd = pidfd_open(pid)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSYS, errno.EPERM):
+                return False
+        else:
+            try:
+                if ticks is not None and start_ticks(pid) != ticks:
+                    return False
+                signal.pidfd_send_signal(fd, sig)  # type: ignore[attr-defined]
+                return True
+            except OSError:
+                return False
+            finally:
+                os.close(fd)
+    if ticks is not None and start_ticks(pid) != ticks:
+        return False
     try:
-        return uid == 0 or os.stat(os.path.join(PROC, str(pid))).st_uid == uid
+        os.kill(pid, sig)
+        return True
     except OSError:
         return False
 
 
-def signal_pids(pids, sig):
-    sent = 0
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-            sent += 1
-        except OSError:
-            pass
-    return sent
+def signal_identity(ident: t.Mapping[str, t.Any], sig: int) -> bool:
+    """Signal the process of a record's identity (pid + start ticks + boot id) if it is still that one."""
+    if not is_alive(ident):
+        return False
+    return signal_process(ident['pid'], ident.get('start_ticks'), sig)
 
 
-def signal_group(pgid, sig):
-    if not pgid:
+def signal_pids(procs: t.Mapping[int, int | None], sig: int) -> int:
+    """Signal each {pid: start ticks}; the number sent."""
+    return sum(1 for pid, ticks in procs.items() if signal_process(pid, ticks, sig))
+
+
+def signal_group(pgid: int | None, sig: int) -> None:
+    """Without /proc the job's process group is all we can reach."""
+    if not pgid or have_proc():
         return
     try:
         os.killpg(pgid, sig)
@@ -170,43 +229,54 @@ def signal_group(pgid, sig):
         pass
 
 
-def reap_children():
+def reap_children() -> dict[int, int]:
     """Collect every exited child of this process; {pid: wait status}."""
     reaped = {}
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
-                continue
+        except ChildProcessError:
             return reaped
+        except InterruptedError:
+            continue
         if pid == 0:
             return reaped
         reaped[pid] = status
 
 
-def stop_tree(root_pid=None, pgid=None, marker=None, grace=0.5, on_reap=None):
+class StopReport(t.NamedTuple):
+    termed: int     # processes sent SIGTERM
+    killed: int     # processes that needed SIGKILL
+    survivors: list[int]  # pids still there after every round (should stay empty)
+
+
+def stop_tree(root_pid: int | None = None, pgid: int | None = None, marker: str | None = None,
+              grace: float = 0.5, on_reap: t.Callable[[int, int], None] | None = None,
+              table: ProcessTable | None = None) -> StopReport:
     """SIGTERM the whole job tree, give it `grace` seconds, then SIGSTOP+SIGKILL what is left.
 
-    Returns (number of processes sent SIGTERM, number that needed SIGKILL).  Repeats the
-    kill round a few times so processes forked while we were signalling are caught too.
+    Repeats the kill round a few times so processes forked while we were signalling are caught too.
+    `table` (a scan already made) spares a scan when the tree turns out to be empty.
     """
-    def tree():
-        return job_tree(root_pid=root_pid, pgid=pgid, marker=marker)
+    def tree() -> dict[int, int]:
+        return ProcessTable().tree(root_pid=root_pid, pgid=pgid, marker=marker)
 
-    def reap():
-        reaped = reap_children()
-        if on_reap:
-            for pid, status in reaped.items():
+    def reap() -> None:
+        for pid, status in reap_children().items():
+            if on_reap:
                 on_reap(pid, status)
 
-    termed = signal_pids(tree(), signal.SIGTERM)
+    first = (table or ProcessTable()).tree(root_pid=root_pid, pgid=pgid, marker=marker)
+    termed = signal_pids(first, signal.SIGTERM)
     signal_group(pgid, signal.SIGTERM)
+    if not first and have_proc():
+        reap()
+        return StopReport(0, 0, [])
     deadline = time.time() + max(0.0, grace)
     while time.time() < deadline:
         reap()
         if not tree():
-            return termed, 0
+            return StopReport(termed, 0, [])
         time.sleep(0.02)
     killed = 0
     for _round in range(20):
@@ -219,17 +289,37 @@ def stop_tree(root_pid=None, pgid=None, marker=None, grace=0.5, on_reap=None):
         signal_group(pgid, signal.SIGKILL)
         time.sleep(0.02)
     reap()
-    return termed, killed
+    return StopReport(termed, killed, sorted(tree()))
 
 
-def describe_wait_status(status):
+def describe_wait_status(status: int) -> tuple[int, str]:
     """(rc, text) for a wait status: rc like subprocess (negative signal number when killed)."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = 'signal %d' % sig
-        return -sig, 'killed by %s' % name
+        return -sig, 'killed by %s' % signal_name(sig)
     rc = os.WEXITSTATUS(status)
     return rc, 'exited with code %d' % rc
+
+
+def signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return 'signal %d' % sig
+
+
+def describe_pids(pids: t.Iterable[int], limit: int = 5) -> str:
+    """'1234 (sleep 1007), 1240 (sh)' for a message."""
+    pids = list(pids)
+    shown = ['%d (%s)' % (pid, command_of(pid)) for pid in pids[:limit]]
+    rest = len(pids) - limit
+    return ', '.join(shown) + (' and %d more' % rest if rest > 0 else '')
+
+
+def command_of(pid: int) -> str:
+    try:
+        with open(os.path.join(PROC, str(pid), 'cmdline'), 'rb') as f:
+            raw = f.read()
+    except OSError:
+        return '?'
+    return raw.replace(b'\0', b' ').decode('utf-8', 'replace').strip()[:80] or '?'

@@ -4,41 +4,61 @@
 
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
-"""Job records on the target: where they live, how they are named, written and read.
+"""Job records on the target: where they live, how they are named, written and read, and when they are trusted.
 
 Layout of the async dir (created 0700, every file 0600)::
 
-    <async_dir>/<jid>          the job record, JSON, readable by ansible.builtin.async_status
-    <async_dir>/.<jid>.job/    the job's side directory: payload, captured stdout/stderr, temp files
+    <async_dir>/<jid>               the job record, JSON, readable by ansible.builtin.async_status
+    <async_dir>/.<jid>.job/         the job's side directory: payload, captured stdout/stderr, temp files
+    <async_dir>/.<jid>.stdout       full output of a job whose record holds only a clipped head and tail
+    <async_dir>/.<jid>.key-*        (see _job_keys) which job a key names
 
-Records are written atomically: a temp file inside the side directory is written,
-fsynced and renamed over the record.  Removing the side directory therefore makes
-every later write of that job fail, which is how a cleaned-up record is kept from
-reappearing when a still-running job ends.
+Trust: the async dir, and every record, side directory and output file in it, is used only if it is
+ours: owned by the effective user, not writable by group or others, and not a symbolic link. The
+async dir is opened once (O_NOFOLLOW) and everything in it is reached relative to that descriptor,
+again without following links, and checked with fstat on the open file before it is read, written,
+signalled or removed. Anything else is refused with an error naming the path and its owner.
+
+Records are written atomically: a temp file inside the side directory is written, fsynced and
+renamed over the record, holding a shared lock on the side directory. Removing a job takes that lock
+exclusively (waiting for a write in flight), renames the side directory away and removes the record:
+every later write finds its side directory gone, so a cleaned-up record never reappears, even while
+its supervisor is finishing. A launch holds the shared lock until the job's record exists, so a
+prune (which only takes the lock without waiting) never removes a job being started.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import pwd
 import re
-import shutil
+import secrets
 import stat
 import time
+import typing as t
 
 JID_PATTERN = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z')
 META_KEY = 'asyncops_job'
 RECORD_VERSION = 1
 SIDE_DIR_SUFFIX = '.job'
+REMOVED_MARK = '.removed.'
+KEPT_OUTPUT_SUFFIXES = ('.stdout', '.stderr')
+KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
+DEFAULT_ASYNC_DIR = '~/.ansible_async'
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+SURROGATES = re.compile('[\ud800-\udfff]')
 
 
 class JobStoreError(Exception):
     """A problem with the async dir or a record that the user has to act on."""
 
 
-def validate_jid(jid):
+def validate_jid(jid: t.Any) -> str:
     """Return jid if it is a plain job id; raise JobStoreError otherwise.
 
     A jid names one file directly inside the async dir: letters, digits, '_', '.', '-',
@@ -51,7 +71,7 @@ def validate_jid(jid):
     return jid
 
 
-def user_home():
+def user_home() -> str:
     """The effective user's home from the password database (not $HOME, which sudo may leave unchanged)."""
     try:
         return pwd.getpwuid(os.geteuid()).pw_dir
@@ -59,13 +79,14 @@ def user_home():
         return os.path.expanduser('~')
 
 
-def resolve_async_dir(raw):
+def resolve_async_dir(raw: str | None) -> str:
     """Resolve the async_dir setting the same way at launch and at status time.
 
+    Without a setting: $ANSIBLE_ASYNC_DIR (as ansible-core's wrapper reads it), else ~/.ansible_async.
     '~' is expanded with the effective user's home from the password database, so that a
     job started with become is found again with become, whatever $HOME the become method left.
     """
-    raw = raw or '~/.ansible_async'
+    raw = raw or os.environ.get('ANSIBLE_ASYNC_DIR') or DEFAULT_ASYNC_DIR
     if raw == '~' or raw.startswith('~/'):
         raw = user_home() + raw[1:]
     else:
@@ -73,168 +94,519 @@ def resolve_async_dir(raw):
     return os.path.abspath(os.path.expandvars(raw))
 
 
-class JobStore:
-    """The async dir of one user: create, write, read, list and remove job records."""
+def user_name(uid: int) -> str:
+    try:
+        return '%s (uid %d)' % (pwd.getpwuid(uid).pw_name, uid)
+    except KeyError:
+        return 'uid %d' % uid
 
-    def __init__(self, path):
+
+def check_ours(st: os.stat_result, path: str, kind: str) -> None:
+    """Raise JobStoreError unless st is a `kind` ('dir' or 'file') owned by us and writable only by us."""
+    is_kind = stat.S_ISDIR(st.st_mode) if kind == 'dir' else stat.S_ISREG(st.st_mode)
+    if not is_kind:
+        raise JobStoreError('refusing to use %s: it is not a %s' % (path, 'directory' if kind == 'dir' else 'regular file'))
+    if st.st_uid != os.geteuid():
+        raise JobStoreError('refusing to use %s: it belongs to %s, not to %s who runs this; job records are only read, '
+                            'written, signalled or removed in places that are ours'
+                            % (path, user_name(st.st_uid), user_name(os.geteuid())))
+    if st.st_mode & 0o022:
+        raise JobStoreError('refusing to use %s: it is writable by %s (mode %04o); another user could plant or swap '
+                            'job records there. Use a private directory (chmod go-w, or another async_dir)'
+                            % (path, 'group and others' if st.st_mode & 0o022 == 0o022 else
+                               'group' if st.st_mode & 0o020 else 'others', stat.S_IMODE(st.st_mode)))
+
+
+def open_checked(name: str, flags: int, kind: str, path: str, dir_fd: int | None = None, mode: int = 0o600) -> int:
+    """Open name (relative to dir_fd) without following a link, and check that it is ours; returns the fd."""
+    try:
+        fd = os.open(name, flags, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                raise JobStoreError('refusing to use %s: it is a symbolic link' % path)
+            if kind == 'dir':
+                raise JobStoreError('refusing to use %s: it is not a directory' % path)
+        raise
+    try:
+        check_ours(os.fstat(fd), path, kind)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def utf8_safe(value: t.Any) -> tuple[t.Any, bool]:
+    """value with every string free of lone surrogates (undecodable bytes become U+FFFD); (value, replaced).
+
+    ansible-core refuses to deserialize a result holding them, which would make a record unreadable."""
+    if isinstance(value, str):
+        try:
+            value.encode('utf-8')
+        except UnicodeEncodeError:
+            return SURROGATES.sub('\ufffd', value), True
+        return value, False
+    if isinstance(value, dict):
+        replaced = False
+        clean = {}
+        for key, item in value.items():
+            key, bad_key = utf8_safe(key)
+            clean[key], bad_item = utf8_safe(item)
+            replaced = replaced or bad_key or bad_item
+        return clean, replaced
+    if isinstance(value, (list, tuple)):
+        items = [utf8_safe(item) for item in value]
+        return [item for item, _bad in items], any(bad for _item, bad in items)
+    return value, False
+
+
+def dump_record(data: t.Any) -> bytes:
+    """A record as UTF-8 JSON that ansible-core always accepts."""
+    return json.dumps(utf8_safe(data)[0]).encode('utf-8')
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def read_fd(fd: int) -> bytes:
+    chunks = []
+    while True:
+        data = os.read(fd, 1 << 20)
+        if not data:
+            return b''.join(chunks)
+        chunks.append(data)
+
+
+class JobStore:
+    """The async dir of one user: create, write, read, list and remove job records.
+
+    Use JobStore(path).ensure() to launch (creates the dir) and JobStore(path).open() to query
+    (a missing dir holds no jobs). Both check that the dir is ours and keep it open.
+    """
+
+    def __init__(self, path: str) -> None:
         self.path = path
+        self.fd: int | None = None
+        self.warnings: list[str] = []
+        self.starting: dict[str, int] = {}  # jid -> locked side dir fd, while the job is being started
 
     # -- the directory -------------------------------------------------------------------
-    def ensure(self):
-        """Create the async dir 0700 (tightening an existing one we own); refuse one owned by someone else."""
-        try:
-            os.makedirs(self.path, mode=0o700)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise JobStoreError("could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell "
-                                    "plugin's async_dir option to a writable place)" % (self.path, exc.strerror))
-        st = os.stat(self.path)
-        if not stat.S_ISDIR(st.st_mode):
-            raise JobStoreError("async dir %s exists but is not a directory" % self.path)
-        if st.st_uid != os.geteuid():
-            raise JobStoreError("async dir %s belongs to uid %d, not to the user running the job (uid %d); "
-                                "refusing to store job results where another user can read them"
-                                % (self.path, st.st_uid, os.geteuid()))
-        if stat.S_IMODE(st.st_mode) != 0o700:
-            os.chmod(self.path, 0o700)
+    def ensure(self) -> JobStore:
+        """Create the async dir 0700 if missing and open it; refuse one that is not ours. Never chmods an existing dir."""
+        created = self._make_dir()
+        self.fd = open_checked(self.path, DIR_FLAGS, 'dir', self.path)
+        mode = stat.S_IMODE(os.fstat(self.fd).st_mode)
+        if created and mode != 0o700:
+            os.fchmod(self.fd, 0o700)  # our own new dir: the umask may have taken bits we need
+        elif mode & 0o077:
+            self.warnings.append('async dir %s is readable by other users (mode %04o): they can see job ids, not '
+                                 'the records (0600). Run chmod 700 on it to hide them' % (self.path, mode))
         return self
 
-    def record_path(self, jid):
+    def _make_dir(self) -> bool:
+        try:
+            os.mkdir(self.path, 0o700)
+            return True
+        except FileExistsError:
+            return False
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise JobStoreError('could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell plugin\'s '
+                                'async_dir option to a writable place)' % (self.path, exc.strerror))
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            os.mkdir(self.path, 0o700)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise JobStoreError('could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell plugin\'s '
+                                'async_dir option to a writable place)' % (self.path, exc.strerror))
+
+    def open(self) -> JobStore:
+        """Open an existing async dir for queries; a missing one simply holds no jobs."""
+        try:
+            self.fd = open_checked(self.path, DIR_FLAGS, 'dir', self.path)
+        except FileNotFoundError:
+            self.fd = None
+        return self
+
+    def close(self) -> None:
+        self.release_starting()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def record_path(self, jid: str) -> str:
         return os.path.join(self.path, validate_jid(jid))
 
-    def side_dir(self, jid):
-        return os.path.join(self.path, '.' + validate_jid(jid) + SIDE_DIR_SUFFIX)
+    def side_name(self, jid: str) -> str:
+        return '.' + validate_jid(jid) + SIDE_DIR_SUFFIX
 
-    def side_file(self, jid, name):
+    def side_dir(self, jid: str) -> str:
+        return os.path.join(self.path, self.side_name(jid))
+
+    def side_file(self, jid: str, name: str) -> str:
         return os.path.join(self.side_dir(jid), name)
 
-    def create_side_dir(self, jid):
-        path = self.side_dir(jid)
-        os.mkdir(path, 0o700)
-        return path
+    def kept_output_path(self, jid: str, stream: str) -> str:
+        return os.path.join(self.path, '.%s.%s' % (validate_jid(jid), stream))
 
-    # -- records -------------------------------------------------------------------------
-    def write(self, jid, data):
-        """Atomically replace the record of jid; fails (OSError) once the job was cleaned up."""
-        write_json_atomic(self.record_path(jid), data, self.side_dir(jid))
-
-    def read(self, jid):
-        """The record of jid as a dict, None when there is none; raises JobStoreError on a corrupt one."""
-        path = self.record_path(jid)
-        try:
-            with open(path, 'rb') as f:
-                raw = f.read()
-        except (IOError, OSError) as exc:
-            if exc.errno == errno.ENOENT:
-                return None
-            raise JobStoreError("could not read job record %s: %s" % (path, exc.strerror))
-        if not raw.strip():
-            # ansible-core's wrapper may be between creating and writing its file
-            return {}
-        try:
-            data = json.loads(raw.decode('utf-8', 'replace'))
-        except ValueError:
-            raise JobStoreError("job record %s is not valid JSON: %r" % (path, raw[:200]))
-        if not isinstance(data, dict):
-            raise JobStoreError("job record %s does not hold a JSON object" % path)
-        return data
-
-    def exists(self, jid):
-        return os.path.lexists(self.record_path(jid))
-
-    def jids(self):
-        """Job ids with a record here (ansible-core's and ours), sorted by record age, oldest first."""
-        try:
-            names = os.listdir(self.path)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return []
-            raise JobStoreError("could not list the async dir %s: %s" % (self.path, exc.strerror))
-        found = []
-        for name in names:
-            if not JID_PATTERN.match(name) or name.endswith('.tmp'):
-                continue
+    # -- side directories ----------------------------------------------------------------
+    def create_side_dir(self, jid: str) -> str:
+        """Create the job's side dir 0700 and hold a lock on it until release_starting(jid): a prune never
+        removes a side dir while its job is being started."""
+        name = self.side_name(jid)
+        for _attempt in range(5):
+            os.mkdir(name, 0o700, dir_fd=self.fd)
             try:
-                st = os.lstat(os.path.join(self.path, name))
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                found.append((st.st_mtime, name))
-        return [name for _mtime, name in sorted(found)]
+                fd = open_checked(name, DIR_FLAGS, 'dir', self.side_dir(jid), dir_fd=self.fd)
+            except FileNotFoundError:
+                continue  # a prune removed it between our mkdir and our open: make it again
+            fcntl.flock(fd, fcntl.LOCK_SH)  # shared with the job's own writes, exclusive of a prune
+            if self._same_entry(name, fd):
+                self.starting[jid] = fd
+                return self.side_dir(jid)
+            os.close(fd)  # a prune removed it between our mkdir and our lock: make it again
+        raise JobStoreError('could not create the side directory %s: it keeps being removed (a concurrent prune?)'
+                            % self.side_dir(jid))
 
-    def orphan_side_dirs(self):
-        """Side directories whose record is gone (left by a crash between the two removals)."""
-        orphans = []
-        for name in os.listdir(self.path):
-            if name.startswith('.') and name.endswith(SIDE_DIR_SUFFIX):
-                jid = name[1:-len(SIDE_DIR_SUFFIX)]
-                if JID_PATTERN.match(jid) and not self.exists(jid):
-                    orphans.append(jid)
-        return orphans
-
-    def mtime(self, jid):
+    def _same_entry(self, name: str, fd: int) -> bool:
         try:
-            return os.stat(self.record_path(jid)).st_mtime
-        except OSError:
+            now = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+    def release_starting(self, jid: str | None = None) -> None:
+        """Drop the start lock of jid (all of them without jid): its record now exists."""
+        for key in [jid] if jid else list(self.starting):
+            fd = self.starting.pop(key, None)
+            if fd is not None:
+                os.close(fd)
+
+    def open_side_dir(self, jid: str) -> int | None:
+        """The job's side dir, opened and checked; None when it has none."""
+        if self.fd is None:
+            return None
+        try:
+            return open_checked(self.side_name(jid), DIR_FLAGS, 'dir', self.side_dir(jid), dir_fd=self.fd)
+        except FileNotFoundError:
             return None
 
-    def remove(self, jid):
-        """Remove the side directory first, then the record: a running job can then no longer rewrite it."""
-        shutil.rmtree(self.side_dir(jid), ignore_errors=True)
+    def write_side_file(self, jid: str, name: str, data: bytes, mode: int = 0o600) -> str:
+        """Create a new file in the job's side dir (never through a link) and write data to it."""
+        side = self._side_fd_or_fail(jid)
         try:
-            os.unlink(self.record_path(jid))
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                raise JobStoreError("could not remove job record %s: %s" % (self.record_path(jid), exc.strerror))
+            fd = os.open(name, CREATE_FLAGS, mode, dir_fd=side)
+            try:
+                write_all(fd, data)
+            finally:
+                os.close(fd)
+        finally:
+            os.close(side)
+        return self.side_file(jid, name)
+
+    def write_side_file_once(self, jid: str, name: str) -> None:
+        """Create an empty file in the job's side dir unless it is there already (a request flag)."""
+        side = self._side_fd_or_fail(jid)
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=side))
+        finally:
+            os.close(side)
+
+    def has_side_file(self, jid: str, name: str) -> bool:
+        side = self.open_side_dir(jid)
+        if side is None:
             return False
-        return True
-
-
-def write_json_atomic(path, data, tmp_dir):
-    """Write data as JSON to path via an fsynced 0600 temp file in tmp_dir and a rename."""
-    tmp = os.path.join(tmp_dir, 'record.%d.%d.tmp' % (os.getpid(), int(time.time() * 1e6)))
-    payload = json.dumps(data).encode('utf-8')
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
         try:
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            os.stat(name, dir_fd=side, follow_symlinks=False)
+            return True
+        except FileNotFoundError:
+            return False
+        finally:
+            os.close(side)
+
+    def open_output(self, jid: str, name: str, flags: int) -> int:
+        """Open (create) one of the job's output files in its side dir for the job to write to."""
+        side = self._side_fd_or_fail(jid)
+        try:
+            return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=side)
+        finally:
+            os.close(side)
+
+    def _side_fd_or_fail(self, jid: str) -> int:
+        side = self.open_side_dir(jid)
+        if side is None:
+            raise FileNotFoundError(errno.ENOENT, 'side directory gone (the job was cleaned up)', self.side_dir(jid))
+        return side
+
+    def remove_side_files(self, jid: str, names: t.Iterable[str]) -> None:
+        """Remove files from the job's side dir (e.g. the payload once the job process ended); missing ones are fine."""
+        side = self.open_side_dir(jid)
+        if side is None:
+            return
+        try:
+            for name in names:
+                try:
+                    os.unlink(name, dir_fd=side)
+                except FileNotFoundError:
+                    pass
+        finally:
+            os.close(side)
+
+    def read_output(self, jid: str, name: str, head: int, tail: int) -> tuple[bytes, bytes, int]:
+        """(first head bytes, last tail bytes, size) of an output file in the job's own side dir.
+
+        When the file is no larger than head + tail, the whole of it is the head and the tail is empty."""
+        side = self.open_side_dir(jid)
+        if side is None:
+            return b'', b'', 0
+        try:
+            fd = open_checked(name, READ_FLAGS, 'file', self.side_file(jid, name), dir_fd=side)
+        except FileNotFoundError:
+            return b'', b'', 0
+        finally:
+            os.close(side)
+        try:
+            size = os.fstat(fd).st_size
+            if size <= head + tail:
+                return read_fd(fd), b'', size
+            first = os.pread(fd, head, 0) if head else b''
+            last = os.pread(fd, tail, size - tail) if tail else b''
+            return first, last, size
         finally:
             os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
+
+    def keep_output(self, jid: str, name: str) -> str:
+        """Move a (clipped) output file out of the side dir, where cleanup does not remove it; returns its path."""
+        target = '.%s.%s' % (jid, name)
+        os.rename('%s/%s' % (self.side_name(jid), name), target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        return os.path.join(self.path, target)
+
+    # -- records -------------------------------------------------------------------------
+    def write(self, jid: str, data: dict[str, t.Any]) -> None:
+        """Atomically replace the record of jid; fails (FileNotFoundError) once the job was cleaned up.
+
+        Under a shared lock on the side dir, checked to still be the job's side dir: a cleanup takes the
+        lock exclusively before it renames the side dir away, so no write can land after it."""
+        side = self._side_fd_or_fail(jid)
         try:
-            os.unlink(tmp)
+            fcntl.flock(side, fcntl.LOCK_SH)
+            if not self._same_entry(self.side_name(jid), side):
+                raise FileNotFoundError(errno.ENOENT, 'the job was cleaned up', self.side_dir(jid))
+            tmp = 'record.%d.%d.tmp' % (os.getpid(), int(time.time() * 1e6))
+            fd = os.open(tmp, CREATE_FLAGS, 0o600, dir_fd=side)
+            try:
+                try:
+                    write_all(fd, dump_record(data))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.rename(tmp, jid, src_dir_fd=side, dst_dir_fd=self.fd)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=side)
+                except OSError:
+                    pass
+                raise
+        finally:
+            os.close(side)
+
+    def read(self, jid: str) -> dict[str, t.Any] | None:
+        """The record of jid as a dict, None when there is none; raises JobStoreError on a corrupt or foreign one."""
+        path = self.record_path(jid)
+        if self.fd is None:
+            return None
+        try:
+            fd = open_checked(jid, READ_FLAGS, 'file', path, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise JobStoreError('could not read job record %s: %s' % (path, exc.strerror))
+        try:
+            raw = read_fd(fd)
+        finally:
+            os.close(fd)
+        return parse_record(raw, path)
+
+    def exists(self, jid: str) -> bool:
+        return self.lstat(validate_jid(jid)) is not None
+
+    def lstat(self, name: str) -> os.stat_result | None:
+        if self.fd is None:
+            return None
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def mtime(self, jid: str) -> float | None:
+        st = self.lstat(validate_jid(jid))
+        return st.st_mtime if st else None
+
+    def entries(self) -> list[tuple[str, os.stat_result]]:
+        """(name, lstat) of everything in the async dir."""
+        if self.fd is None:
+            return []
+        found = []
+        for name in os.listdir(self.fd):
+            st = self.lstat(name)
+            if st is not None:
+                found.append((name, st))
+        return found
+
+    def jids(self) -> list[str]:
+        """Job ids with a record here (ansible-core's and ours), oldest first. Records that are not ours are
+        skipped with a warning."""
+        found = []
+        for name, st in self.entries():
+            if not JID_PATTERN.match(name) or name.endswith('.tmp'):
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            try:
+                check_ours(st, os.path.join(self.path, name), 'file')
+            except JobStoreError as exc:
+                self.warnings.append('skipped: %s' % exc)
+                continue
+            found.append((st.st_mtime, name))
+        return [name for _mtime, name in sorted(found)]
+
+    def orphan_side_dirs(self) -> list[tuple[str, float]]:
+        """(name, mtime) of side dirs whose record is gone, and of removals a crash left half done."""
+        orphans = []
+        for name, st in self.entries():
+            if not name.startswith('.') or not stat.S_ISDIR(st.st_mode):
+                continue
+            if REMOVED_MARK in name:
+                orphans.append((name, st.st_mtime))
+            elif name.endswith(SIDE_DIR_SUFFIX):
+                jid = name[1:-len(SIDE_DIR_SUFFIX)]
+                if JID_PATTERN.match(jid) and not self.exists(jid):
+                    orphans.append((name, st.st_mtime))
+        return orphans
+
+    def kept_outputs(self) -> list[tuple[str, float]]:
+        """(name, mtime) of full outputs kept for clipped records."""
+        return [(name, st.st_mtime) for name, st in self.entries()
+                if name.startswith('.') and name.endswith(KEPT_OUTPUT_SUFFIXES) and stat.S_ISREG(st.st_mode)]
+
+    def remove(self, jid: str) -> bool:
+        """Remove a job: with its side dir locked exclusively (no write in flight), the side dir is renamed away
+        (every later write fails), then the record goes, then the side dir's files. True if there was a record."""
+        side = self.open_side_dir(jid)
+        try:
+            if side is not None:
+                lock_exclusively(side, self.side_dir(jid))
+            removed_side = self._retire_side_dir(self.side_name(jid))
+            try:
+                os.unlink(validate_jid(jid), dir_fd=self.fd)
+                had_record = True
+            except FileNotFoundError:
+                had_record = False
+            except OSError as exc:
+                raise JobStoreError('could not remove job record %s: %s' % (self.record_path(jid), exc.strerror))
+        finally:
+            if side is not None:
+                os.close(side)
+        if removed_side:
+            self.remove_tree(removed_side)
+        return had_record
+
+    def _retire_side_dir(self, name: str) -> str | None:
+        if self.fd is None:
+            return None
+        retired = '%s%s%s' % (name, REMOVED_MARK, secrets.token_hex(4))
+        try:
+            os.rename(name, retired, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        return retired
+
+    def remove_orphan(self, name: str) -> bool:
+        """Remove an orphaned side dir unless a launch holds its lock; True if it was removed."""
+        try:
+            fd = open_checked(name, DIR_FLAGS, 'dir', os.path.join(self.path, name), dir_fd=self.fd)
+        except (FileNotFoundError, JobStoreError):
+            return False
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a job is being started with it
+            if name.endswith(SIDE_DIR_SUFFIX) and self.exists(name[1:-len(SIDE_DIR_SUFFIX)]):
+                return False  # its record appeared meanwhile
+            retired = name if REMOVED_MARK in name else self._retire_side_dir(name)
+        finally:
+            os.close(fd)
+        if retired:
+            self.remove_tree(retired)
+        return bool(retired)
+
+    def remove_file(self, name: str) -> None:
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            pass
+
+    def remove_tree(self, name: str, dir_fd: int | None = None) -> None:
+        """Remove a directory below dir_fd (the async dir by default) without following links."""
+        parent = self.fd if dir_fd is None else dir_fd
+        try:
+            fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+        except OSError:
+            return
+        try:
+            for entry in os.listdir(fd):
+                try:
+                    os.unlink(entry, dir_fd=fd)
+                except IsADirectoryError:
+                    self.remove_tree(entry, fd)
+                except FileNotFoundError:
+                    pass
+        finally:
+            os.close(fd)
+        try:
+            os.rmdir(name, dir_fd=parent)
         except OSError:
             pass
-        raise
 
 
-def write_private_file(path, data, mode=0o600):
-    """Create path (must not exist) with mode and write bytes to it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, 'wb') as f:
-        f.write(data)
-    return path
+def lock_exclusively(fd: int, path: str, timeout: float = 10.0) -> None:
+    """Take an exclusive flock on fd, waiting at most timeout seconds for the holders of shared locks."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.time() >= deadline:
+                raise JobStoreError('%s stays locked by another process (a job being started or a record being '
+                                    'written) for more than %gs: try again' % (path, timeout))
+            time.sleep(0.005)
 
 
-def read_tail(path, max_bytes):
-    """The last max_bytes of a file as text (undecodable bytes replaced), and whether it was cut."""
+def parse_record(raw: bytes, path: str) -> dict[str, t.Any]:
+    """A record's bytes as a dict ({} while ansible-core's wrapper has created but not yet written it)."""
+    if not raw.strip():
+        return {}
     try:
-        with open(path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read(max_bytes)
-    except (IOError, OSError):
-        return '', False
-    return data.decode('utf-8', 'replace'), size > max_bytes
+        data = json.loads(raw.decode('utf-8', 'replace'))
+    except ValueError as exc:
+        # never the content: a record can hold a no_log job's output
+        raise JobStoreError('job record %s is not valid JSON (%d bytes, %s)' % (path, len(raw), exc))
+    if not isinstance(data, dict):
+        raise JobStoreError('job record %s does not hold a JSON object' % path)
+    return utf8_safe(data)[0]
 
 
-def tail_lines(text, lines):
+def tail_lines(text: str, lines: int) -> list[str]:
     if lines <= 0:
         return []
     return text.splitlines()[-lines:]

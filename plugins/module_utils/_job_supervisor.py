@@ -14,13 +14,15 @@ is no fixed start window.  The supervisor:
     job's side directory (no pipes: huge output cannot deadlock, and status can show a tail);
   * wakes on SIGCHLD, on its deadline and on SIGTERM (mode=kill), so a timeout is enforced
     on time and a finished job is recorded at once;
+  * removes the job's payload and arguments the moment the job process ends;
   * on timeout or kill, SIGTERMs the whole tree, waits the grace period, SIGKILLs the rest,
-    and records failed/timedout (or killed) with the output captured so far.
+    and records failed/timedout (or killed) with the output captured so far;
+  * when the job's main process ends and processes it started are still running, reports them
+    (and stops them with leftovers=stop).
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import gc
 import json
@@ -29,35 +31,44 @@ import select
 import signal
 import time
 import traceback
+import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_result as job_result
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, RECORD_VERSION
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, RECORD_VERSION, JobStore
+
+if t.TYPE_CHECKING:
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobSpec
 
 STDOUT_FILE = 'stdout'
 STDERR_FILE = 'stderr'
+# files of the side dir that carry the task's arguments: gone as soon as the job process ended
+INPUT_FILES = ('payload', 'args')
 # how the job process starts, whether by posix_spawn or by fork + exec: these signals at their
 # defaults (the supervisor handles or ignores them), stdout/stderr opened like this
-JOB_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE)
+JOB_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1)
 OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-OUTPUT_MODE = 0o600
 
 
 class LaunchError(Exception):
     pass
 
 
-def expand_argv(argv):
+def expand_argv(argv: list[str]) -> list[str]:
     """Expand ~ and $VARS in each argument, as ansible.builtin.command does with expand_argument_vars."""
     return [os.path.expanduser(os.path.expandvars(arg)) for arg in argv]
 
 
-def launch(store, spec):
+def launch(store: JobStore, spec: JobSpec) -> dict[str, t.Any]:
     """Start the job described by spec under a detached supervisor; return its running record."""
-    return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd))
+    try:
+        return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd))
+    finally:
+        store.release_starting(spec['jid'])
 
 
-def spawn_detached(body):
+def spawn_detached(body: t.Callable[[int], None]) -> dict[str, t.Any]:
     """Run body(notify_fd) in a detached grandchild (own session, stdio on /dev/null).
 
     body must write one JSON line to notify_fd: {"record": ...} once the work really started, or
@@ -91,21 +102,19 @@ def spawn_detached(body):
     return reply['record']
 
 
-def notify(fd, message):
+def notify(fd: int | None, message: dict[str, t.Any]) -> None:
     if fd is not None:
         os.write(fd, (json.dumps(message) + '\n').encode())
         os.close(fd)
 
 
-def _read_handshake(fd):
+def _read_handshake(fd: int) -> str:
     chunks = []
     while True:
         try:
             data = os.read(fd, 65536)
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
-                continue
-            raise
+        except InterruptedError:
+            continue
         if not data:
             break
         chunks.append(data)
@@ -114,14 +123,14 @@ def _read_handshake(fd):
     return b''.join(chunks).decode('utf-8', 'replace').strip()
 
 
-def _report_crash(fd):
+def _report_crash(fd: int) -> None:
     try:
         os.write(fd, (json.dumps({'error': 'job supervisor failed: %s' % traceback.format_exc()}) + '\n').encode())
     except OSError:
         pass
 
 
-def _detach_stdio():
+def _detach_stdio() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -132,30 +141,39 @@ def _detach_stdio():
 class Supervisor:
     """State of one supervised job inside the supervisor process."""
 
-    def __init__(self, store, spec):
+    def __init__(self, store: JobStore, spec: JobSpec) -> None:
         self.store = store
         self.spec = spec
         self.jid = spec['jid']
         self.time_limit = float(spec.get('time_limit') or 0)
-        self.grace = float(spec.get('grace', 0.5))
-        self.stdout_path = store.side_file(self.jid, STDOUT_FILE)
-        self.stderr_path = store.side_file(self.jid, STDERR_FILE)
-        self.child = None
-        self.child_status = None
+        self.grace = float(spec.get('grace', DEFAULTS['grace']))
+        self.output_limit = int(spec.get('output_limit') or DEFAULTS['output_limit'])
+        self.child: int | None = None
+        self.child_status: int | None = None
         self.kill_requested = False
-        self.started_at = None
-        self.meta = None
-        self.release_fd = None  # set by a batch scheduler: told the moment the job process ended
+        self.started_at = 0.0
+        self.meta: JobMeta = t.cast('JobMeta', {})
+        self.release_fd: int | None = None  # set by a batch scheduler: told the moment the job process ended
+
+    @property
+    def marker(self) -> str:
+        return self.store.record_path(self.jid)
 
     # -- start -------------------------------------------------------------------------
-    def start(self):
+    def start(self) -> dict[str, t.Any]:
         proc.become_subreaper()
         self.started_at = time.time()
-        self.child = self._spawn_job()
-        if self.child is None:
-            self.child = os.fork()
-            if self.child == 0:  # pragma: no cover - the job process
-                self._exec_job()
+        out = self.store.open_output(self.jid, STDOUT_FILE, OUTPUT_FLAGS)
+        err = self.store.open_output(self.jid, STDERR_FILE, OUTPUT_FLAGS)
+        try:
+            self.child = self._spawn_job(out, err)
+            if self.child is None:
+                self.child = os.fork()
+                if self.child == 0:  # pragma: no cover - the job process
+                    self._exec_job(out, err)
+        finally:
+            os.close(out)
+            os.close(err)
         try:
             os.setpgid(self.child, self.child)
         except OSError:
@@ -173,43 +191,41 @@ class Supervisor:
             'started_at': self.started_at,
             'time_limit': self.time_limit,
             'grace': self.grace,
-            'stdout_file': self.stdout_path,
-            'stderr_file': self.stderr_path,
             'state': 'running',
         }
-        for key in ('batch_jid', 'index'):
+        for key in ('batch_jid', 'index', 'key'):
             if key in self.spec:
-                self.meta[key] = self.spec[key]
+                self.meta[key] = self.spec[key]  # type: ignore[literal-required]
         record = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
                   'results_file': self.store.record_path(self.jid), META_KEY: self.meta}
         self.store.write(self.jid, record)
         return record
 
-    def _spawn_job(self):
+    def _job_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env[proc.JOB_ENV_MARKER] = self.marker
+        return env
+
+    def _spawn_job(self, out: int, err: int) -> int | None:
         """Start the job with posix_spawn (no copy of this process's memory); None where that cannot
         do what _exec_job does (chdir, no posix_spawn, or any error: _exec_job then reports it)."""
         if self.spec.get('chdir') or not hasattr(os, 'posix_spawnp'):
             return None
-        env = dict(os.environ)
-        env[proc.JOB_ENV_MARKER] = self.store.record_path(self.jid)
         actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                   (os.POSIX_SPAWN_OPEN, 1, self.stdout_path, OUTPUT_FLAGS, OUTPUT_MODE),
-                   (os.POSIX_SPAWN_OPEN, 2, self.stderr_path, OUTPUT_FLAGS, OUTPUT_MODE)]
+                   (os.POSIX_SPAWN_DUP2, out, 1),
+                   (os.POSIX_SPAWN_DUP2, err, 2)]
         argv = self.spec['argv']
         try:
-            return os.posix_spawnp(argv[0], argv, env, file_actions=actions, setpgroup=0,
+            return os.posix_spawnp(argv[0], argv, self._job_env(), file_actions=actions, setpgroup=0,
                                    setsigdef=JOB_DEFAULT_SIGNALS)
         except (OSError, ValueError, TypeError):
             return None
 
-    def _exec_job(self):
+    def _exec_job(self, out: int, err: int) -> None:
         try:
             os.setpgid(0, 0)
-            os.environ[proc.JOB_ENV_MARKER] = self.store.record_path(self.jid)
             for sig in JOB_DEFAULT_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
-            out = os.open(self.stdout_path, OUTPUT_FLAGS, OUTPUT_MODE)
-            err = os.open(self.stderr_path, OUTPUT_FLAGS, OUTPUT_MODE)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(out, 1)
@@ -217,7 +233,7 @@ class Supervisor:
             if self.spec.get('chdir'):
                 os.chdir(self.spec['chdir'])
             argv = self.spec['argv']
-            os.execvp(argv[0], argv)
+            os.execvpe(argv[0], argv, self._job_env())
         except BaseException as exc:
             try:
                 os.write(2, ('asyncops.jobs: could not start %r: %s\n' % (self.spec['argv'], exc)).encode())
@@ -226,7 +242,7 @@ class Supervisor:
         os._exit(127)
 
     # -- supervise ---------------------------------------------------------------------
-    def run(self, wake_fd):
+    def run(self, wake_fd: int) -> dict[str, t.Any] | None:
         deadline = self.started_at + self.time_limit if self.time_limit > 0 else None
         while True:
             self._collect()
@@ -239,48 +255,106 @@ class Supervisor:
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.time()))
             wait_readable(wake_fd, wait)
 
-    def _collect(self):
+    def _collect(self) -> None:
         for pid, status in proc.reap_children().items():
             if pid == self.child:
                 self.child_status = status
 
-    def _finish_normally(self):
-        ended_at = time.time()
+    def _job_ended(self) -> None:
+        """The job process is gone: free a batch slot and remove what carried the task's arguments."""
         release(self.release_fd)
+        self.store.remove_side_files(self.jid, INPUT_FILES)
+
+    def _finish_normally(self) -> dict[str, t.Any] | None:
+        ended_at = time.time()
+        self._job_ended()
+        assert self.child_status is not None
         rc, exit_text = proc.describe_wait_status(self.child_status)
-        stdout = job_result.read_bytes(self.stdout_path)
-        stderr = job_result.read_bytes(self.stderr_path)
+        notes = self._leftovers()
         if self.spec.get('result_style') == 'command':
-            result = job_result.command_result(self.spec.get('cmd'), rc, exit_text, stdout, stderr,
-                                               self.started_at, ended_at,
-                                               strip_empty_ends=self.spec.get('strip_empty_ends', True))
+            out, err = self._captured(STDOUT_FILE), self._captured(STDERR_FILE)
+            result = job_result.command_result(self.spec.get('cmd'), rc, exit_text, out, err, self.started_at,
+                                               ended_at, strip_empty_ends=self.spec.get('strip_empty_ends', True))
+            self._keep_clipped(result, {STDOUT_FILE: out, STDERR_FILE: err})
         else:
-            result = job_result.parse_module_output(stdout, stderr, rc, exit_text)
+            stdout = self.store.read_output(self.jid, STDOUT_FILE, 1 << 62, 0)[0]
+            result = job_result.parse_module_output(stdout, self._captured(STDERR_FILE).data(), rc, exit_text)
+            if job_result.clip_fields(result, self.output_limit):
+                self._keep_clipped(result, {STDOUT_FILE: job_result.Captured(b'', b'', len(stdout))})
+        for key, value in notes.items():
+            if key == 'warnings':
+                job_result.add_warnings(result, value)
+            else:
+                result[key] = value
         state = 'failed' if result.get('failed') else 'succeeded'
         return self._record(result, state, ended_at, rc=rc)
 
-    def _interrupt(self, reason):
+    def _captured(self, name: str) -> job_result.Captured:
+        half = self.output_limit // 2
+        return job_result.Captured(*self.store.read_output(self.jid, name, half, self.output_limit - half))
+
+    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured]) -> None:
+        """Move the whole output of clipped streams out of the side dir and say where it is."""
+        for name, captured in streams.items():
+            if not captured.cut:
+                continue
+            try:
+                path = self.store.keep_output(self.jid, name)
+            except OSError:
+                continue
+            result['output_truncated'] = True
+            result['%s_file' % name] = path
+            job_result.add_warnings(result, [
+                '%s was %d bytes, more than output_limit (%d): the result holds its first and last part; the whole of '
+                'it is in %s on the target (removed by asyncops.jobs.async_status mode=cleanup older_than=...)'
+                % (name, captured.size, self.output_limit, path)])
+
+    def _leftovers(self) -> dict[str, t.Any]:
+        """Processes of the job tree still running after its main process ended: reported, or stopped."""
+        left = proc.ProcessTable().tree(root_pid=os.getpid(), pgid=self.child, marker=self.marker)
+        if not left:
+            return {}
+        described = proc.describe_pids(left)
+        if self.spec.get('leftovers') == 'stop':
+            report = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, marker=self.marker, grace=self.grace)
+            notes: dict[str, t.Any] = {'leftovers_stopped': sorted(left), 'warnings': [
+                'the job left %d process(es) running when it ended: %s; they were stopped (leftovers=stop)%s'
+                % (len(left), described, self._not_stopped(report))]}
+            return notes
+        return {'leftovers': sorted(left), 'warnings': [
+            'the job left %d process(es) running when it ended: %s. They are not supervised any more (its time limit no '
+            'longer applies to them); set leftovers=stop to stop them with the job' % (len(left), described)]}
+
+    @staticmethod
+    def _not_stopped(report: proc.StopReport) -> str:
+        if not report.survivors:
+            return ''
+        return '; %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(report.survivors))
+
+    def _interrupt(self, reason: str) -> dict[str, t.Any] | None:
         stopped_at = time.time()
-        termed, killed = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, marker=self.store.record_path(self.jid),
-                                        grace=self.grace, on_reap=self._on_reap)
+        report = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, marker=self.marker, grace=self.grace,
+                                on_reap=self._on_reap)
+        self._job_ended()
         if reason == 'timedout':
             msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
                    '(SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period)'
-                   % (self.time_limit, termed, killed, self.grace))
+                   % (self.time_limit, report.termed, report.killed, self.grace))
         else:
             msg = ('Job killed on request (asyncops.jobs.async_status mode=kill): SIGTERM to %d process(es), '
-                   'SIGKILL to %d after a %gs grace period' % (termed, killed, self.grace))
-        result = job_result.interrupted_result(reason, msg, self.stdout_path, self.stderr_path)
+                   'SIGKILL to %d after a %gs grace period' % (report.termed, report.killed, self.grace))
+        msg += self._not_stopped(report)
+        result = job_result.interrupted_result(reason, msg, self._captured(STDOUT_FILE), self._captured(STDERR_FILE))
         if self.child_status is not None:
             result['rc'] = proc.describe_wait_status(self.child_status)[0]
         self.meta['stopped_at'] = stopped_at
         return self._record(result, reason, time.time())
 
-    def _on_reap(self, pid, status):
+    def _on_reap(self, pid: int, status: int) -> None:
         if pid == self.child:
             self.child_status = status
 
-    def _record(self, result, state, ended_at, rc=None):
+    def _record(self, result: dict[str, t.Any], state: str, ended_at: float, rc: int | None = None) -> dict[str, t.Any] | None:
         self.meta.update({'state': state, 'ended_at': ended_at, 'elapsed': round(ended_at - self.started_at, 3)})
         if rc is not None:
             self.meta['rc'] = rc
@@ -288,13 +362,13 @@ class Supervisor:
                        'results_file': self.store.record_path(self.jid), META_KEY: self.meta})
         try:
             self.store.write(self.jid, result)
+        except FileNotFoundError:
+            return None  # the record was cleaned up while the job ran: do not bring it back
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return None  # the record was cleaned up while the job ran: do not bring it back
             self._record_write_failure(exc)
         return result
 
-    def _record_write_failure(self, exc):
+    def _record_write_failure(self, exc: OSError) -> None:
         """Storing the full result failed (e.g. ENOSPC): try a small record that says so."""
         small = {'started': True, 'finished': True, 'failed': True, 'ansible_job_id': self.jid,
                  'msg': 'the job ended but its result could not be stored in %s: %s (free space in the async dir, '
@@ -306,20 +380,20 @@ class Supervisor:
             pass
 
 
-def wait_readable(fd, timeout, extra_fds=()):
+def wait_readable(fd: int, timeout: float, extra_fds: t.Sequence[int] = ()) -> bytes:
     """Sleep until fd is readable (a signal arrived), one of extra_fds is, or timeout seconds passed.
 
     fd is drained; returns the data read from the extra fds that were ready (non-blocking fds)."""
     try:
         ready, _w, _x = select.select([fd] + list(extra_fds), [], [], timeout)
-    except (OSError, select.error):
+    except OSError:
         return b''
     if fd in ready:
         drain(fd)
     return b''.join(drain(ready_fd) for ready_fd in ready if ready_fd != fd)
 
 
-def drain(fd):
+def drain(fd: int) -> bytes:
     chunks = []
     try:
         while True:
@@ -332,16 +406,25 @@ def drain(fd):
     return b''.join(chunks)
 
 
-def install_signals(target):
-    """Wake the process on SIGCHLD/SIGTERM through a pipe; SIGTERM sets target.kill_requested."""
+class Wakeable(t.Protocol):
+    kill_requested: bool
+
+
+def install_signals(target: Wakeable, on_usr1: t.Callable[[], None] | None = None) -> int:
+    """Wake the process on SIGCHLD/SIGTERM/SIGUSR1 through a pipe; SIGTERM sets target.kill_requested."""
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         set_nonblocking(fd)
 
-    def on_term(_sig, _frame):
+    def on_term(_sig: int, _frame: t.Any) -> None:
         target.kill_requested = True
 
+    def on_user(_sig: int, _frame: t.Any) -> None:
+        if on_usr1:
+            on_usr1()
+
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGUSR1, on_user)
     signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -349,7 +432,7 @@ def install_signals(target):
     return wake_r
 
 
-def release(fd):
+def release(fd: int | None) -> None:
     """Tell a batch scheduler that this item's job process ended, before its result is recorded, so that
     the next item starts at once. The message is this supervisor's pid."""
     if fd is not None:
@@ -359,8 +442,10 @@ def release(fd):
             pass
 
 
-def run_supervisor(store, spec, notify_fd=None, release_fd=None):  # pragma: no cover - runs in a detached process
+def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
+                   release_fd: int | None = None) -> None:  # pragma: no cover - runs in a detached process
     """Supervise one job in this (already detached) process, then exit."""
+    store.release_starting()  # the launcher keeps its own lock until our record exists
     sup = Supervisor(store, spec)
     sup.release_fd = release_fd
     wake_r = install_signals(sup)
@@ -374,10 +459,11 @@ def run_supervisor(store, spec, notify_fd=None, release_fd=None):  # pragma: no 
         sup.run(wake_r)
     except BaseException:
         sup._record(job_result.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
-                                                  sup.stdout_path, sup.stderr_path), 'failed', time.time())
+                                                  sup._captured(STDOUT_FILE), sup._captured(STDERR_FILE)),
+                    'failed', time.time())
     os._exit(0)
 
 
-def set_nonblocking(fd):
+def set_nonblocking(fd: int) -> None:
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)

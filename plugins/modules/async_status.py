@@ -183,14 +183,19 @@ asyncops_job:
   type: dict
 """
 
+import typing as t
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import range_problems
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     JobStore, JobStoreError, resolve_async_dir, validate_jid)
 
+Record = t.Dict[str, t.Any]
 
-def requested_jids(module):
+
+def requested_jids(module: AnsibleModule) -> tuple[list[str], bool]:
     """(list of validated jids, whether a single jid was given)."""
     jid = module.params['jid']
     if jid is None:
@@ -200,12 +205,12 @@ def requested_jids(module):
     return [validate_jid(str(j) if isinstance(j, int) else j) for j in jids], single
 
 
-def brief(record):
+def brief(record: Record) -> Record:
     return {'ansible_job_id': record.get('ansible_job_id'), 'finished': bool(record.get('finished')),
             'failed': bool(record.get('failed')), 'state': job_status.job_state(record)}
 
 
-def summarise(results):
+def summarise(results: list[Record]) -> Record:
     finished = [r for r in results if r.get('finished')]
     failed = [r for r in finished if r.get('failed')]
     summary = {
@@ -224,40 +229,38 @@ def summarise(results):
     return summary
 
 
-def run_mode(module, store, mode, jids):
+def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list[str]) -> Record | list[Record]:
     params = module.params
     if mode == 'list':
-        jobs = [job_status.describe(store, jid) for jid in store.jids()]
+        listed = [jobs.describe(jid) for jid in jobs.store.jids()]
         if params['older_than'] is not None:
-            jobs = [j for j in jobs if j['finished'] and j['age'] >= params['older_than']]
-        return {'changed': False, 'jobs': jobs, 'async_dir': store.path}
+            listed = [j for j in listed if j['finished'] and j['age'] >= params['older_than']]
+        return {'changed': False, 'jobs': listed, 'async_dir': jobs.store.path}
     if mode == 'cleanup' and not jids:
         if params['older_than'] is None:
             module.fail_json(msg='mode=cleanup needs jid, or older_than (seconds) to prune old finished records')
-        if module.check_mode:
-            return {'changed': False, 'jobs': []}
-        erased = job_status.prune(store, params['older_than'])
-        return {'changed': bool(erased), 'jobs': erased, 'async_dir': store.path}
+        erased = jobs.prune(params['older_than'])
+        return {'changed': bool(erased), 'jobs': erased, 'async_dir': jobs.store.path}
     if not jids:
         module.fail_json(msg='mode=%s needs jid: the ansible_job_id (or a list of them) returned when the job started' % mode)
     if mode == 'kill':
         if module.check_mode:
-            return [job_status.status(store, jid, tail=0) for jid in jids]
-        return [job_status.kill(store, jid, timeout=params['timeout']) for jid in jids]
+            return [jobs.status(jid, tail=0) for jid in jids]
+        return [jobs.kill(jid, timeout=params['timeout']) for jid in jids]
     if mode == 'cleanup':
         if module.check_mode:
-            return [{'ansible_job_id': jid, 'erased': store.record_path(jid)} for jid in jids]
-        return [job_status.cleanup(store, jid) for jid in jids]
+            return [{'ansible_job_id': jid, 'erased': jobs.store.record_path(jid)} for jid in jids]
+        return [jobs.cleanup(jid) for jid in jids]
     if mode == 'wait':
-        records = job_status.wait(store, jids, params['timeout'], tail=params['tail'])
+        records = jobs.wait(jids, params['timeout'], tail=params['tail'])
     else:
-        records = [job_status.status(store, jid, tail=params['tail']) for jid in jids]
+        records = [jobs.status(jid, tail=params['tail']) for jid in jids]
     if params['cleanup'] and not module.check_mode:
-        job_status.erase_finished(store, records)
+        jobs.erase_finished(records)
     return records
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             jid=dict(type='raw'),
@@ -267,17 +270,22 @@ def main():
             tail=dict(type='int', default=10),
             brief=dict(type='bool', default=False),
             cleanup=dict(type='bool', default=False),
-            _async_dir=dict(type='str', default='~/.ansible_async'),
+            _async_dir=dict(type='str'),
         ),
         supports_check_mode=True,
     )
     mode = module.params['mode']
+    found = range_problems(module.params, ('timeout', 'older_than', 'tail'))
+    if found:
+        module.fail_json(msg='; '.join(found))
     try:
         jids, single = requested_jids(module)
-        store = JobStore(resolve_async_dir(module.params['_async_dir']))
-        outcome = run_mode(module, store, mode, jids)
+        store = JobStore(resolve_async_dir(module.params['_async_dir'])).open()
+        outcome = run_mode(module, job_status.Jobs(store, read_only=module.check_mode), mode, jids)
     except JobStoreError as exc:
         module.fail_json(msg=str(exc))
+    for warning in store.warnings:
+        module.warn(warning)
     if isinstance(outcome, dict):
         module.exit_json(**outcome)
     if module.params['brief'] and not all(record.get('finished') for record in outcome):

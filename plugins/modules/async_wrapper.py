@@ -169,13 +169,19 @@ jobs:
 import base64
 import os
 import secrets
+import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import item_jid, launch_batch
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    JobStore, JobStoreError, resolve_async_dir, write_private_file)
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import KeyLock, claim_key, keyed_jid
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError, resolve_async_dir
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, expand_argv, launch
+
+if t.TYPE_CHECKING:
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobSpec
 
 JOB_SPEC = dict(
     module=dict(type='str', default='command'),
@@ -190,25 +196,24 @@ JOB_SPEC = dict(
 )
 
 
-def new_jid():
+def new_jid() -> str:
     return 'j%d.%d' % (secrets.randbelow(10 ** 12), os.getpid())
 
 
-def materialize(store, jid, job):
+def materialize(store: JobStore, jid: str, job: dict[str, t.Any]) -> list[str]:
     """Write the job's payload/args into its private directory and return the argv to execute."""
     store.create_side_dir(jid)
     paths = {}
     if job.get('payload') is not None:
-        paths['{payload}'] = write_private_file(store.side_file(jid, 'payload'),
-                                                base64.b64decode(job['payload']), mode=0o700)
+        paths['{payload}'] = store.write_side_file(jid, 'payload', base64.b64decode(job['payload']), mode=0o700)
     if job.get('args_data') is not None:
-        paths['{args}'] = write_private_file(store.side_file(jid, 'args'), job['args_data'].encode('utf-8'))
+        paths['{args}'] = store.write_side_file(jid, 'args', job['args_data'].encode('utf-8'))
     argv = [paths.get(arg, arg) for arg in job['argv']]
     return expand_argv(argv) if job.get('expand_argument_vars') else argv
 
 
-def job_spec(jid, job, argv, params):
-    return {
+def job_spec(jid: str, job: dict[str, t.Any], argv: list[str], params: dict[str, t.Any]) -> JobSpec:
+    spec: JobSpec = {
         'jid': jid,
         'module': job['module'],
         'argv': argv,
@@ -218,23 +223,30 @@ def job_spec(jid, job, argv, params):
         'strip_empty_ends': job['strip_empty_ends'],
         'time_limit': params['timeout'],
         'grace': params['grace'],
+        'output_limit': params['output_limit'],
+        'leftovers': params['leftovers'],
     }
+    if params.get('key'):
+        spec['key'] = params['key']
+    return spec
 
 
-def start_batch(store, params):
+def start_batch(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
     batch_jid = new_jid()
     specs = []
     for index, job in enumerate(params['jobs']):
         jid = item_jid(batch_jid, index)
         spec = job_spec(jid, job, materialize(store, jid, job), params)
+        spec.pop('key', None)
         spec.update(batch_jid=batch_jid, index=index)
         specs.append(spec)
-    record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'])
+    record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'], key=params.get('key'))
     items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]
-    return record, items
+    return dict(started=True, finished=False, batch=True, ansible_job_id=record['ansible_job_id'],
+                results_file=record['results_file'], jobs=items)
 
 
-def start_jobs(store, params):
+def start_jobs(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
     started = []
     for job in params['jobs']:
         jid = new_jid()
@@ -242,44 +254,83 @@ def start_jobs(store, params):
         record = launch(store, job_spec(jid, job, argv, params))
         started.append({'ansible_job_id': jid, 'results_file': record['results_file'],
                         'pid': record['asyncops_job']['pid']})
-    return started
+    return dict(started=True, finished=False, batch=False, ansible_job_id=started[0]['ansible_job_id'],
+                results_file=started[0]['results_file'], jobs=started)
 
 
-def main():
+def start(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
+    if params['concurrency'] is not None:
+        return start_batch(store, params)
+    return start_jobs(store, params)
+
+
+def attach_or_start(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
+    """With a key: the job that has it, if its record is still there (running, or finished and not collected);
+    otherwise a new job that gets the key. Without a key: a new job."""
+    key = params.get('key')
+    if not key:
+        return start(store, params)
+    with KeyLock(store):
+        found = attached(store, keyed_jid(store, key))
+        if found is not None:
+            return found
+        result = start(store, params)
+        claim_key(store, key, result['ansible_job_id'])
+        return dict(result, attached=False)
+
+
+def attached(store: JobStore, jid: str | None) -> dict[str, t.Any] | None:
+    """What launch returns for an existing job (None when it is gone)."""
+    if jid is None or not store.exists(jid):
+        return None
+    record = job_status.Jobs(store).status(jid, tail=0)
+    meta = job_status.job_meta(record) or {}
+    batch = meta.get('kind') == 'batch'
+    items = record.get('jobs') if batch else [jid]
+    return dict(started=True, finished=bool(record.get('finished')), batch=batch, attached=True, ansible_job_id=jid,
+                results_file=store.record_path(jid),
+                jobs=[{'ansible_job_id': item, 'results_file': store.record_path(item)} for item in items or []])
+
+
+def problems(params: dict[str, t.Any]) -> list[str]:
+    found = range_problems(params, ('timeout', 'grace', 'concurrency', 'output_limit'))
+    if not params['jobs']:
+        found.append('jobs is empty: give at least one job to start')
+    if params.get('key') and len(params['jobs']) > 1 and params['concurrency'] is None:
+        found.append('key names one job: with several jobs, start them as a batch (concurrency)')
+    return found
+
+
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             jobs=dict(type='list', elements='dict', required=True, options=JOB_SPEC),
             timeout=dict(type='int', default=0),
-            grace=dict(type='float', default=0.5),
+            grace=dict(type='float', default=DEFAULTS['grace']),
             concurrency=dict(type='int'),
             fail_fast=dict(type='bool', default=False),
-            async_dir=dict(type='str', default='~/.ansible_async'),
+            output_limit=dict(type='int', default=DEFAULTS['output_limit']),
+            leftovers=dict(type='str', default=DEFAULTS['leftovers'], choices=['keep', 'stop']),
+            key=dict(type='str', no_log=False),
+            async_dir=dict(type='str'),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    if params['timeout'] < 0:
-        module.fail_json(msg='timeout must be 0 (no limit) or a positive number of seconds, got %d' % params['timeout'])
-    if params['grace'] < 0:
-        module.fail_json(msg='grace must be 0 or more seconds, got %s' % params['grace'])
-    if not params['jobs']:
-        module.fail_json(msg='jobs is empty: give at least one job to start')
-    if params['concurrency'] is not None and params['concurrency'] < 1:
-        module.fail_json(msg='concurrency must be 1 or more (jobs running at a time), got %d' % params['concurrency'])
+    found = problems(params)
+    if found:
+        module.fail_json(msg='; '.join(found))
+    async_dir = resolve_async_dir(params['async_dir'])
     try:
-        store = JobStore(resolve_async_dir(params['async_dir'])).ensure()
-        if params['concurrency'] is not None:
-            record, items = start_batch(store, params)
-            module.exit_json(changed=True, started=True, finished=False, batch=True, async_dir=store.path,
-                             ansible_job_id=record['ansible_job_id'], results_file=record['results_file'], jobs=items)
-        started = start_jobs(store, params)
+        store = JobStore(async_dir).ensure()
+        result = attach_or_start(store, params)
     except (JobStoreError, LaunchError) as exc:
         module.fail_json(msg=str(exc))
-    except (OSError, IOError) as exc:
-        module.fail_json(msg='could not start the job in %s: %s' % (resolve_async_dir(params['async_dir']), exc))
-    module.exit_json(changed=True, started=True, finished=False, batch=False, async_dir=store.path,
-                     ansible_job_id=started[0]['ansible_job_id'], results_file=started[0]['results_file'],
-                     jobs=started)
+    except OSError as exc:
+        module.fail_json(msg='could not start the job in %s: %s' % (async_dir, exc))
+    for warning in store.warnings:
+        module.warn(warning)
+    module.exit_json(changed=not result.get('attached'), async_dir=store.path, **result)
 
 
 if __name__ == '__main__':

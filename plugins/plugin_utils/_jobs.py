@@ -14,20 +14,26 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shlex
+import signal
 import time
+import typing as t
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.utils.display import Display
 
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+
 display = Display()
 
 WRAPPER = 'asyncops.jobs.async_wrapper'
 STATUS = 'asyncops.jobs.async_status'
-DEFAULT_ASYNC_DIR = '~/.ansible_async'
 CONNECTION_ATTEMPTS = 3
+NO_LOG_NOTE = 'output hidden: no_log'
 
 COMMAND_MODULES = frozenset(('ansible.builtin.command', 'ansible.legacy.command'))
 SHELL_MODULES = frozenset(('ansible.builtin.shell', 'ansible.legacy.shell'))
@@ -73,7 +79,7 @@ def configure_pipelining(action, task_vars):
 
 def async_dir_setting(action):
     """The async_dir setting, unexpanded: the target resolves '~' as the user who runs the job."""
-    return action.get_shell_option('async_dir', default=DEFAULT_ASYNC_DIR) or DEFAULT_ASYNC_DIR
+    return action.get_shell_option('async_dir', default=DEFAULTS['async_dir']) or DEFAULTS['async_dir']
 
 
 def normalise_status(result):
@@ -201,14 +207,14 @@ def run_target_module(action, name, module_args, task_vars):
         action._remove_tmp_path(action._connection._shell.tmpdir)
 
 
-def launch(action, jobs, timeout, task_vars, grace=None, concurrency=None, fail_fast=False):
+def launch(action, jobs, timeout, task_vars, concurrency=None, fail_fast=False, **options):
     """Start jobs on the target in one round trip; the wrapper's result (ansible_job_id, results_file, jobs).
 
-    With concurrency, the jobs form one batch run by a scheduler on the target (sliding window).
+    With concurrency, the jobs form one batch run by a scheduler on the target (sliding window). options:
+    the wrapper's grace, output_limit, leftovers and key, passed when set.
     """
     args = {'jobs': jobs, 'timeout': int(timeout or 0), 'async_dir': async_dir_setting(action)}
-    if grace is not None:
-        args['grace'] = grace
+    args.update((name, value) for name, value in options.items() if value is not None)
     if concurrency is not None:
         args.update(concurrency=concurrency, fail_fast=fail_fast)
     result = run_target_module(action, WRAPPER, args, task_vars)
@@ -236,8 +242,9 @@ def status_round(action, task_vars, jid, pause, **args):
         try:
             return query(action, task_vars, jid=jid, **args)
         except AnsibleConnectionFailure as exc:
+            reason = NO_LOG_NOTE if action._task.no_log else exc.message
             display.warning('status round %d/%d failed to reach the host (%s); retrying in %gs'
-                            % (attempt, CONNECTION_ATTEMPTS, exc.message, pause))
+                            % (attempt, CONNECTION_ATTEMPTS, reason, pause))
             time.sleep(pause)
     try:
         return query(action, task_vars, jid=jid, **args)
@@ -263,11 +270,83 @@ def wait_for(action, jid, task_vars, interval, deadline=None, on_poll=None):
             on_poll(result)
 
 
-def poll_line(host, result):
-    """A progress line like ansible's 'ASYNC POLL on host'."""
+def poll_line(host, result, no_log=False):
+    """A progress line like ansible's 'ASYNC POLL on host'; never any output of a no_log task."""
     line = 'ASYNC POLL on %s: jid=%s started=True finished=False elapsed=%ss' % (
         host, result.get('ansible_job_id'), result.get('elapsed', '?'))
+    if no_log:
+        return line
     tail = (result.get('stdout_tail') or [])[-1:] or (result.get('stderr_tail') or [])[-1:]
     if tail:
         line += ' last output: %s' % tail[0][:200]
     return line
+
+
+def collect(action, task_vars, jid, pause):
+    """Remove the records of results the controller now holds (the second phase of their delivery).
+
+    A status round only reads; this call, made once its reply arrived, removes them. So a reply lost in
+    transit is simply read again by the retried round. A retried removal that finds nothing is fine; one
+    that cannot reach the host leaves the records for a later cleanup, with a warning."""
+    try:
+        status_round(action, task_vars, jid, pause, mode='cleanup')
+    except AnsibleConnectionFailure:
+        display.warning('the results of job %s were read but its records could not be removed (host unreachable): '
+                        'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid))
+
+
+def interrupt_message(host, jids, become):
+    """What to tell the user when the controller is stopped while polling: the jobs go on."""
+    first = jids[0]
+    flags = ' -b' if become else ''
+    return ('asyncops.jobs: interrupted while waiting on %s for job(s) %s; they go on on the target. '
+            'Follow up with: ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=wait", stop with: '
+            'ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=kill", list all: '
+            'ansible %s%s -m asyncops.jobs.async_status -a mode=list\n'
+            % (host, ', '.join(jids), host, flags, first, host, flags, first, host, flags))
+
+
+@contextlib.contextmanager
+def announce_on_interrupt(host, jids, become):
+    """While polling: on SIGINT/SIGTERM (Ctrl-C or a stopped ansible-playbook), print the job ids and the
+    commands to follow them up on ansible-playbook's stderr, then let the worker stop as it would.
+
+    Workers have /dev/null as stderr and their queued display messages die with them, so the line goes
+    straight to the stderr of ansible-playbook (the worker's parent), through /proc where there is one."""
+    message = interrupt_message(host, jids, become)
+    previous = {}
+
+    def handler(signum, frame):
+        write_to_controller_stderr(message)
+        earlier = previous.get(signum)
+        signal.signal(signum, earlier if earlier is not None else signal.SIG_DFL)
+        if callable(earlier):
+            earlier(signum, frame)
+        else:
+            os.kill(os.getpid(), signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread: nothing to hook
+            pass
+    try:
+        yield
+    finally:
+        for sig, earlier in previous.items():
+            signal.signal(sig, earlier)
+
+
+def write_to_controller_stderr(message):
+    """Write message on the stderr of ansible-playbook; through display when that cannot be opened."""
+    try:
+        fd = os.open('/proc/%d/fd/2' % os.getppid(), os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+    except OSError:
+        display.warning(message.strip())
+        return
+    try:
+        os.write(fd, message.encode('utf-8', 'replace'))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

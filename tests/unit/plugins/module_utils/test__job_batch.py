@@ -3,6 +3,7 @@
 """Batches on this machine: a real scheduler process with real item supervisors."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -35,9 +36,9 @@ def start_batch(store, commands, concurrency, fail_fast=False, time_limit=0):
 def test_sliding_window_refills_at_once(store):
     record, jids = start_batch(store, [['sleep', '1'], ['sleep', '0.2'], ['sleep', '0.2'], ['sleep', '0.2']], 2)
     assert record['jobs'] == jids and not record['finished']
-    batch = job_status.wait(store, [record['ansible_job_id']], 20)[0]
+    batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
     assert batch['finished'] and not batch['failed']
-    items = job_status.wait(store, jids, 5)
+    items = job_status.Jobs(store).wait(jids, 5)
     starts = [i['asyncops_job']['started_at'] for i in items]
     ends = [i['asyncops_job']['ended_at'] for i in items]
     # item 2 starts as soon as item 1 ends, item 3 as soon as item 2 ends: not at the next poll
@@ -53,9 +54,9 @@ def test_sliding_window_refills_at_once(store):
 
 def test_fail_fast_skips_the_rest(store):
     record, jids = start_batch(store, [['false'], ['sleep', '0.3'], ['true'], ['true']], 1, fail_fast=True)
-    batch = job_status.wait(store, [record['ansible_job_id']], 20)[0]
+    batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
     assert batch['finished'] and batch['failed']
-    items = job_status.wait(store, jids, 5)
+    items = job_status.Jobs(store).wait(jids, 5)
     assert items[0]['failed'] and items[0]['rc'] == 1
     assert all(i.get('skipped') for i in items[1:])
     assert [job_status.job_state(i) for i in items] == ['failed', 'skipped', 'skipped', 'skipped']
@@ -63,52 +64,109 @@ def test_fail_fast_skips_the_rest(store):
 
 def test_without_fail_fast_every_item_runs(store):
     record, jids = start_batch(store, [['false'], ['true']], 1)
-    job_status.wait(store, [record['ansible_job_id']], 20)
-    items = job_status.wait(store, jids, 5)
+    job_status.Jobs(store).wait([record['ansible_job_id']], 20)
+    items = job_status.Jobs(store).wait(jids, 5)
     assert items[0]['failed'] and items[1]['rc'] == 0
 
 
 def test_pending_items_are_visible_and_kill_stops_the_batch(store):
     record, jids = start_batch(store, [['sleep', '30'], ['sleep', '30'], ['sleep', '30']], 1)
     deadline = time.time() + 5
-    while job_status.job_state(job_status.status(store, jids[0])) != 'running' and time.time() < deadline:
+    while job_status.job_state(job_status.Jobs(store).status(jids[0])) != 'running' and time.time() < deadline:
         time.sleep(0.02)
-    statuses = job_status.wait(store, jids, 0)
+    statuses = job_status.Jobs(store).wait(jids, 0)
     assert job_status.job_state(statuses[0]) == 'running'
     assert [job_status.job_state(s) for s in statuses][1:] == ['pending', 'pending']
-    killed = job_status.kill(store, record['ansible_job_id'], timeout=10)
+    killed = job_status.Jobs(store).kill(record['ansible_job_id'], timeout=10)
     assert killed['killed'] and killed['finished']
-    items = job_status.wait(store, jids, 5)
+    items = job_status.Jobs(store).wait(jids, 5)
     assert job_status.job_state(items[0]) == 'killed'
     assert [job_status.job_state(i) for i in items[1:]] == ['skipped', 'skipped']
 
 
 def test_item_time_limit(store):
     record, jids = start_batch(store, [['sleep', '30'], ['true']], 2, time_limit=1)
-    job_status.wait(store, [record['ansible_job_id']], 20)
-    items = job_status.wait(store, jids, 5)
+    job_status.Jobs(store).wait([record['ansible_job_id']], 20)
+    items = job_status.Jobs(store).wait(jids, 5)
     assert items[0]['timedout'] and not items[1].get('failed')
 
 
 def test_erase_finished_keeps_everything_while_an_item_runs(store):
     record, jids = start_batch(store, [['true'], ['sleep', '1']], 2)
     deadline = time.time() + 5
-    while not job_status.status(store, jids[0])['finished'] and time.time() < deadline:
+    while not job_status.Jobs(store).status(jids[0])['finished'] and time.time() < deadline:
         time.sleep(0.02)
-    early = job_status.wait(store, [record['ansible_job_id']] + jids, 0)
-    assert not job_status.erase_finished(store, early)
+    early = job_status.Jobs(store).wait([record['ansible_job_id']] + jids, 0)
+    assert not job_status.Jobs(store).erase_finished(early)
     assert store.exists(record['ansible_job_id']) and all(store.exists(jid) for jid in jids)
-    final = job_status.wait(store, [record['ansible_job_id']] + jids, 20)
+    final = job_status.Jobs(store).wait([record['ansible_job_id']] + jids, 20)
     assert all(r['finished'] for r in final) and final[2]['rc'] == 0
-    assert job_status.erase_finished(store, final)
+    assert job_status.Jobs(store).erase_finished(final)
     assert not store.exists(record['ansible_job_id']) and not any(store.exists(jid) for jid in jids)
     assert store.jids() == [] and store.orphan_side_dirs() == []
 
 
 def test_wait_returns_when_the_last_item_ends(store):
     record, jids = start_batch(store, [['sleep', '0.2']] * 3 + [['sleep', '0.6']], 4)
-    statuses = job_status.wait(store, [record['ansible_job_id']] + jids, 20)
+    statuses = job_status.Jobs(store).wait([record['ansible_job_id']] + jids, 20)
     batch_end = statuses[0]['asyncops_job']['ended_at']
     last_item_end = max(s['asyncops_job']['ended_at'] for s in statuses[1:])
     assert 0 <= batch_end - last_item_end < 0.2
     assert time.time() - batch_end < 0.3
+
+
+def test_killing_one_pending_item_stops_only_that_item(store):
+    record, jids = start_batch(store, [['sleep', '0.5'], ['sleep', '30'], ['true'], ['true']], 1)
+    jobs = job_status.Jobs(store)
+    assert job_status.job_state(jobs.status(jids[1])) == 'pending'
+    killed = jobs.kill(jids[1], timeout=10)
+    assert killed['killed'] and killed['finished'] and not killed['failed']
+    batch = jobs.wait([record['ansible_job_id']], 20)[0]
+    items = jobs.wait(jids, 5)
+    assert [job_status.job_state(i) for i in items] == ['succeeded', 'killed', 'succeeded', 'succeeded']
+    assert items[1]['started'] is False and 'killed before it started' in items[1]['msg']
+    assert batch['finished'] and batch['failed'] and batch['asyncops_job']['counts']['killed'] == 1
+
+
+def test_killing_a_running_item_stops_only_that_item(store):
+    record, jids = start_batch(store, [['sleep', '30'], ['true']], 2)
+    jobs = job_status.Jobs(store)
+    deadline = time.time() + 5
+    while job_status.job_state(jobs.status(jids[0])) != 'running' and time.time() < deadline:
+        time.sleep(0.02)
+    jobs.kill(jids[0], timeout=10)
+    jobs.wait([record['ansible_job_id']], 20)
+    assert [job_status.job_state(i) for i in jobs.wait(jids, 5)] == ['killed', 'succeeded']
+
+
+def test_pruning_while_batches_start_never_breaks_a_launch(store):
+    """`cleanup older_than=0` in a loop while batches start: a side dir is never removed before its record exists."""
+    stop = threading.Event()
+    errors = []
+
+    def prune_forever():
+        while not stop.is_set():
+            try:
+                job_status.Jobs(JobStore(store.path).open()).prune(0)
+            except Exception as exc:  # noqa: BLE001 - any failure of the pruner is a test failure
+                errors.append(exc)
+
+    pruner = threading.Thread(target=prune_forever)
+    pruner.start()
+    try:
+        batches = []
+        for round_ in range(20):
+            batch = 'j77.%d' % round_
+            specs = []
+            for index in range(5):
+                jid = item_jid(batch, index)
+                store.create_side_dir(jid)
+                store.write_side_file(jid, 'payload', b'#!/bin/sh\n', mode=0o700)
+                specs.append({'jid': jid, 'module': 'test', 'argv': ['true'], 'result_style': 'command', 'cmd': 'true',
+                              'time_limit': 0, 'grace': 0.2, 'batch_jid': batch, 'index': index})
+            batches.append(launch_batch(store, batch, specs, 2, False))
+    finally:
+        stop.set()
+        pruner.join()
+    assert errors == []
+    assert all(not b['finished'] or b['ansible_job_id'] for b in batches)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import (
-    RAW_OUTPUT_LIMIT, clip_text, command_result, interrupted_result, parse_module_output)
+    RAW_OUTPUT_LIMIT, Captured, captured_bytes, clip_fields, clip_text, command_result, interrupted_result,
+    parse_module_output)
+
+
+def whole(data):
+    return Captured(data, b'', len(data))
 
 
 def test_module_json_is_the_result():
@@ -46,6 +53,25 @@ def test_non_utf8_output_is_named_and_json_safe():
     json.dumps(result)
 
 
+def json_is_strict_utf8(result):
+    text = json.dumps(result)
+    return '\\ud' not in text and json.loads(text) == result
+
+
+@pytest.mark.parametrize('raw', [b'{"msg": "\xff"}', b'{"msg": "a\xffb", "rc": 0}', b'{"msg": "\\udcff"}'])
+def test_a_module_json_with_invalid_utf8_is_stored_replaced_with_a_warning(raw):
+    result = parse_module_output(raw, b'', 0, 'exited with code 0')
+    assert '\ufffd' in result['msg'] and not result.get('failed')
+    assert any('not valid UTF-8' in w for w in result['warnings'])
+    assert json_is_strict_utf8(result)
+
+
+def test_a_module_killed_by_a_signal_after_printing_its_result_failed():
+    result = parse_module_output(b'{"changed": true, "msg": "done"}', b'', -9, 'killed by SIGKILL')
+    assert result['failed'] is True and result['rc'] == -9
+    assert 'killed by SIGKILL' in result['msg'] and result['changed'] is True
+
+
 def test_huge_output_is_clipped_head_and_tail():
     data = b'a' * (5 * RAW_OUTPUT_LIMIT) + b'END'
     text, cut = clip_text(data)
@@ -58,23 +84,37 @@ def test_huge_output_is_clipped_head_and_tail():
 
 
 def test_command_result_matches_command_module_shape():
-    result = command_result(['echo', 'x'], 0, 'exited with code 0', b'x\n', b'', 1000.0, 1001.5)
+    result = command_result(['echo', 'x'], 0, 'exited with code 0', whole(b'x\n'), whole(b''), 1000.0, 1001.5)
     assert result['stdout'] == 'x'
     assert result['rc'] == 0
     assert result['changed'] is True
     assert 'failed' not in result
     assert result['delta'] == '0:00:01.500000'
-    failed = command_result('false', 1, 'exited with code 1', b'', b'err\n', 1000.0, 1000.0)
+    failed = command_result('false', 1, 'exited with code 1', whole(b''), whole(b'err\n'), 1000.0, 1000.0)
     assert failed['failed'] and failed['msg'] == 'non-zero return code'
     assert failed['stderr'] == 'err'
-    signalled = command_result('x', -15, 'killed by SIGTERM', b'', b'', 1000.0, 1000.0)
+    signalled = command_result('x', -15, 'killed by SIGTERM', whole(b''), whole(b''), 1000.0, 1000.0)
     assert signalled['msg'] == 'command killed by SIGTERM'
+    bad = command_result('x', 0, 'exited with code 0', whole(b'a\xffb'), whole(b''), 1000.0, 1000.0)
+    assert bad['stdout'] == 'a\ufffdb' and any('UTF-8' in w for w in bad['warnings'])
 
 
-def test_interrupted_result_carries_output_so_far(tmp_path):
-    out = tmp_path / 'out'
-    out.write_bytes(b'progress 50%\n')
-    result = interrupted_result('timedout', 'Timeout exceeded', str(out), str(tmp_path / 'missing'))
+def test_captured_head_and_tail():
+    captured = captured_bytes(b'0123456789', 4)
+    assert captured.cut and captured.text() == '01\n[... 6 bytes of output left out ...]\n89'
+    assert not captured_bytes(b'0123', 4).cut
+
+
+def test_huge_module_fields_are_clipped():
+    result = {'stdout': 'x' * 5000 + 'END', 'stdout_lines': ['x' * 5000 + 'END'], 'rc': 0}
+    assert clip_fields(result, 1000)
+    assert len(result['stdout']) < 1100 and result['stdout'].endswith('END')
+    assert result['stdout_lines'][-1].endswith('END')
+    assert not clip_fields({'stdout': 'small'}, 1000)
+
+
+def test_interrupted_result_carries_output_so_far():
+    result = interrupted_result('timedout', 'Timeout exceeded', whole(b'progress 50%\n'), whole(b''))
     assert result['timedout'] is True and result['killed'] is False
     assert result['failed'] is True
     assert result['stdout'] == 'progress 50%\n'

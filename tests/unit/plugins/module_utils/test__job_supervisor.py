@@ -31,7 +31,7 @@ def start(store, jid, argv, time_limit=0, style='command', grace=0.3):
 
 
 def wait_done(store, jid, timeout=20):
-    return job_status.wait(store, [jid], timeout)[0]
+    return job_status.Jobs(store).wait([jid], timeout)[0]
 
 
 def pids_with(marker):
@@ -41,7 +41,7 @@ def pids_with(marker):
 def _cmdline_has(pid, marker):
     try:
         with open('/proc/%s/cmdline' % pid, 'rb') as f:
-            return marker.encode() in f.read()
+            return marker.encode() in f.read().replace(b'\0', b' ')
     except OSError:
         return False
 
@@ -86,7 +86,7 @@ def test_supervisor_killed_means_lost(store, tmp_path):
     deadline = time.time() + 5
     while proc.is_alive(job_status.supervisor_identity(record['asyncops_job'])) and time.time() < deadline:
         time.sleep(0.05)
-    lost = job_status.status(store, 'j4.4')
+    lost = job_status.Jobs(store).status('j4.4')
     assert lost['finished'] and lost['failed'] and lost['lost']
     assert 'job lost' in lost['msg']
     assert store.read('j4.4')['lost'] is True  # persisted for ansible.builtin.async_status
@@ -96,18 +96,18 @@ def test_supervisor_killed_means_lost(store, tmp_path):
 
 def test_kill_mode_and_cleanup(store):
     start(store, 'j5.5', ['sleep', '30'])
-    killed = job_status.kill(store, 'j5.5', timeout=5)
+    killed = job_status.Jobs(store).kill('j5.5', timeout=5)
     assert killed['killed'] and not killed['failed'] and killed['changed']
-    assert job_status.status(store, 'j5.5')['failed']
-    assert job_status.job_state(job_status.status(store, 'j5.5')) == 'killed'
-    cleaned = job_status.cleanup(store, 'j5.5')
+    assert job_status.Jobs(store).status('j5.5')['failed']
+    assert job_status.job_state(job_status.Jobs(store).status('j5.5')) == 'killed'
+    cleaned = job_status.Jobs(store).cleanup('j5.5')
     assert cleaned['erased'] == store.record_path('j5.5')
     assert not os.path.exists(store.side_dir('j5.5'))
 
 
 def test_cleanup_while_running_never_reappears(store):
     start(store, 'j6.6', ['sleep', '0.5'])
-    cleaned = job_status.cleanup(store, 'j6.6')
+    cleaned = job_status.Jobs(store).cleanup('j6.6')
     assert cleaned['warnings']
     time.sleep(1.0)
     assert not store.exists('j6.6')
@@ -120,20 +120,27 @@ def test_wait_returns_promptly(store):
     assert lag < 0.25
 
 
-def test_huge_output_does_not_deadlock(store):
-    start(store, 'j8.8', ['sh', '-c', 'head -c 10485760 /dev/zero'])
+def test_huge_output_does_not_deadlock_and_is_clipped_in_the_record(store):
+    start(store, 'j8.8', ['sh', '-c', "head -c 10485760 /dev/zero | tr '\\0' a; echo END"])
     done = wait_done(store, 'j8.8', timeout=60)
-    assert done['rc'] == 0 and len(done['stdout']) == 10485760
+    assert done['rc'] == 0 and done['output_truncated']
+    # the record holds a bounded head and tail (4 MiB by default), the whole output stays on the target
+    assert 4 * 1024 * 1024 <= len(done['stdout']) < 4 * 1024 * 1024 + 100
+    assert done['stdout'].endswith('END') and 'bytes of output left out' in done['stdout']
+    assert os.path.getsize(done['stdout_file']) == 10485764
+    assert stat.S_IMODE(os.stat(done['stdout_file']).st_mode) == 0o600
+    assert any('output_limit' in w and done['stdout_file'] in w for w in done['warnings'])
+    assert os.path.getsize(store.record_path('j8.8')) < 5 * 1024 * 1024
 
 
 def test_running_status_has_tail_and_elapsed(store):
     start(store, 'j9.9', ['sh', '-c', 'echo one; echo two; sleep 5'])
     time.sleep(0.3)
-    running = job_status.status(store, 'j9.9', tail=1)
+    running = job_status.Jobs(store).status('j9.9', tail=1)
     assert not running['finished']
     assert running['stdout_tail'] == ['two']
     assert running['elapsed'] > 0
-    job_status.kill(store, 'j9.9')
+    job_status.Jobs(store).kill('j9.9')
 
 
 def test_exec_failure_is_reported(store):
@@ -147,18 +154,71 @@ def test_prune_keeps_running_jobs(store):
     start(store, 'j11.1', ['true'])
     wait_done(store, 'j11.1')
     start(store, 'j12.1', ['sleep', '5'])
-    assert job_status.prune(store, 0) == ['j11.1']
+    assert job_status.Jobs(store).prune(0) == ['j11.1']
     assert store.exists('j12.1')
-    job_status.kill(store, 'j12.1')
+    job_status.Jobs(store).kill('j12.1')
 
 
 def test_core_style_records(store):
     with open(store.record_path('j13.1'), 'w') as f:
         f.write('{"started": 1, "finished": 0, "ansible_job_id": "j13.1"}')
-    running = job_status.status(store, 'j13.1')
+    running = job_status.Jobs(store).status('j13.1')
     assert not running['finished']
     with open(store.record_path('j13.1'), 'w') as f:
         f.write('{"rc": 0, "changed": true}')
-    done = job_status.status(store, 'j13.1')
+    done = job_status.Jobs(store).status('j13.1')
     assert done['finished'] and done['rc'] == 0
-    assert job_status.describe(store, 'j13.1')['wrapper'] == 'ansible.builtin'
+    assert job_status.Jobs(store).describe('j13.1')['wrapper'] == 'ansible.builtin'
+
+
+def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
+    store.create_side_dir('j20.1')
+    store.write_side_file('j20.1', 'payload', b'SECRET_ARGS', mode=0o700)
+    store.write_side_file('j20.1', 'args', b'password=SECRET_ARGS')
+    launch(store, {'jid': 'j20.1', 'module': 'test', 'argv': ['sleep', '0.3'], 'result_style': 'command',
+                   'cmd': 'sleep', 'time_limit': 0, 'grace': 0.2})
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['args', 'payload', 'stderr', 'stdout']
+    wait_done(store, 'j20.1')
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['stderr', 'stdout']  # before any cleanup
+
+
+def test_processes_left_running_are_reported_and_kept_by_default(store):
+    start(store, 'j21.1', ['sh', '-c', 'nohup sleep 1007 >/dev/null 2>&1 & exit 0'])
+    done = wait_done(store, 'j21.1')
+    try:
+        assert done['rc'] == 0 and not done.get('failed')
+        assert len(done['leftovers']) == 1
+        assert any('left 1 process(es) running' in w and 'sleep 1007' in w and 'leftovers=stop' in w
+                   for w in done['warnings'])
+        assert pids_with('sleep 1007') == done['leftovers']
+    finally:
+        for pid in pids_with('sleep 1007'):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_processes_left_running_are_stopped_with_leftovers_stop(store):
+    store.create_side_dir('j22.1')
+    launch(store, {'jid': 'j22.1', 'module': 'test', 'argv': ['sh', '-c', 'nohup sleep 1008 >/dev/null 2>&1 & exit 0'],
+                   'result_style': 'command', 'cmd': 'x', 'time_limit': 0, 'grace': 0.2, 'leftovers': 'stop'})
+    done = wait_done(store, 'j22.1')
+    assert done['rc'] == 0 and len(done['leftovers_stopped']) == 1
+    assert any('they were stopped' in w for w in done['warnings'])
+    assert pids_with('sleep 1008') == []
+
+
+def test_a_module_killed_after_printing_its_result_is_failed(store):
+    start(store, 'j23.1', [sys.executable, '-c',
+                           'import json, os, sys; print(json.dumps({"changed": True})); sys.stdout.flush(); '
+                           'os.kill(os.getpid(), 9)'], style='module')
+    done = wait_done(store, 'j23.1')
+    assert done['failed'] and done['rc'] == -9 and 'killed by SIGKILL' in done['msg']
+    assert done['asyncops_job']['state'] == 'failed'
+
+
+def test_invalid_utf8_in_a_module_result_is_stored_readable(store):
+    start(store, 'j24.1', ['sh', '-c', r'printf "{\"msg\": \"a\377b\"}"'], style='module')
+    done = wait_done(store, 'j24.1')
+    raw = open(store.record_path('j24.1'), 'rb').read()
+    raw.decode('utf-8')  # strict
+    assert '\\ud' not in raw.decode('utf-8')
+    assert done['msg'] == 'a\ufffdb' and not done.get('failed')

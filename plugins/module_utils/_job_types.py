@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""Shapes of what the engine passes around and stores: for type checking only (imported under TYPE_CHECKING)."""
+
+from __future__ import annotations
+
+import typing as t
+
+
+class JobSpec(t.TypedDict, total=False):
+    """One job as the supervisor runs it."""
+    jid: str
+    module: str
+    argv: list[str]
+    result_style: str        # 'module' or 'command'
+    cmd: t.Any
+    chdir: str | None
+    strip_empty_ends: bool
+    time_limit: float
+    grace: float
+    output_limit: int
+    leftovers: str           # 'keep' or 'stop'
+    batch_jid: str
+    index: int
+    key: str
+
+
+class JobMeta(t.TypedDict, total=False):
+    """The engine's part of a record (under the asyncops_job key)."""
+    version: int
+    kind: str                # 'batch', 'item', or absent for a single job
+    module: str | None
+    pid: int
+    pgid: int
+    supervisor_pid: int
+    supervisor_start_ticks: int | None
+    job_start_ticks: int | None
+    boot_id: str | None
+    started_at: float
+    time_limit: float
+    grace: float
+    state: str
+    stopped_at: float
+    ended_at: float
+    elapsed: float
+    rc: int
+    batch_jid: str
+    index: int
+    key: str
+    counts: dict[str, int]
+    concurrency: int
+    fail_fast: bool
+    items: int
