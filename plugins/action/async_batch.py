@@ -87,7 +87,8 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
             records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
         if not params['keep']:
             jobs.collect(self, task_vars, launched['ansible_job_id'], params['delay'])
-        results = [item_result(record, item, index, params) for index, (record, item) in enumerate(zip(records, items))]
+        results = [item_result(record, item, index, params, self._task.no_log)
+                   for index, (record, item) in enumerate(zip(records, items))]
         result.update(summarise(results, time.time() - started_at))
         result['ansible_job_id'] = launched['ansible_job_id']
         result.update(attached)
@@ -141,8 +142,11 @@ def check_values(params):
         raise AnsibleActionFail('; '.join(problems))
 
 
-def item_result(record, item, index, params):
-    """One entry of `results`, shaped like a registered loop's: the module's keys plus item bookkeeping."""
+def item_result(record, item, index, params, no_log=False):
+    """One entry of `results`, shaped like a registered loop's: the module's keys plus item bookkeeping.
+
+    With no_log, each entry is marked _ansible_no_log as ansible-core marks loop items, so that the
+    callbacks get them censored (ansible-core keeps a no_log task's `results` and censors marked items)."""
     meta = record.get('asyncops_job') or {}
     entry = {k: v for k, v in record.items() if k not in INTERNAL_KEYS}
     entry.setdefault('changed', False)
@@ -154,6 +158,8 @@ def item_result(record, item, index, params):
     entry['ansible_loop_var'] = params['loop_var']
     entry[params['index_var']] = index
     entry['ansible_index_var'] = params['index_var']
+    if no_log:
+        entry['_ansible_no_log'] = True
     return entry
 
 

@@ -234,9 +234,11 @@ def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurre
     """Start a detached scheduler for specs; returns the batch record once every item is recorded pending."""
     try:
         return job_supervisor.spawn_detached(
-            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, notify_fd))
+            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, notify_fd),
+            store.fds())
     finally:
-        store.release_starting()
+        for spec in specs:
+            store.release_starting(spec['jid'])
 
 
 def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None, fail_fast: bool,

@@ -42,8 +42,8 @@ class KeyLock:
         return self
 
     def __exit__(self, *_exc: t.Any) -> None:
-        self.store.starting.pop('', None)
-        os.close(self.fd)
+        if self.store.starting.pop('', None) is not None:
+            os.close(self.fd)
 
 
 def keyed_jid(store: JobStore, key: str) -> str | None:

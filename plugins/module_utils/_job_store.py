@@ -235,6 +235,10 @@ class JobStore:
             self.fd = None
         return self
 
+    def fds(self) -> list[int]:
+        """The descriptors this store holds open (the async dir, start locks): what a detached child keeps."""
+        return ([self.fd] if self.fd is not None else []) + list(self.starting.values())
+
     def close(self) -> None:
         self.release_starting()
         if self.fd is not None:

@@ -63,18 +63,20 @@ def expand_argv(argv: list[str]) -> list[str]:
 def launch(store: JobStore, spec: JobSpec) -> dict[str, t.Any]:
     """Start the job described by spec under a detached supervisor; return its running record."""
     try:
-        return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd))
+        return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd), store.fds())
     finally:
         store.release_starting(spec['jid'])
 
 
-def spawn_detached(body: t.Callable[[int], None]) -> dict[str, t.Any]:
-    """Run body(notify_fd) in a detached grandchild (own session, stdio on /dev/null).
+def spawn_detached(body: t.Callable[[int], None], keep_fds: t.Iterable[int] = ()) -> dict[str, t.Any]:
+    """Run body(notify_fd) in a detached grandchild (own session, stdio on /dev/null, no other inherited
+    descriptor than keep_fds: a connection's sockets, e.g. mitogen's, must not stay open for the job's life).
 
     body must write one JSON line to notify_fd: {"record": ...} once the work really started, or
     {"error": ...}.  Returns the record as soon as it arrives; no fixed start window.
     """
     read_fd, write_fd = os.pipe()
+    keep = set(keep_fds) | {write_fd}
     first = os.fork()
     if first == 0:  # pragma: no cover - runs in the forked child
         try:
@@ -82,6 +84,7 @@ def spawn_detached(body: t.Callable[[int], None]) -> dict[str, t.Any]:
             os.setsid()
             if os.fork() == 0:
                 _detach_stdio()
+                close_fds_except(keep)
                 # objects inherited from the module stay out of the collector: forks of this long-lived
                 # process (a batch's item supervisors) then copy far fewer pages
                 gc.freeze()
@@ -128,6 +131,20 @@ def _report_crash(fd: int) -> None:
         os.write(fd, (json.dumps({'error': 'job supervisor failed: %s' % traceback.format_exc()}) + '\n').encode())
     except OSError:
         pass
+
+
+def close_fds_except(keep: t.Collection[int]) -> None:
+    """Close every descriptor above stderr that is not in keep."""
+    try:
+        open_fds = [int(name) for name in os.listdir('/proc/self/fd')]
+    except OSError:
+        open_fds = list(range(3, min(os.sysconf('SC_OPEN_MAX'), 65536)))
+    for fd in open_fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _detach_stdio() -> None:
@@ -216,8 +233,10 @@ class Supervisor:
                    (os.POSIX_SPAWN_DUP2, err, 2)]
         argv = self.spec['argv']
         try:
-            return os.posix_spawnp(argv[0], argv, self._job_env(), file_actions=actions, setpgroup=0,
-                                   setsigdef=JOB_DEFAULT_SIGNALS)
+            # the job runs detached, in its own process group, with output files and a time limit: run_command would
+            # wait for it, which is the one thing a background job must not do
+            return os.posix_spawnp(argv[0], argv, self._job_env(),  # pylint: disable=ansible-bad-function
+                                   file_actions=actions, setpgroup=0, setsigdef=JOB_DEFAULT_SIGNALS)
         except (OSError, ValueError, TypeError):
             return None
 
@@ -268,8 +287,7 @@ class Supervisor:
     def _finish_normally(self) -> dict[str, t.Any] | None:
         ended_at = time.time()
         self._job_ended()
-        assert self.child_status is not None
-        rc, exit_text = proc.describe_wait_status(self.child_status)
+        rc, exit_text = proc.describe_wait_status(t.cast(int, self.child_status))
         notes = self._leftovers()
         if self.spec.get('result_style') == 'command':
             out, err = self._captured(STDOUT_FILE), self._captured(STDERR_FILE)

@@ -17,8 +17,8 @@ description:
     (a sliding window, not barrier batches).
   - Each status round is one module execution for all items of the host, which waits on the target for up to
     O(delay) seconds and returns the moment the last item ends; a progress line is printed per round. The round
-    that sees the last item end also brings back every result and removes the job records (see O(keep)), so a
-    batch costs one execution to start, one per status round, and nothing more.
+    that sees the last item end also brings back every result; one more execution then removes the job records
+    (see O(keep)), so a batch costs one execution to start, one per status round, and one to collect.
   - The result looks like a registered loop's, RV(results) in item order, plus a RV(summary).
   - This is an action plugin; the module file only documents it.
 author:
@@ -57,10 +57,6 @@ options:
     description: Time limit of each item in seconds, from the moment it starts; V(0) means none.
     type: int
     default: 0
-  grace:
-    description: Seconds between SIGTERM and SIGKILL when an item is stopped.
-    type: float
-    default: 0.5
   delay:
     description: Longest wait of one status round, in seconds. A round returns early when every item finished.
     type: float
@@ -87,11 +83,15 @@ options:
     default: true
   keep:
     description:
-      - Keep the job records on the target after the results were read (by default the last status round removes
-        them). Kept records can be read again with M(asyncops.jobs.async_status) and the batch's RV(ansible_job_id).
+      - Keep the job records on the target after the results were read. By default they are removed by one more
+        round trip, made once the reply with the results arrived on the controller, so a reply lost in transit is
+        simply read again. Kept records can be read again with M(asyncops.jobs.async_status) and the batch's
+        RV(ansible_job_id).
       - In check mode the records are always kept, since check mode removes nothing on the target.
     type: bool
     default: false
+extends_documentation_fragment:
+  - asyncops.jobs.job
 attributes:
   check_mode:
     description: Every item's module runs in check mode when the task does.

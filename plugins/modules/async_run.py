@@ -46,14 +46,14 @@ options:
       - Above 0, waits for the job, with one status round trip at most every O(poll) seconds.
     type: int
     default: 10
-  grace:
-    description: Seconds between SIGTERM and SIGKILL when the job is stopped.
-    type: float
-    default: 0.5
   cleanup:
-    description: With O(poll) above 0, remove the job record once the result is read.
+    description:
+      - With O(poll) above 0, remove the job record once the result is safe on the controller (one more round trip, made
+        after the reply with the result arrived, so a reply lost in transit is simply read again).
     type: bool
     default: true
+extends_documentation_fragment:
+  - asyncops.jobs.job
 attributes:
   check_mode:
     description: The wrapped module runs in check mode when the task does; modules without check mode support skip.

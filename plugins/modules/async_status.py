@@ -33,9 +33,13 @@ options:
         it runs.
       - V(wait) is V(status) that returns as soon as the job(s) finished, or after O(timeout) seconds.
       - V(kill) stops the whole job tree (SIGTERM, then SIGKILL) and returns the final record, which says killed.
+        The job id of a batch stops every item; the job id of one item stops that item alone (a pending item is
+        recorded killed and never starts).
       - V(list) returns every job of the async dir with its state and age.
       - V(cleanup) removes the record(s) of O(jid); without O(jid) and with O(older_than) it removes the finished
-        records older than that. A cleaned-up record never reappears, even if the job was still running.
+        records older than that, the files of jobs whose record is gone (never those of a job being started) and the
+        full outputs kept for clipped results, when they are that old. A cleaned-up record never reappears, even if
+        the job was still running.
     type: str
     choices: [status, wait, kill, list, cleanup]
     default: status
@@ -70,11 +74,16 @@ options:
   _async_dir:
     description: Set by the action plugin from the shell plugin's C(async_dir) option.
     type: str
-    default: ~/.ansible_async
 attributes: {}
 notes:
   - Use the same C(become) settings as when the job was started; the job records are private to that user.
-  - Supports check mode (every mode only reads, except V(kill) and V(cleanup), which are not run in check mode).
+  - Only records that are ours are used. The async dir, each record, the job's side directory and output files must
+    belong to the user running this, not be writable by others, and not be symbolic links. Anything else is refused
+    with its path and owner named, and is never read, signalled or removed; O(mode=list) skips such records with a
+    warning. Output is only read from the job's own side directory, never from a path written in a record.
+  - A signal only goes to a process whose pid, start time and boot id are those the job's record names.
+  - Check mode only reads. A job found lost is reported lost, but its record is left as it is and no process is stopped;
+    V(kill) and V(cleanup) do nothing; pruning reports what it would remove.
 seealso:
   - module: ansible.builtin.async_status
   - module: asyncops.jobs.async_run
@@ -183,6 +192,7 @@ asyncops_job:
   type: dict
 """
 
+import json
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -260,6 +270,20 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
     return records
 
 
+def exit_with_record(record: Record) -> None:
+    """Return a job's own result as it is, as ansible.builtin.async_status does: the module that produced it
+    already formatted its warnings and deprecations, which exit_json would take apart again (and fail on)."""
+    print('\n%s' % json.dumps(record))  # pylint: disable=ansible-bad-function
+    raise SystemExit(0)
+
+
+def exit_with(module: AnsibleModule, result: Record) -> None:
+    """Our own result (a summary, a listing, a cleanup): its warnings are ours, given to module.warn."""
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
@@ -287,14 +311,15 @@ def main() -> None:
     for warning in store.warnings:
         module.warn(warning)
     if isinstance(outcome, dict):
-        module.exit_json(**outcome)
+        exit_with(module, outcome)
     if module.params['brief'] and not all(record.get('finished') for record in outcome):
         outcome = [brief(record) for record in outcome]
     if single:
         result = outcome[0]
         if mode == 'cleanup':
             result['changed'] = not module.check_mode
-        module.exit_json(**result)
+            exit_with(module, result)
+        exit_with_record(result)
     summary = summarise(outcome)
     if mode == 'cleanup':
         summary['changed'] = not module.check_mode
@@ -302,7 +327,7 @@ def main() -> None:
         summary['changed'] = any(r.get('changed') for r in outcome)
         summary['failed'] = False
         summary.pop('msg', None)
-    module.exit_json(**summary)
+    exit_with(module, summary)
 
 
 if __name__ == '__main__':

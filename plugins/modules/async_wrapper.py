@@ -75,10 +75,6 @@ options:
         failed, finished and RV(ignore:timedout=true), with the output captured so far.
     type: int
     default: 0
-  grace:
-    description: Seconds between SIGTERM and SIGKILL when a job is stopped.
-    type: float
-    default: 0.5
   concurrency:
     description:
       - Start the jobs as one batch, at most this many running at a time (a sliding window, refilled the moment a
@@ -94,9 +90,15 @@ options:
     description:
       - Directory of the job records. C(~) is the home of the user running the job, from the password database,
         so that launch and status agree under become.
+      - Called as a task, the shell plugin's C(async_dir) setting (E(ANSIBLE_ASYNC_DIR), V(ansible_async_dir)) is used when
+        this is not set, as by M(asyncops.jobs.async_status); run by other means, E(ANSIBLE_ASYNC_DIR) on the target,
+        else C(~/.ansible_async).
+      - A directory that is not ours (a symbolic link, one that belongs to another user, or one that others can write
+        to) is refused, with its path and owner in the message, and left as it is. A missing one is created with mode
+        0700.
     type: str
-    default: ~/.ansible_async
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - asyncops.jobs.job
 attributes: {}
 notes:
   - Supports check mode; a wrapped module built in check mode runs in check mode.

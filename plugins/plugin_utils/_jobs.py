@@ -19,8 +19,8 @@ import json
 import os
 import shlex
 import signal
+import stat
 import time
-import typing as t
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
@@ -312,12 +312,20 @@ def announce_on_interrupt(host, jids, become):
     commands to follow them up on ansible-playbook's stderr, then let the worker stop as it would.
 
     Workers have /dev/null as stderr and their queued display messages die with them, so the line goes
-    straight to the stderr of ansible-playbook (the worker's parent), through /proc where there is one."""
+    straight to the stderr of ansible-playbook (the worker's parent), opened through /proc before anything
+    happens: on SIGTERM, ansible-playbook may be gone by the time the worker hears of it."""
     message = interrupt_message(host, jids, become)
+    stderr_fd = open_controller_stderr()
     previous = {}
 
     def handler(signum, frame):
-        write_to_controller_stderr(message)
+        if stderr_fd is None:
+            display.warning(message.strip())
+        else:
+            try:
+                os.write(stderr_fd, message.encode('utf-8', 'replace'))
+            except OSError:
+                pass
         earlier = previous.get(signum)
         signal.signal(signum, earlier if earlier is not None else signal.SIG_DFL)
         if callable(earlier):
@@ -335,18 +343,30 @@ def announce_on_interrupt(host, jids, become):
     finally:
         for sig, earlier in previous.items():
             signal.signal(sig, earlier)
+        if stderr_fd is not None:
+            os.close(stderr_fd)
 
 
-def write_to_controller_stderr(message):
-    """Write message on the stderr of ansible-playbook; through display when that cannot be opened."""
+def open_controller_stderr():
+    """ansible-playbook's stderr (a terminal, a pipe, or a file opened for appending), opened for appending;
+    None where that cannot be done without overwriting what ansible-playbook writes there."""
+    parent = os.getppid()
+    if not appendable(parent, 2):
+        return None
     try:
-        fd = os.open('/proc/%d/fd/2' % os.getppid(), os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+        return os.open('/proc/%d/fd/2' % parent, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
-        display.warning(message.strip())
-        return
+        return None
+
+
+def appendable(pid, fd):
+    """Whether another process can add to pid's file descriptor fd without overwriting what pid writes there:
+    not a regular file, or one opened with O_APPEND (a regular file has an offset of pid's own)."""
     try:
-        os.write(fd, message.encode('utf-8', 'replace'))
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        if not stat.S_ISREG(os.stat('/proc/%d/fd/%d' % (pid, fd)).st_mode):
+            return True
+        with open('/proc/%d/fdinfo/%d' % (pid, fd)) as info:
+            flags = next(int(line.split()[1], 8) for line in info if line.startswith('flags:'))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return False
+    return bool(flags & os.O_APPEND)

@@ -159,9 +159,9 @@ def test_a_cleaned_up_record_never_reappears_under_stress(tmp_path):
         store.release_starting(jid)
         store.write(jid, {'n': 0})
         removed = threading.Event()
-        late_writes = []
+        late_writes: list[int] = []
 
-        def writer(jid=jid, removed=removed, late_writes=late_writes):
+        def writer(jid=jid, removed=removed, late_writes=late_writes):  # pylint: disable=dangerous-default-value
             after = 0
             for n in range(1000):
                 done = removed.is_set()
@@ -185,7 +185,7 @@ def test_a_cleaned_up_record_never_reappears_under_stress(tmp_path):
         if store.exists(jid) or late_writes:
             reappeared += 1
     assert reappeared == 0
-    assert [name for name in os.listdir(store.path)] == []
+    assert os.listdir(store.path) == []
 
 
 def test_read_missing_empty_and_corrupt_never_shows_content(tmp_path):
