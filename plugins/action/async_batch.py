@@ -14,40 +14,20 @@ import time
 import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleUndefinedVariable
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 display = Display()
 
-ARGUMENT_SPEC = {
-    'module': {'type': 'str', 'required': True},
-    'items': {'type': 'list', 'elements': 'raw', 'required': True},
-    'args': {'type': 'raw', 'default': {}},
-    'loop_var': {'type': 'str', 'default': 'item'},
-    'index_var': {'type': 'str', 'default': 'item_index'},
-    'concurrency': {'type': 'int', 'default': 1},
-    'timeout': {'type': 'int', 'default': 0},
-    'grace': {'type': 'float', 'default': DEFAULTS['grace']},
-    'delay': {'type': 'float', 'default': 1.0},
-    'retries': {'type': 'int', 'default': 300},
-    'fail_fast': {'type': 'bool', 'default': False},
-    'allow_failures': {'type': 'bool', 'default': False},
-    'wait': {'type': 'bool', 'default': True},
-    'keep': {'type': 'bool', 'default': False},
-    'output_limit': {'type': 'int', 'default': DEFAULTS['output_limit']},
-    'leftovers': {'type': 'str', 'default': DEFAULTS['leftovers'], 'choices': ['keep', 'stop']},
-    'key': {'type': 'str'},
-}
 # result keys of the wrapper that say nothing about the item to the user
 INTERNAL_KEYS = ('started', 'finished', 'results_file', 'asyncops_job')
 
 
-class ActionModule(jobs.PipelinedModules, ActionBase):
+class ActionModule(JobActionBase):
 
-    _requires_connection = True
+    STUB = 'async_batch'
 
     @classmethod
     def finalize_task_arg(cls, name: str, value: t.Any, templar: t.Any, context: t.Any) -> t.Any:
@@ -56,20 +36,20 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
             return value
         return super().finalize_task_arg(name, value, templar, context)
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
-        _spec, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        params = self.validated_params(('concurrency', 'timeout', 'delay', 'retries', 'grace', 'output_limit'))
         check_values(params)
         items = params['items']
         if not items:
             result.update(summarise([], 0.0), changed=False, msg='items is empty: nothing to do')
             return result
-        job_list = [jobs.build_job(self, params['module'], self.render_args(params, index, item, task_vars), task_vars)
+        job_list = [self.build_job(params['module'], self.render_args(params, index, item, task_vars), task_vars)
                     for index, item in enumerate(items)]
         started_at = time.time()
-        launched = jobs.launch(self, job_list, params['timeout'], task_vars, grace=params['grace'],
+        launched = self.launch(job_list, params['timeout'], task_vars, grace=params['grace'],
                                concurrency=params['concurrency'], fail_fast=params['fail_fast'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'])
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
@@ -83,10 +63,10 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
                           jobs=launched['jobs'], **attached)
             return result
         host = task_vars.get('inventory_hostname', '?')
-        with jobs.announce_on_interrupt(host, [launched['ansible_job_id']], self._task.become):
+        with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
             records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
         if not params['keep']:
-            jobs.collect(self, task_vars, launched['ansible_job_id'], params['delay'])
+            self.collect(task_vars, launched['ansible_job_id'], params['delay'])
         results = [item_result(record, item, index, params, self._task.no_log)
                    for index, (record, item) in enumerate(zip(records, items))]
         result.update(summarise(results, time.time() - started_at))
@@ -99,7 +79,7 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
                 str(results[first_failure(results)].get('msg', 'failed'))[:300])
         return result
 
-    def render_args(self, params, index, item, task_vars):
+    def render_args(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         """The module args for one item: the task's variables plus the loop and index variables."""
         variables = dict(task_vars)
         variables[params['loop_var']] = item
@@ -115,34 +95,32 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
                                     % (type(rendered).__name__, index))
         return rendered
 
-    def poll_rounds(self, params, batch_jid, item_jids, task_vars, host, started_at):
+    def poll_rounds(self, params: dict[str, t.Any], batch_jid: str, item_jids: list[str], task_vars: dict[str, t.Any],
+                    host: str, started_at: float) -> list[Result]:
         """Status rounds until every item finished; returns the items' records.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
-        the round in which the last item ends returns the whole records (removed afterwards by jobs.collect, once
+        the round in which the last item ends returns the whole records (removed afterwards by collect(), once
         they are safe here).
         """
         jids = [batch_jid] + item_jids
         for _round in range(params['retries']):
-            reply = jobs.status_round(self, task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
+            reply = self.status_round(task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
                                       brief=True, tail=0)
             if reply['finished']:
-                return reply['jobs'][1:]
+                return t.cast(t.List[Result], reply['jobs'][1:])
             display.display(progress_line(host, reply['jobs'][1:], time.time() - started_at))
         raise AnsibleActionFail('the batch %s still runs after %d status rounds (retries x delay = %gs); it goes on '
                                 'on the target: follow it with asyncops.jobs.async_status jid=%s, or raise retries'
                                 % (batch_jid, params['retries'], params['retries'] * params['delay'], batch_jid))
 
 
-def check_values(params):
-    problems = range_problems(params, ('concurrency', 'timeout', 'delay', 'retries', 'grace', 'output_limit'))
+def check_values(params: dict[str, t.Any]) -> None:
     if params['loop_var'] == params['index_var']:
-        problems.append('loop_var and index_var must differ (both are %r)' % params['loop_var'])
-    if problems:
-        raise AnsibleActionFail('; '.join(problems))
+        raise AnsibleActionFail('loop_var and index_var must differ (both are %r)' % params['loop_var'])
 
 
-def item_result(record, item, index, params, no_log=False):
+def item_result(record: Result, item: t.Any, index: int, params: dict[str, t.Any], no_log: bool = False) -> Result:
     """One entry of `results`, shaped like a registered loop's: the module's keys plus item bookkeeping.
 
     With no_log, each entry is marked _ansible_no_log as ansible-core marks loop items, so that the
@@ -163,7 +141,7 @@ def item_result(record, item, index, params, no_log=False):
     return entry
 
 
-def summarise(results, elapsed):
+def summarise(results: list[Result], elapsed: float) -> Result:
     counts = {
         'ok': sum(1 for r in results if not r['failed'] and not r.get('skipped')),
         'failed_count': sum(1 for r in results if r['failed']),
@@ -179,13 +157,13 @@ def summarise(results, elapsed):
     }
 
 
-def first_failure(results):
+def first_failure(results: list[Result]) -> int:
     return next(i for i, r in enumerate(results) if r['failed'])
 
 
-def progress_line(host, brief_jobs, elapsed):
+def progress_line(host: str, brief_jobs: list[Result], elapsed: float) -> str:
     """'ASYNC BATCH POLL on host: ...' with items done/running/pending."""
-    counts = {}
+    counts: dict[str, int] = {}
     for job in brief_jobs:
         counts[job.get('state', 'running')] = counts.get(job.get('state', 'running'), 0) + 1
     done = len(brief_jobs) - counts.get('running', 0) - counts.get('pending', 0)

@@ -6,44 +6,32 @@
 from __future__ import annotations
 
 import time
+import typing as t
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 display = Display()
 
-ARGUMENT_SPEC = {
-    'module': {'type': 'str', 'required': True},
-    'args': {'type': 'dict', 'default': {}},
-    'timeout': {'type': 'int', 'default': 0},
-    'poll': {'type': 'int', 'default': 10},
-    'grace': {'type': 'float', 'default': DEFAULTS['grace']},
-    'cleanup': {'type': 'bool', 'default': True},
-    'output_limit': {'type': 'int', 'default': DEFAULTS['output_limit']},
-    'leftovers': {'type': 'str', 'default': DEFAULTS['leftovers'], 'choices': ['keep', 'stop']},
-    'key': {'type': 'str'},
-}
 # how long after the time limit (+ grace) a job may still report running before we stop trusting it
 DEADLINE_MARGIN = 30
 
 
-class ActionModule(jobs.PipelinedModules, ActionBase):
+class ActionModule(JobActionBase):
 
-    _requires_connection = True
+    STUB = 'async_run'
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = super().run(tmp, task_vars)
         del tmp
-        _spec, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        check_values(params)
+        params = self.validated_params(('timeout', 'poll', 'grace', 'output_limit'))
         task_vars = task_vars or {}
-        job = jobs.build_job(self, params['module'], params['args'], task_vars)
+        job = self.build_job(params['module'], params['args'], task_vars)
         started_at = time.time()
-        launched = jobs.launch(self, [job], params['timeout'], task_vars, grace=params['grace'],
+        launched = self.launch([job], params['timeout'], task_vars, grace=params['grace'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'])
         jid = launched['ansible_job_id']
         attached = {'attached': True} if launched.get('attached') else {}
@@ -51,21 +39,20 @@ class ActionModule(jobs.PipelinedModules, ActionBase):
             result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
                           ansible_job_id=jid, results_file=launched['results_file'], **attached)
             return result
-        deadline = None
-        if params['timeout']:
-            deadline = started_at + params['timeout'] + params['grace'] + DEADLINE_MARGIN
-        host = task_vars.get('inventory_hostname', '?')
-        with jobs.announce_on_interrupt(host, [jid], self._task.become):
-            final = jobs.wait_for(self, jid, task_vars, params['poll'], deadline,
-                                  on_poll=lambda r: display.display(jobs.poll_line(host, r, self._task.no_log)))
+        final = self.poll(jid, params, task_vars, started_at)
         if params['cleanup']:
-            jobs.collect(self, task_vars, jid, params['poll'])
+            self.collect(task_vars, jid, params['poll'])
         result.update(final, **attached)
         result.setdefault('changed', False)
         return result
 
-
-def check_values(params):
-    problems = range_problems(params, ('timeout', 'poll', 'grace', 'output_limit'))
-    if problems:
-        raise AnsibleActionFail('; '.join(problems))
+    def poll(self, jid: str, params: dict[str, t.Any], task_vars: dict[str, t.Any], started_at: float) -> Result:
+        """Wait for the job, one progress line per round; the job ids are printed if the controller is stopped."""
+        deadline = None
+        if params['timeout']:
+            deadline = started_at + params['timeout'] + params['grace'] + DEADLINE_MARGIN
+        host = task_vars.get('inventory_hostname', '?')
+        no_log = bool(self._task.no_log)
+        with announce_on_interrupt(host, [jid], bool(self._task.become)):
+            return self.wait_for(jid, task_vars, params['poll'], deadline,
+                                 on_poll=lambda record: display.display(jobs.poll_line(host, record, no_log)))

@@ -11,17 +11,15 @@ on the target, exactly as the wrapper did when it started the job.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
+import typing as t
 
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 
-class ActionModule(jobs.PipelinedModules, ActionBase):
+class ActionModule(JobActionBase):
 
-    _requires_connection = True
-
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = super().run(tmp, task_vars)
         del tmp
-        result.update(jobs.query(self, task_vars, **self._task.args))
+        result.update(self.query(task_vars or {}, **self._task.args))
         return result

@@ -9,20 +9,19 @@ is passed, unexpanded, exactly as async_run, async_batch and async_status pass i
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
+import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 
-class ActionModule(jobs.PipelinedModules, ActionBase):
+class ActionModule(JobActionBase):
 
-    _requires_connection = True
-
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
         if not args.get('async_dir'):
-            args['async_dir'] = jobs.async_dir_setting(self)
-        result.update(jobs.run_target_module(self, jobs.WRAPPER, args, task_vars or {}))
+            args['async_dir'] = self.async_dir_setting()
+        result.update(self.run_target_module(jobs.WRAPPER, args, task_vars or {}))
         return result

@@ -31,7 +31,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import KILL_REQUEST_FILE, META_KEY, RECORD_VERSION, JobStore
 
 if t.TYPE_CHECKING:
-    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobSpec
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import BatchRecord, JobMeta, JobSpec
 
 
 def item_jid(batch_jid: str, index: int) -> str:
@@ -91,29 +91,32 @@ class BatchScheduler:
                                module=spec.get('module'), time_limit=spec.get('time_limit'),
                                grace=spec.get('grace', DEFAULTS['grace']))})
 
-    def start(self) -> dict[str, t.Any]:
+    def start(self) -> BatchRecord:
         """Start the first window, then record the other items as pending; returns the batch record."""
         self.write_pending(self.pending[:self.concurrency])
         self.fill_window()
         self.write_pending(self.pending)
         return self.write_batch_record()
 
-    def write_batch_record(self) -> dict[str, t.Any]:
+    def write_batch_record(self) -> BatchRecord:
         finished = not self.pending and not self.running and not self.finishing
         counts = {'pending': len(self.pending), 'running': len(self.running) + len(self.finishing)}
         for state in self.done.values():
             counts[state] = counts.get(state, 0) + 1
-        meta = dict(self.meta, counts=counts)
+        meta = t.cast('JobMeta', dict(self.meta, counts=counts))
         if finished:
             now = time.time()
-            meta.update(state='finished', ended_at=now, elapsed=round(now - self.started_at, 3))
-        record = {'started': True, 'finished': finished, 'ansible_job_id': self.jid,
-                  'results_file': self.store.record_path(self.jid), 'jobs': self.jids, META_KEY: meta}
+            meta['state'] = 'finished'
+            meta['ended_at'] = now
+            meta['elapsed'] = round(now - self.started_at, 3)
+        record: BatchRecord = {'started': True, 'finished': finished, 'ansible_job_id': self.jid,
+                               'results_file': self.store.record_path(self.jid), 'jobs': self.jids,
+                               'asyncops_job': meta}
         if finished:
             record['failed'] = self.failed_seen
             record['changed'] = True
         try:
-            self.store.write(self.jid, record)
+            self.store.write(self.jid, t.cast(t.Dict[str, t.Any], record))
         except OSError:
             pass  # cleaned up while running: keep going, items still record their own results
         return record
@@ -210,7 +213,7 @@ class BatchScheduler:
         # our own unreaped children: their pids cannot have been reused
         proc.signal_pids(dict.fromkeys(list(self.running) + list(self.finishing)), signal.SIGTERM)
 
-    def run(self, wake_fd: int) -> dict[str, t.Any]:
+    def run(self, wake_fd: int) -> BatchRecord:
         self.fill_window()
         self.write_batch_record()
         extra = [self.release_r] if self.release_r is not None else []

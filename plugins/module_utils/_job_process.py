@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import os
 import signal
 import time
@@ -95,8 +94,10 @@ def is_alive(ident: t.Mapping[str, t.Any]) -> bool:
         return ident.get('start_ticks') is None or int(fields[19]) == ident['start_ticks']
     try:
         os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM
+    except PermissionError:
+        return True  # it exists, it is just not ours
+    except OSError:
+        return False
     return True
 
 
@@ -104,7 +105,7 @@ def become_subreaper() -> bool:
     """Make this process adopt orphaned descendants (Linux >= 3.4); False where unsupported."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError, TypeError):
         return False
 
@@ -185,9 +186,10 @@ def signal_process(pid: int, ticks: int | None, sig: int) -> bool:
     if pidfd_open is not None:
         try:
             fd = pidfd_open(pid)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSYS, errno.EPERM):
-                return False
+        except ProcessLookupError:
+            return False
+        except OSError:
+            pass  # no pidfds here (ENOSYS, a seccomp filter): check, then signal by pid
         else:
             try:
                 if ticks is not None and start_ticks(pid) != ticks:
@@ -231,7 +233,7 @@ def signal_group(pgid: int | None, sig: int) -> None:
 
 def reap_children() -> dict[int, int]:
     """Collect every exited child of this process; {pid: wait status}."""
-    reaped = {}
+    reaped: dict[int, int] = {}
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)

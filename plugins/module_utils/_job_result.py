@@ -79,13 +79,13 @@ def parse_module_output(stdout: bytes, stderr: bytes, rc: int, exit_text: str) -
     incomplete. Bytes that are not UTF-8 are replaced, with a warning, so the record stays readable."""
     text = stdout.decode('utf-8', 'surrogateescape')
     try:
-        filtered, warnings = _filter_non_json_lines(text, objects_only=True)
+        filtered, warnings = _filter_non_json_lines(text, objects_only=True)  # type: ignore[no-untyped-call]
         result = json.loads(filtered)
         if not isinstance(result, dict):
             raise ValueError('not a JSON object')
     except ValueError as exc:
         return module_failure(stdout, stderr, rc, exit_text, str(exc))
-    result, replaced = utf8_safe(result)
+    result, replaced = t.cast(t.Tuple[t.Dict[str, t.Any], bool], utf8_safe(result))
     if replaced or not is_utf8(stdout):
         warnings.append(INVALID_UTF8_WARNING)
     if warnings:

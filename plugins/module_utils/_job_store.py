@@ -172,7 +172,7 @@ def write_all(fd: int, payload: bytes) -> None:
 
 
 def read_fd(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         data = os.read(fd, 1 << 20)
         if not data:
@@ -607,7 +607,7 @@ def parse_record(raw: bytes, path: str) -> dict[str, t.Any]:
         raise JobStoreError('job record %s is not valid JSON (%d bytes, %s)' % (path, len(raw), exc))
     if not isinstance(data, dict):
         raise JobStoreError('job record %s does not hold a JSON object' % path)
-    return utf8_safe(data)[0]
+    return t.cast(t.Dict[str, t.Any], utf8_safe(data)[0])
 
 
 def tail_lines(text: str, lines: int) -> list[str]:

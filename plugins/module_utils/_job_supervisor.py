@@ -39,7 +39,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, RECORD_VERSION, JobStore
 
 if t.TYPE_CHECKING:
-    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobSpec
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
 
 STDOUT_FILE = 'stdout'
 STDERR_FILE = 'stderr'
@@ -102,7 +102,7 @@ def spawn_detached(body: t.Callable[[int], None], keep_fds: t.Iterable[int] = ()
     reply = json.loads(message)
     if 'error' in reply:
         raise LaunchError(reply['error'])
-    return reply['record']
+    return t.cast(t.Dict[str, t.Any], reply['record'])
 
 
 def notify(fd: int | None, message: dict[str, t.Any]) -> None:
@@ -177,7 +177,7 @@ class Supervisor:
         return self.store.record_path(self.jid)
 
     # -- start -------------------------------------------------------------------------
-    def start(self) -> dict[str, t.Any]:
+    def start(self) -> JobRecord:
         proc.become_subreaper()
         self.started_at = time.time()
         out = self.store.open_output(self.jid, STDOUT_FILE, OUTPUT_FLAGS)
@@ -212,10 +212,10 @@ class Supervisor:
         }
         for key in ('batch_jid', 'index', 'key'):
             if key in self.spec:
-                self.meta[key] = self.spec[key]  # type: ignore[literal-required]
-        record = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
-                  'results_file': self.store.record_path(self.jid), META_KEY: self.meta}
-        self.store.write(self.jid, record)
+                t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
+        record: JobRecord = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
+                             'results_file': self.store.record_path(self.jid), 'asyncops_job': self.meta}
+        self.store.write(self.jid, t.cast(t.Dict[str, t.Any], record))
         return record
 
     def _job_env(self) -> dict[str, str]:
@@ -249,8 +249,9 @@ class Supervisor:
             os.dup2(null, 0)
             os.dup2(out, 1)
             os.dup2(err, 2)
-            if self.spec.get('chdir'):
-                os.chdir(self.spec['chdir'])
+            chdir = self.spec.get('chdir')
+            if chdir:
+                os.chdir(chdir)
             argv = self.spec['argv']
             os.execvpe(argv[0], argv, self._job_env())
         except BaseException as exc:

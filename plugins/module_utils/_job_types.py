@@ -55,3 +55,21 @@ class JobMeta(t.TypedDict, total=False):
     concurrency: int
     fail_fast: bool
     items: int
+
+
+class JobRecord(t.TypedDict, total=False):
+    """A job record as ansible.builtin.async_status reads it (a finished job's record also holds its module's
+    result keys: rc, stdout, msg, changed, ...)."""
+    started: bool
+    finished: bool
+    failed: bool
+    changed: bool
+    msg: str
+    ansible_job_id: str
+    results_file: str
+    asyncops_job: JobMeta
+
+
+class BatchRecord(JobRecord, total=False):
+    """The record of a batch: its items' job ids, in item order."""
+    jobs: list[str]

@@ -10,7 +10,7 @@ module: async_batch
 short_description: Run a loop of background jobs with bounded concurrency in one task
 version_added: 0.1.0
 description:
-  - Replaces the recipe of C(include_tasks) over C(items | batch(n)) with C(async)/C(poll=0) tasks and
+  - Replaces the recipe of C(include_tasks) over batches of items (the C(batch) filter) with C(async)/C(poll=0) tasks and
     M(ansible.builtin.async_status) until-loops by one task.
   - The whole batch starts on each host with one module execution, whatever the number of items; a scheduler on
     the target keeps at most O(concurrency) items running and starts the next one the moment an item ends
@@ -92,13 +92,32 @@ options:
     default: false
 extends_documentation_fragment:
   - asyncops.jobs.job
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
 attributes:
-  check_mode:
-    description: Every item's module runs in check mode when the task does.
+  action:
     support: full
+  async:
+    support: none
+    details: It runs its items in the background itself; use O(wait=false) rather than the C(async) keyword.
   become:
-    description: Items run as the become user.
     support: full
+    details: Items run as the become user; follow them with the same become settings.
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: Every item's module runs in check mode when the task does; modules without check mode support skip.
+  connection:
+    support: full
+  delegation:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
 notes:
   - Works with C(delegate_to), many hosts and forks, and the C(free) strategy; each host runs its own scheduler.
   - A status round that cannot reach the host is tried 3 times, at least a second apart, before the host is reported
@@ -107,6 +126,10 @@ notes:
 seealso:
   - module: asyncops.jobs.async_run
   - module: asyncops.jobs.async_status
+  - ref: ansible_collections.asyncops.jobs.docsite.guide_batching
+    description: Batching many background jobs, with the benchmark of the recipes it replaces.
+  - ref: ansible_collections.asyncops.jobs.docsite.guide_troubleshooting
+    description: What the messages mean and what to do about them.
 """
 
 EXAMPLES = r"""
@@ -156,12 +179,60 @@ EXAMPLES = r"""
 RETURN = r"""
 results:
   description:
-    - One entry per item, in item order, with the module's own keys (for command and shell C(rc), C(stdout), C(stderr),
-      ...) and C(changed), C(failed), C(timedout), C(elapsed), C(state), C(ansible_job_id), the item under O(loop_var)
-      and its index under O(index_var).
+    - One entry per item, in item order, like a registered loop's C(results), with the keys of the item's module
+      result (for command and shell C(rc), C(stdout), C(stderr), ...) and the keys below.
   returned: when O(wait=true)
   type: list
   elements: dict
+  contains:
+    ansible_job_id:
+      description: Job id of the item on the target.
+      type: str
+      sample: j360874038559.4169.i0
+    changed:
+      description: Whether the item's module changed something.
+      type: bool
+    failed:
+      description: Whether the item failed (its module failed, it timed out, was killed or lost).
+      type: bool
+    timedout:
+      description: Whether the item was stopped at its time limit.
+      type: bool
+    elapsed:
+      description: Seconds the item ran.
+      type: float
+      sample: 2.004
+    state:
+      description: How the item ended.
+      type: str
+      choices: [succeeded, failed, timedout, killed, lost, skipped]
+    item:
+      description: The item, under the name given by O(loop_var) (V(item) by default).
+      type: raw
+    item_index:
+      description: The item's index from 0, under the name given by O(index_var).
+      type: int
+    ansible_loop_var:
+      description: The value of O(loop_var), as in a registered loop.
+      type: str
+    ansible_index_var:
+      description: The value of O(index_var), as in a registered loop.
+      type: str
+  sample:
+    - ansible_job_id: j360874038559.4169.i0
+      changed: true
+      cmd: [sleep, "1"]
+      rc: 0
+      stdout: ""
+      stderr: ""
+      failed: false
+      timedout: false
+      elapsed: 1.004
+      state: succeeded
+      item: 1
+      item_index: 0
+      ansible_loop_var: item
+      ansible_index_var: item_index
 summary:
   description: Counts of the items (C(total), C(ok), C(failed_count), C(timedout), C(changed_count), C(skipped)) and C(elapsed) seconds.
   returned: when O(wait=true)
@@ -180,4 +251,18 @@ jobs:
   returned: when O(wait=false)
   type: list
   elements: dict
+  contains:
+    ansible_job_id:
+      description: Job id of the item.
+      type: str
+      sample: j360874038559.4169.i0
+    results_file:
+      description: Absolute path of the item's record on the target.
+      type: str
+      sample: /root/.ansible_async/j360874038559.4169.i0
+attached:
+  description: Present and V(true) when O(key) named a batch that was still there, which this task used instead of
+    starting another.
+  returned: when O(key) found a batch
+  type: bool
 """

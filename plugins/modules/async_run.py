@@ -54,13 +54,32 @@ options:
     default: true
 extends_documentation_fragment:
   - asyncops.jobs.job
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
 attributes:
-  check_mode:
-    description: The wrapped module runs in check mode when the task does; modules without check mode support skip.
+  action:
     support: full
+  async:
+    support: none
+    details: It runs its module in the background itself; use O(poll=0) rather than the C(async) keyword.
   become:
-    description: The job runs as the become user; follow it with the same become settings.
     support: full
+    details: The job runs as the become user; follow it with the same become settings.
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: The wrapped module runs in check mode when the task does; modules without check mode support skip.
+  connection:
+    support: full
+  delegation:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
 notes:
   - The job record and the module's payload are private to the user running the job (modes 0700/0600).
   - A status round that cannot reach the host is tried 3 times, at least a second apart, before the host is reported
@@ -68,6 +87,11 @@ notes:
     job goes on on the target.
 seealso:
   - module: asyncops.jobs.async_status
+  - module: asyncops.jobs.async_batch
+  - ref: ansible_collections.asyncops.jobs.docsite.guide_migrating
+    description: Moving a playbook from C(async)/C(poll) and until-loops to this collection.
+  - ref: ansible_collections.asyncops.jobs.docsite.guide_troubleshooting
+    description: What the messages mean and what to do about them.
 """
 
 EXAMPLES = r"""
@@ -120,8 +144,104 @@ timedout:
   description: Whether the job was stopped at its time limit.
   returned: when the job was stopped
   type: bool
+changed:
+  description: With O(poll) above 0, whether the wrapped module changed something, as the module reports it.
+  returned: always
+  type: bool
+failed:
+  description: With O(poll) above 0, whether the job failed (its module failed, it timed out, was killed or lost).
+  returned: always
+  type: bool
+msg:
+  description: The wrapped module's message, or why the job failed.
+  returned: when the module returns one, or the job failed
+  type: str
+  sample: "Timeout exceeded: the job ran longer than its time limit of 3600s and was stopped"
+rc:
+  description: Exit status, for M(ansible.builtin.command) and M(ansible.builtin.shell) (and modules that return it).
+  returned: when the module returns it
+  type: int
+  sample: 0
+stdout:
+  description: Standard output, for M(ansible.builtin.command) and M(ansible.builtin.shell) (head and tail beyond O(output_limit)).
+  returned: when the module returns it
+  type: str
+  sample: backup done
+stderr:
+  description: Standard error, for M(ansible.builtin.command) and M(ansible.builtin.shell).
+  returned: when the module returns it
+  type: str
+  sample: ""
+output_truncated:
+  description: Whether stdout or stderr was longer than O(output_limit) and the result holds its head and tail only.
+  returned: when output was clipped
+  type: bool
+stdout_file:
+  description: Where the whole stdout of a clipped result is kept on the target.
+  returned: when stdout was clipped
+  type: str
+  sample: /root/.ansible_async/.j117290271630.5121.stdout
+stderr_file:
+  description: Where the whole stderr of a clipped result is kept on the target.
+  returned: when stderr was clipped
+  type: str
+  sample: /root/.ansible_async/.j117290271630.5121.stderr
+leftovers:
+  description: Process ids the job left running when its main process ended (O(leftovers=keep)).
+  returned: when the job left processes running
+  type: list
+  elements: int
+leftovers_stopped:
+  description: Process ids the job left running, stopped with it (O(leftovers=stop)).
+  returned: when the job left processes running
+  type: list
+  elements: int
+attached:
+  description: Present and V(true) when O(key) named a job that was still there, which this task used instead of starting
+    another.
+  returned: when O(key) found a job
+  type: bool
 asyncops_job:
-  description: Supervisor's view of the job (pid, start and end time, time limit, module, state, elapsed).
+  description: The supervisor's view of the job.
   returned: with O(poll) above 0
   type: dict
+  contains:
+    state:
+      description: How the job ended, or V(running).
+      type: str
+      choices: [running, succeeded, failed, timedout, killed, lost]
+    pid:
+      description: Process id (and process group id) of the job.
+      type: int
+    supervisor_pid:
+      description: Process id of the job's supervisor.
+      type: int
+    started_at:
+      description: When the job started (seconds since the epoch).
+      type: float
+    ended_at:
+      description: When the job ended (seconds since the epoch).
+      type: float
+    elapsed:
+      description: Seconds the job ran.
+      type: float
+    time_limit:
+      description: The job's time limit in seconds, V(0) for none.
+      type: float
+    rc:
+      description: Exit status of the job process (negative signal number when it was killed by one).
+      type: int
+    module:
+      description: What ran.
+      type: str
+  sample:
+    state: succeeded
+    pid: 4172
+    supervisor_pid: 4170
+    started_at: 1795460443.02
+    ended_at: 1795460445.03
+    elapsed: 2.011
+    time_limit: 0.0
+    rc: 0
+    module: ansible.builtin.command
 """

@@ -71,10 +71,41 @@ options:
       - Not done in check mode.
     type: bool
     default: false
-  _async_dir:
-    description: Set by the action plugin from the shell plugin's C(async_dir) option.
+  async_dir:
+    description:
+      - Directory of the job records. C(~) is the home of the user running this, from the password database, as for
+        the wrapper that started the job.
+      - By default, the shell plugin's C(async_dir) setting (E(ANSIBLE_ASYNC_DIR), V(ansible_async_dir)), as for
+        M(ansible.builtin.async_status).
+      - A directory that is not ours is refused, with its path and owner in the message.
     type: str
-attributes: {}
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+    details: Without O(async_dir), the action plugin passes the C(async_dir) setting of the shell plugin.
+  async:
+    support: none
+  become:
+    support: full
+    details: Use the same become settings as when the job was started; the job records are private to that user.
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: Only reads; see the notes.
+  connection:
+    support: full
+  delegation:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
 notes:
   - Use the same C(become) settings as when the job was started; the job records are private to that user.
   - Only records that are ours are used. The async dir, each record, the job's side directory and output files must
@@ -87,6 +118,11 @@ notes:
 seealso:
   - module: ansible.builtin.async_status
   - module: asyncops.jobs.async_run
+  - module: asyncops.jobs.async_batch
+  - ref: ansible_collections.asyncops.jobs.docsite.guide_migrating
+    description: Moving a playbook from C(async)/C(poll) and until-loops to this collection.
+  - ref: ansible_collections.asyncops.jobs.docsite.guide_troubleshooting
+    description: What the messages mean and what to do about them.
 """
 
 EXAMPLES = r"""
@@ -186,10 +222,63 @@ jobs:
   returned: with a list O(jid), O(mode=list), or pruning
   type: list
   elements: raw
+  sample:
+    - ansible_job_id: j360874038559.4169
+      state: running
+      finished: false
+      failed: false
+      age: 12.5
+      started_at: 1795460443.02
+      elapsed: 12.5
+      module: ansible.builtin.command
+      wrapper: asyncops.jobs
+      results_file: /root/.ansible_async/j360874038559.4169
 asyncops_job:
-  description: Supervisor's view of the job (pid, pgid, start and end time, time limit, module, state).
+  description: The supervisor's view of the job.
   returned: for jobs of C(asyncops.jobs.async_wrapper)
   type: dict
+  contains:
+    state:
+      description: How the job ended, or V(running) or V(pending) (a batch item not started yet).
+      type: str
+      choices: [pending, running, succeeded, failed, timedout, killed, lost, skipped]
+    pid:
+      description: Process id (and process group id) of the job.
+      type: int
+    supervisor_pid:
+      description: Process id of the job's supervisor.
+      type: int
+    started_at:
+      description: When the job started (seconds since the epoch).
+      type: float
+    ended_at:
+      description: When the job ended (seconds since the epoch).
+      type: float
+    elapsed:
+      description: Seconds the job ran.
+      type: float
+    time_limit:
+      description: The job's time limit in seconds, V(0) for none.
+      type: float
+    rc:
+      description: Exit status of the job process (negative signal number when it was killed by one).
+      type: int
+    module:
+      description: What ran.
+      type: str
+    kind:
+      description: V(batch) for a batch, V(item) for one of its items; absent for a single job.
+      type: str
+  sample:
+    state: succeeded
+    pid: 4172
+    supervisor_pid: 4170
+    started_at: 1795460443.02
+    ended_at: 1795460445.03
+    elapsed: 2.011
+    time_limit: 0.0
+    rc: 0
+    module: ansible.builtin.command
 """
 
 import json
@@ -294,7 +383,7 @@ def main() -> None:
             tail=dict(type='int', default=10),
             brief=dict(type='bool', default=False),
             cleanup=dict(type='bool', default=False),
-            _async_dir=dict(type='str'),
+            async_dir=dict(type='str'),
         ),
         supports_check_mode=True,
     )
@@ -304,7 +393,7 @@ def main() -> None:
         module.fail_json(msg='; '.join(found))
     try:
         jids, single = requested_jids(module)
-        store = JobStore(resolve_async_dir(module.params['_async_dir'])).open()
+        store = JobStore(resolve_async_dir(module.params['async_dir'])).open()
         outcome = run_mode(module, job_status.Jobs(store, read_only=module.check_mode), mode, jids)
     except JobStoreError as exc:
         module.fail_json(msg=str(exc))
@@ -312,19 +401,25 @@ def main() -> None:
         module.warn(warning)
     if isinstance(outcome, dict):
         exit_with(module, outcome)
-    if module.params['brief'] and not all(record.get('finished') for record in outcome):
-        outcome = [brief(record) for record in outcome]
+    else:
+        respond(module, mode, single, outcome)
+
+
+def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record]) -> None:
+    """The answer about the jobs asked for: the record itself for one job, a summary for several."""
+    if module.params['brief'] and not all(record.get('finished') for record in records):
+        records = [brief(record) for record in records]
     if single:
-        result = outcome[0]
+        result = records[0]
         if mode == 'cleanup':
             result['changed'] = not module.check_mode
             exit_with(module, result)
         exit_with_record(result)
-    summary = summarise(outcome)
+    summary = summarise(records)
     if mode == 'cleanup':
         summary['changed'] = not module.check_mode
     elif mode == 'kill':
-        summary['changed'] = any(r.get('changed') for r in outcome)
+        summary['changed'] = any(r.get('changed') for r in records)
         summary['failed'] = False
         summary.pop('msg', None)
     exit_with(module, summary)

@@ -99,13 +99,39 @@ options:
     type: str
 extends_documentation_fragment:
   - asyncops.jobs.job
-attributes: {}
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+    details: Called as a task, its action plugin fills in O(async_dir) from the setting of the shell plugin.
+  async:
+    support: none
+  become:
+    support: full
+    details: The jobs run as the become user; follow them with the same become settings.
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: The jobs start in check mode too; a wrapped module built in check mode runs in check mode.
+  connection:
+    support: full
+  delegation:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
 notes:
-  - Supports check mode; a wrapped module built in check mode runs in check mode.
   - Needs a POSIX target. Process-tree tracking beyond the job's process group uses C(/proc) (Linux).
 seealso:
   - module: asyncops.jobs.async_run
   - module: asyncops.jobs.async_status
+  - ref: ansible_collections.asyncops.jobs.docsite.guide_troubleshooting
+    description: What the messages mean and what to do about them.
 """
 
 EXAMPLES = r"""
@@ -240,7 +266,8 @@ def start_batch(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
         jid = item_jid(batch_jid, index)
         spec = job_spec(jid, job, materialize(store, jid, job), params)
         spec.pop('key', None)
-        spec.update(batch_jid=batch_jid, index=index)
+        spec['batch_jid'] = batch_jid
+        spec['index'] = index
         specs.append(spec)
     record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'], key=params.get('key'))
     items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]

@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""JobActionBase: what this collection's action plugins share, and the one place they touch ActionBase internals.
+
+The private ActionBase calls (_configure_module, _update_module_args, _execute_module, _remove_tmp_path,
+_is_pipelining_enabled) are used here and nowhere else, behind a few named methods:
+
+* module_payload(): the bytes and style of a module built for the task (check mode, no_log, diff, ...);
+* run_target_module(): one of our modules executed on the target, its remote tmp dir removed;
+* _is_pipelining_enabled(): our own target modules always pipelined where the connection can.
+
+On top of them: resolving what module a job runs, building job specs, launching, status rounds that
+survive connection blips, and collecting results in two phases.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._argspec import argument_spec
+
+display = Display()
+
+Result = t.Dict[str, t.Any]
+CONNECTION_ATTEMPTS = 3
+NO_LOG_NOTE = 'output hidden: no_log'
+
+
+class JobActionBase(ActionBase):
+    """Base of the action plugins of asyncops.jobs."""
+
+    _requires_connection = True
+    # doc stub in plugins/modules/ whose options this action takes (None: the module validates its own)
+    STUB: str | None = None
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resolved_modules: dict[str, str] = {}
+        self._force_pipelining = True
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
+        result = t.cast(Result, super().run(tmp, task_vars))
+        self._force_pipelining = boolean((task_vars or {}).get('asyncops_jobs_pipelining', True), strict=False)
+        return result
+
+    def validated_params(self, ranges: t.Iterable[str]) -> dict[str, t.Any]:
+        """The task's arguments checked against the options documented in STUB, and the named numeric ranges."""
+        if self.STUB is None:
+            raise NotImplementedError('%s names no doc stub (STUB) to take its options from' % type(self).__name__)
+        _spec, params = self.validate_argument_spec(argument_spec=argument_spec(self.STUB))
+        problems = range_problems(params, ranges)
+        if problems:
+            raise AnsibleActionFail('; '.join(problems))
+        return t.cast(t.Dict[str, t.Any], params)
+
+    # -- the ActionBase internals, in one place -------------------------------------------------------
+    def _is_pipelining_enabled(self, module_style: str, wrap_async: bool = False) -> bool:
+        """Our target modules need no remote files, so they are always pipelined (one round trip per run) where
+        the connection and the become method can pipeline, whatever the `pipelining` setting. The variable
+        asyncops_jobs_pipelining=false (e.g. for sudo with requiretty) follows the setting instead."""
+        default = bool(super()._is_pipelining_enabled(module_style, wrap_async))
+        keep_remote_files = C.DEFAULT_KEEP_REMOTE_FILES  # type: ignore[attr-defined]  # set from the config at run time
+        if default or module_style != 'new' or wrap_async or keep_remote_files or not self._force_pipelining:
+            return default
+        conn = self._connection
+        return bool(conn.always_pipeline_modules
+                    or (conn.has_pipelining and (not conn.become or conn.become.pipelining)))
+
+    def module_payload(self, fqcn: str, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> tuple[str, str | None, bytes]:
+        """(style, shebang, bytes) of the module as ansible-core builds it for this task (check mode, no_log, ...).
+
+        ActionBase's own _configure_module is called, not the first one in this object's class hierarchy: a
+        strategy that mixes its own into every action (mitogen) must not take over building a payload."""
+        self._update_module_args(fqcn, module_args, task_vars)
+        # the payload runs after this task's remote tmp dir is gone: let the module make its own
+        module_args['_ansible_tmpdir'] = None
+        bits, path = ActionBase._configure_module(self, module_name=fqcn, module_args=module_args, task_vars=task_vars)
+        if bits.module_style == 'binary':
+            with open(path, 'rb') as f:
+                return bits.module_style, bits.shebang, f.read()
+        return bits.module_style, bits.shebang, bits.b_module_data
+
+    def run_target_module(self, name: str, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> Result:
+        """Execute one of our modules on the target and remove the remote tmp dir it may have needed."""
+        try:
+            return t.cast(Result, self._execute_module(module_name=name, module_args=module_args, task_vars=task_vars))
+        finally:
+            shell = self._connection._shell
+            if shell is not None:
+                self._remove_tmp_path(shell.tmpdir)
+
+    def async_dir_setting(self) -> str:
+        """The async_dir setting, unexpanded: the target resolves '~' as the user who runs the job."""
+        return str(self.get_shell_option('async_dir', default=DEFAULTS['async_dir']) or DEFAULTS['async_dir'])
+
+    # -- jobs -------------------------------------------------------------------------------------------
+    def resolve_module(self, name: str) -> str:
+        """FQCN of a module that can run detached on the target (looked up once per task); AnsibleActionFail
+        with a way out otherwise."""
+        if name not in self._resolved_modules:
+            self._resolved_modules[name] = self._resolve_module(name)
+        return self._resolved_modules[name]
+
+    def _resolve_module(self, name: str) -> str:
+        loader = self._shared_loader_obj
+        collections = self._task.collections
+        found = loader.module_loader.find_plugin_with_context(name, collection_list=collections)
+        if not found.resolved:
+            raise AnsibleActionFail("module %r was not found: give the FQCN of an installed module "
+                                    "(for example ansible.builtin.command)" % name)
+        fqcn = str(found.resolved_fqcn)
+        backing = loader.action_loader.find_plugin_with_context(fqcn, collection_list=collections)
+        if backing.resolved and backing.resolved_fqcn not in jobs.PASS_THROUGH_ACTIONS:
+            raise jobs.controller_side_refusal(fqcn)
+        return fqcn
+
+    def build_job(self, module_name: str, module_args: t.Mapping[str, t.Any] | None,
+                  task_vars: dict[str, t.Any]) -> jobs.Job:
+        """The job spec for asyncops.jobs.async_wrapper: a plain command where exact, else the built module."""
+        fqcn = self.resolve_module(module_name)
+        args = dict(module_args or {})
+        if fqcn in jobs.SHELL_MODULES:
+            args['_uses_shell'] = True
+            fqcn = 'ansible.builtin.command'
+        native = jobs.native_command_job(bool(self._task.check_mode), fqcn, args)
+        if native:
+            return native
+        style, shebang, data = self.module_payload(fqcn, args, task_vars)
+        return jobs.payload_job(fqcn, style, shebang, data, args)
+
+    def launch(self, job_list: list[jobs.Job], timeout: int, task_vars: dict[str, t.Any],
+               concurrency: int | None = None, fail_fast: bool = False, **options: t.Any) -> Result:
+        """Start jobs on the target in one round trip; the wrapper's result (ansible_job_id, results_file, jobs).
+
+        With concurrency, the jobs form one batch run by a scheduler on the target (sliding window). options:
+        the wrapper's grace, output_limit, leftovers and key, passed when set.
+        """
+        args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(timeout or 0), 'async_dir': self.async_dir_setting()}
+        args.update((name, value) for name, value in options.items() if value is not None)
+        if concurrency is not None:
+            args.update(concurrency=concurrency, fail_fast=fail_fast)
+        result = self.run_target_module(jobs.WRAPPER, args, task_vars)
+        if result.get('failed'):
+            raise AnsibleActionFail('could not start the background job: %s' % result.get('msg', result))
+        return result
+
+    def query(self, task_vars: dict[str, t.Any], **args: t.Any) -> Result:
+        """Run asyncops.jobs.async_status on the target, in the task's async_dir unless one is given."""
+        if not args.get('async_dir'):
+            args['async_dir'] = self.async_dir_setting()
+        return jobs.normalise_status(self.run_target_module(jobs.STATUS, args, task_vars))
+
+    def status_round(self, task_vars: dict[str, t.Any], jid: str | list[str], pause: float, **args: t.Any) -> Result:
+        """One status round (asyncops.jobs.async_status), retried when the host cannot be reached.
+
+        A connection failure during polling does not stop the job on the target. The round is tried
+        CONNECTION_ATTEMPTS times, `pause` seconds apart (at least 1), before the host is reported
+        unreachable with the job id to follow it up with, instead of failing at the first blip or
+        hanging until the job's time limit.
+        """
+        pause = max(1.0, pause)
+        for attempt in range(1, CONNECTION_ATTEMPTS):
+            try:
+                return self.query(task_vars, jid=jid, **args)
+            except AnsibleConnectionFailure as exc:
+                reason = NO_LOG_NOTE if self._task.no_log else exc.message
+                display.warning('status round %d/%d failed to reach the host (%s); retrying in %gs'
+                                % (attempt, CONNECTION_ATTEMPTS, reason, pause))
+                time.sleep(pause)
+        try:
+            return self.query(task_vars, jid=jid, **args)
+        except AnsibleConnectionFailure as exc:
+            raise AnsibleConnectionFailure(
+                'host unreachable during status rounds (%d attempts, %gs apart): %s. The job(s) go on on the '
+                'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable'
+                % (CONNECTION_ATTEMPTS, pause, exc.message, jid if isinstance(jid, str) else jid[0]))
+
+    def wait_for(self, jid: str, task_vars: dict[str, t.Any], interval: float, deadline: float | None = None,
+                 on_poll: t.Callable[[Result], None] | None = None) -> Result:
+        """Long-poll the job until it finished: one round trip per `interval` seconds, returns the moment it ends."""
+        started = time.time()
+        while True:
+            chunk = interval if deadline is None else max(1.0, min(interval, deadline - time.time()))
+            result = self.status_round(task_vars, jid, interval, mode='wait', timeout=chunk, tail=1)
+            if result.get('finished'):
+                return result
+            if deadline is not None and time.time() > deadline:
+                raise AnsibleActionFail('job %s still reports running %ds after its time limit; its supervisor is not '
+                                        'enforcing it (check the target)' % (jid, time.time() - started))
+            if on_poll:
+                on_poll(result)
+
+    def collect(self, task_vars: dict[str, t.Any], jid: str, pause: float) -> None:
+        """Remove the records of results the controller now holds (the second phase of their delivery).
+
+        A status round only reads; this call, made once its reply arrived, removes them. So a reply lost in
+        transit is simply read again by the retried round. A retried removal that finds nothing is fine; one
+        that cannot reach the host leaves the records for a later cleanup, with a warning."""
+        try:
+            self.status_round(task_vars, jid, pause, mode='cleanup')
+        except AnsibleConnectionFailure:
+            display.warning('the results of job %s were read but its records could not be removed (host unreachable): '
+                            'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid))

@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A real ActionModule of this collection, run against this machine through the local connection.
+
+Built like ansible-core builds one for a task (Task, PlayContext, local Connection, DataLoader, Templar, the
+plugin loader), so run() executes the collection's real modules: nothing on the target side is faked."""
+from __future__ import annotations
+
+import importlib
+import sys
+import typing as t
+
+import pytest
+
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+from ansible.plugins import loader as plugin_loader
+from ansible.plugins.connection.local import Connection
+from ansible.template import Templar
+
+
+@pytest.fixture
+def async_dir(tmp_path):
+    return str(tmp_path / 'async')
+
+
+@pytest.fixture
+def make_action(async_dir):
+    """make_action(action_name, args, **task_fields) -> (action, task_vars)."""
+
+    def make(name: str, args: dict[str, t.Any], **task_fields: t.Any) -> tuple[t.Any, dict[str, t.Any]]:
+        task = Task.load({'asyncops.jobs.%s' % name: args, **task_fields})
+        play_context = PlayContext()
+        connection = Connection(play_context, None)
+        loader = DataLoader()
+        task_vars = {'inventory_hostname': 'localhost', 'ansible_python_interpreter': sys.executable,
+                     'ansible_async_dir': async_dir, 'ansible_connection': 'local'}
+        templar = Templar(loader=loader, variables=task_vars)
+        action_class = importlib.import_module('ansible_collections.asyncops.jobs.plugins.action.%s' % name).ActionModule
+        action = action_class(task=task, connection=connection, play_context=play_context, loader=loader,
+                              templar=templar, shared_loader_obj=plugin_loader)
+        connection._shell.set_options(var_options={'ansible_async_dir': async_dir})
+        return action, task_vars
+
+    return make

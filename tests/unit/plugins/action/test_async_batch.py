@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.template import trust_as_template
+
+
+# task arguments written in a playbook are trusted templates; built here, they are marked so
+
+
+def records_left(async_dir):
+    return sorted(name for name in os.listdir(async_dir) if not name.startswith('.'))
+
+
+def test_results_in_item_order_with_loop_vars(make_action, async_dir):
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [3, 1, 2],
+                                                    'args': {'cmd': trust_as_template('echo {{ item }}-{{ item_index }}')},
+                                                    'concurrency': 3, 'delay': 1})
+    result = action.run(task_vars=task_vars)
+    assert [r['stdout'] for r in result['results']] == ['3-0', '1-1', '2-2']
+    assert [r['item'] for r in result['results']] == [3, 1, 2]
+    assert result['summary']['ok'] == 3 and not result.get('failed')
+    assert records_left(async_dir) == []
+
+
+def test_a_lost_final_reply_is_read_again(make_action, async_dir):
+    """The reply that brings the results back is lost once: the retried round reads the same results."""
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1, 2],
+                                                    'args': {'cmd': trust_as_template('echo r{{ item }}')}, 'concurrency': 2,
+                                                    'delay': 1})
+    real = action.run_target_module
+    dropped = []
+
+    def drop_first_finished_reply(name, args, task_vars):
+        reply = real(name, args, task_vars)
+        if not dropped and args.get('mode') == 'wait' and reply.get('finished'):
+            dropped.append(json.dumps(reply))
+            raise AnsibleConnectionFailure('test: the reply was lost')
+        return reply
+
+    action.run_target_module = drop_first_finished_reply
+    result = action.run(task_vars=task_vars)
+    assert dropped and [r['stdout'] for r in result['results']] == ['r1', 'r2']
+    assert records_left(async_dir) == []
+
+
+def test_no_log_marks_every_item_for_censoring(make_action):
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': ['s1', 's2'],
+                                                    'args': {'cmd': trust_as_template('echo {{ item }}')}, 'concurrency': 2,
+                                                    'delay': 1}, no_log=True)
+    result = action.run(task_vars=task_vars)
+    assert all(r['_ansible_no_log'] for r in result['results'])
+
+
+def test_keep_leaves_the_records(make_action, async_dir):
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1],
+                                                    'args': {'cmd': 'true'}, 'keep': True, 'delay': 1})
+    result = action.run(task_vars=task_vars)
+    assert result['ansible_job_id'] in records_left(async_dir)
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'concurrency': 0}, 'concurrency must be 1 or more'),
+    ({'delay': 0}, 'delay must be a positive number'),
+    ({'loop_var': 'x', 'index_var': 'x'}, 'loop_var and index_var must differ'),
+])
+def test_bad_values_are_refused(make_action, args, message):
+    action, task_vars = make_action('async_batch', dict({'module': 'ansible.builtin.command', 'items': [1],
+                                                         'args': {'cmd': 'true'}}, **args))
+    with pytest.raises(AnsibleActionFail, match=message):
+        action.run(task_vars=task_vars)
+
+
+def test_no_items_is_not_an_error(make_action):
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [],
+                                                    'args': {'cmd': 'true'}})
+    result = action.run(task_vars=task_vars)
+    assert result['results'] == [] and result['changed'] is False
