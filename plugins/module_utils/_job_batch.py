@@ -28,7 +28,8 @@ import typing as t
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import KILL_REQUEST_FILE, META_KEY, RECORD_VERSION, JobStore
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
+    KILL_REQUEST_FILE, META_KEY, RECORD_VERSION, JobStore, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import BatchRecord, JobMeta, JobSpec
@@ -42,7 +43,7 @@ class BatchScheduler:
     """State of one batch inside the scheduler process."""
 
     def __init__(self, store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None,
-                 fail_fast: bool, key: str | None = None) -> None:
+                 fail_fast: bool, key: str | None = None, cleanup_dir: str | None = None) -> None:
         self.store = store
         self.jid = batch_jid
         self.specs = specs
@@ -65,6 +66,8 @@ class BatchScheduler:
         }
         if key:
             self.meta['key'] = key
+        if cleanup_dir:
+            self.meta['cleanup_dir'] = cleanup_dir
         # supervisors say on this pipe when their job process ended, so the window refills before
         # they have recorded the result; not with fail_fast, which must know the result first
         self.release_r = self.release_w = None
@@ -229,15 +232,17 @@ class BatchScheduler:
             if self.collect():
                 self.fill_window()
                 self.write_batch_record()
+        if self.meta.get('cleanup_dir'):
+            remove_task_tmp_dir(self.meta['cleanup_dir'])
         return self.write_batch_record()
 
 
 def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None = 0,
-                 fail_fast: bool = False, key: str | None = None) -> dict[str, t.Any]:
+                 fail_fast: bool = False, key: str | None = None, cleanup_dir: str | None = None) -> dict[str, t.Any]:
     """Start a detached scheduler for specs; returns the batch record once every item is recorded pending."""
     try:
         return job_supervisor.spawn_detached(
-            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, notify_fd),
+            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, notify_fd),
             store.fds())
     finally:
         for spec in specs:
@@ -245,9 +250,9 @@ def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurre
 
 
 def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None, fail_fast: bool,
-                   key: str | None, notify_fd: int) -> None:  # pragma: no cover - detached
+                   key: str | None, cleanup_dir: str | None, notify_fd: int) -> None:  # pragma: no cover - detached
     store.release_starting()  # the launcher keeps its own locks until the records exist
-    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key)
+    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir)
     wake_r = job_supervisor.install_signals(sched, on_usr1=sched.request_check)
     proc.become_subreaper()
     try:

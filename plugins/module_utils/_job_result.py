@@ -79,7 +79,7 @@ def parse_module_output(stdout: bytes, stderr: bytes, rc: int, exit_text: str) -
     incomplete. Bytes that are not UTF-8 are replaced, with a warning, so the record stays readable."""
     text = stdout.decode('utf-8', 'surrogateescape')
     try:
-        filtered, warnings = _filter_non_json_lines(text, objects_only=True)  # type: ignore[no-untyped-call]
+        filtered, warnings = _filter_non_json_lines(text, objects_only=True)
         result = json.loads(filtered)
         if not isinstance(result, dict):
             raise ValueError('not a JSON object')

@@ -22,7 +22,8 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import forget_key, stale_keys
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import Captured, add_warnings
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import KILL_REQUEST_FILE, META_KEY, JobStore, JobStoreError, tail_lines
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
+    KILL_REQUEST_FILE, META_KEY, JobStore, JobStoreError, remove_task_tmp_dir, tail_lines)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta
@@ -144,6 +145,8 @@ class Jobs:
             msg += ' (check mode: the record was left as it is and no process was stopped)'
         elif not rebooted:
             msg += self._stop_orphans(jid, meta)
+        if not self.read_only and meta.get('cleanup_dir'):
+            remove_task_tmp_dir(meta['cleanup_dir'])
         now = time.time()
         meta = t.cast('JobMeta', dict(meta, state='lost', ended_at=now, elapsed=round(now - meta.get('started_at', now), 3)))
         lost = {'started': True, 'finished': True, 'failed': True, 'lost': True, 'changed': True,

@@ -559,27 +559,55 @@ class JobStore:
         except FileNotFoundError:
             pass
 
-    def remove_tree(self, name: str, dir_fd: int | None = None) -> None:
-        """Remove a directory below dir_fd (the async dir by default) without following links."""
-        parent = self.fd if dir_fd is None else dir_fd
-        try:
-            fd = os.open(name, DIR_FLAGS, dir_fd=parent)
-        except OSError:
-            return
-        try:
-            for entry in os.listdir(fd):
-                try:
-                    os.unlink(entry, dir_fd=fd)
-                except IsADirectoryError:
-                    self.remove_tree(entry, fd)
-                except FileNotFoundError:
-                    pass
-        finally:
-            os.close(fd)
-        try:
-            os.rmdir(name, dir_fd=parent)
-        except OSError:
-            pass
+    def remove_tree(self, name: str) -> None:
+        """Remove a directory of the async dir without following links."""
+        if self.fd is not None:
+            remove_tree(name, self.fd)
+
+
+def remove_tree(name: str, parent: int) -> None:
+    """Remove the directory name below the directory parent (a descriptor) without following links."""
+    try:
+        fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+    except OSError:
+        return
+    try:
+        for entry in os.listdir(fd):
+            try:
+                os.unlink(entry, dir_fd=fd)
+            except IsADirectoryError:
+                remove_tree(entry, fd)
+            except FileNotFoundError:
+                pass
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(name, dir_fd=parent)
+    except OSError:
+        pass
+
+
+def remove_task_tmp_dir(path: str) -> bool:
+    """Remove the remote tmp dir of the ansible-core task that started a keyword-mode job, once the job ended.
+
+    Only a directory named ansible-tmp-* that is ours and is not a link is removed; True if it was."""
+    parent, name = os.path.split(path.rstrip('/'))
+    if not name.startswith('ansible-tmp-'):
+        return False
+    try:
+        parent_fd = os.open(parent or '/', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            return False
+        remove_tree(name, parent_fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(parent_fd)
 
 
 def lock_exclusively(fd: int, path: str, timeout: float = 10.0) -> None:

@@ -36,7 +36,8 @@ import typing as t
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_result as job_result
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import META_KEY, RECORD_VERSION, JobStore
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
+    META_KEY, RECORD_VERSION, JobStore, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
@@ -210,7 +211,7 @@ class Supervisor:
             'grace': self.grace,
             'state': 'running',
         }
-        for key in ('batch_jid', 'index', 'key'):
+        for key in ('batch_jid', 'index', 'key', 'cleanup_dir'):
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
         record: JobRecord = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
@@ -281,9 +282,12 @@ class Supervisor:
                 self.child_status = status
 
     def _job_ended(self) -> None:
-        """The job process is gone: free a batch slot and remove what carried the task's arguments."""
+        """The job process is gone: free a batch slot and remove what carried the task's arguments (and, in keyword
+        mode, the task's remote tmp dir, where the module file was)."""
         release(self.release_fd)
         self.store.remove_side_files(self.jid, INPUT_FILES)
+        if self.spec.get('cleanup_dir'):
+            remove_task_tmp_dir(self.spec['cleanup_dir'])
 
     def _finish_normally(self) -> dict[str, t.Any] | None:
         ended_at = time.time()

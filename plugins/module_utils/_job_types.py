@@ -27,6 +27,7 @@ class JobSpec(t.TypedDict, total=False):
     batch_jid: str
     index: int
     key: str
+    cleanup_dir: str         # keyword mode: the task's remote tmp dir, removed once the job ended
 
 
 class JobMeta(t.TypedDict, total=False):
@@ -55,6 +56,7 @@ class JobMeta(t.TypedDict, total=False):
     concurrency: int
     fail_fast: bool
     items: int
+    cleanup_dir: str
 
 
 class JobRecord(t.TypedDict, total=False):

@@ -26,8 +26,12 @@ author:
 options:
   module:
     description:
-      - Name (FQCN) of the module to run. Modules implemented by a controller-side action plugin (such as
-        M(ansible.builtin.template) or M(ansible.builtin.copy)) are refused.
+      - Name (FQCN) of the module to run. Every module ansible-core runs with the C(async) keyword. A module whose
+        action plugin supports C(async) (M(ansible.builtin.package), M(ansible.builtin.service), M(ansible.builtin.dnf),
+        M(ansible.builtin.uri), ...) has that action plugin run on the controller as under C(async), which picks the
+        backend or prepares the call, and the module call it makes runs as the job.
+      - Modules whose action plugin does not support C(async) (M(ansible.builtin.template), M(ansible.builtin.copy),
+        M(ansible.builtin.fetch), ...) are refused, as ansible-core refuses them with C(async).
     type: str
     required: true
   args:

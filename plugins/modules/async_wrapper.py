@@ -97,6 +97,13 @@ options:
         to) is refused, with its path and owner in the message, and left as it is. A missing one is created with mode
         0700.
     type: str
+  cleanup_dir:
+    description:
+      - A directory to remove once the job (or every job of the batch) ended, however it ended. The action plugins set it
+        to the task's remote tmp dir when a module's action plugin transferred files there for the job (as
+        M(ansible.builtin.uri) with C(src) does).
+      - Only a directory named C(ansible-tmp-*) that belongs to the user running the job, and is not a link, is removed.
+    type: str
 extends_documentation_fragment:
   - asyncops.jobs.job
   - ansible.builtin.action_common_attributes
@@ -256,6 +263,8 @@ def job_spec(jid: str, job: dict[str, t.Any], argv: list[str], params: dict[str,
     }
     if params.get('key'):
         spec['key'] = params['key']
+    if params.get('cleanup_dir') and params['concurrency'] is None:
+        spec['cleanup_dir'] = params['cleanup_dir']
     return spec
 
 
@@ -269,7 +278,8 @@ def start_batch(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
         spec['batch_jid'] = batch_jid
         spec['index'] = index
         specs.append(spec)
-    record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'], key=params.get('key'))
+    record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'], key=params.get('key'),
+                          cleanup_dir=params.get('cleanup_dir'))
     items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]
     return dict(started=True, finished=False, batch=True, ansible_job_id=record['ansible_job_id'],
                 results_file=record['results_file'], jobs=items)
@@ -327,6 +337,8 @@ def problems(params: dict[str, t.Any]) -> list[str]:
         found.append('jobs is empty: give at least one job to start')
     if params.get('key') and len(params['jobs']) > 1 and params['concurrency'] is None:
         found.append('key names one job: with several jobs, start them as a batch (concurrency)')
+    if params.get('cleanup_dir') and len(params['jobs']) > 1 and params['concurrency'] is None:
+        found.append('cleanup_dir is removed when one job ends: with several jobs, start them as a batch (concurrency)')
     return found
 
 
@@ -341,6 +353,7 @@ def main() -> None:
             output_limit=dict(type='int', default=DEFAULTS['output_limit']),
             leftovers=dict(type='str', default=DEFAULTS['leftovers'], choices=['keep', 'stop']),
             key=dict(type='str', no_log=False),
+            cleanup_dir=dict(type='str'),
             async_dir=dict(type='str'),
         ),
         supports_check_mode=True,

@@ -48,8 +48,10 @@ class JobActionBase(ActionBase):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._resolved_modules: dict[str, str] = {}
+        self._resolved_modules: dict[str, tuple[str, bool]] = {}
         self._force_pipelining = True
+        # the remote tmp dir holding files a module's action plugin transferred for a job: the job removes it
+        self.job_tmpdir: str | None = None
 
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = t.cast(Result, super().run(tmp, task_vars))
@@ -99,7 +101,7 @@ class JobActionBase(ActionBase):
             return t.cast(Result, self._execute_module(module_name=name, module_args=module_args, task_vars=task_vars))
         finally:
             shell = self._connection._shell
-            if shell is not None:
+            if shell is not None and shell.tmpdir != self.job_tmpdir:
                 self._remove_tmp_path(shell.tmpdir)
 
     def async_dir_setting(self) -> str:
@@ -107,14 +109,14 @@ class JobActionBase(ActionBase):
         return str(self.get_shell_option('async_dir', default=DEFAULTS['async_dir']) or DEFAULTS['async_dir'])
 
     # -- jobs -------------------------------------------------------------------------------------------
-    def resolve_module(self, name: str) -> str:
-        """FQCN of a module that can run detached on the target (looked up once per task); AnsibleActionFail
-        with a way out otherwise."""
+    def resolve_module(self, name: str) -> tuple[str, bool]:
+        """(FQCN, whether its own action plugin must pick what runs) of a module (looked up once per task);
+        AnsibleActionFail with a way out when there is no such module."""
         if name not in self._resolved_modules:
             self._resolved_modules[name] = self._resolve_module(name)
         return self._resolved_modules[name]
 
-    def _resolve_module(self, name: str) -> str:
+    def _resolve_module(self, name: str) -> tuple[str, bool]:
         loader = self._shared_loader_obj
         collections = self._task.collections
         found = loader.module_loader.find_plugin_with_context(name, collection_list=collections)
@@ -123,15 +125,57 @@ class JobActionBase(ActionBase):
                                     "(for example ansible.builtin.command)" % name)
         fqcn = str(found.resolved_fqcn)
         backing = loader.action_loader.find_plugin_with_context(fqcn, collection_list=collections)
-        if backing.resolved and backing.resolved_fqcn not in jobs.PASS_THROUGH_ACTIONS:
+        return fqcn, bool(backing.resolved and backing.resolved_fqcn not in jobs.PASS_THROUGH_ACTIONS)
+
+    def through_action(self, fqcn: str, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> tuple[str, dict[str, t.Any]]:
+        """Let a module's own action plugin run on the controller as it does under `async:`, and take the module
+        call it makes in the background (which backend package/service pick, the arguments uri builds, ...).
+
+        The action runs with the task's settings and `async` set, as ansible-core runs it for an `async:` task. Its
+        other remote calls (a fact lookup) happen as usual; its one call with wrap_async is not executed but becomes
+        the job. An action that does not support `async` (template, copy, fetch, ...) is refused."""
+        task = self._task.copy()
+        task.args = dict(module_args)
+        task.action = fqcn
+        task.async_val = 1
+        task.poll = 0
+        action = self._shared_loader_obj.action_loader.get(
+            fqcn, task=task, connection=self._connection, play_context=self._play_context, loader=self._loader,
+            templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+        captured: dict[str, t.Any] = {}
+        run_module = action._execute_module
+
+        def in_background(module_name: str | None = None, module_args: dict[str, t.Any] | None = None,
+                          *args: t.Any, **kwargs: t.Any) -> Result:
+            if not kwargs.get('wrap_async'):
+                return t.cast(Result, run_module(module_name, module_args, *args, **kwargs))
+            shell = self._connection._shell
+            captured.update(module=module_name or fqcn, args=dict(task.args if module_args is None else module_args),
+                            tmpdir=shell.tmpdir if shell is not None else None)
+            return {'started': True, 'finished': False, 'changed': True}
+
+        action._execute_module = in_background
+        try:
+            result = action.run(task_vars=task_vars)
+        except AnsibleActionFail as exc:
+            if 'does not support async' in str(exc):
+                raise jobs.controller_side_refusal(fqcn)
+            raise
+        if not captured:
+            if result.get('failed'):
+                raise AnsibleActionFail('%s could not be started: %s' % (fqcn, result.get('msg', result)))
             raise jobs.controller_side_refusal(fqcn)
-        return fqcn
+        if captured['tmpdir']:
+            self.job_tmpdir = captured['tmpdir']
+        return str(captured['module']), captured['args']
 
     def build_job(self, module_name: str, module_args: t.Mapping[str, t.Any] | None,
                   task_vars: dict[str, t.Any]) -> jobs.Job:
         """The job spec for asyncops.jobs.async_wrapper: a plain command where exact, else the built module."""
-        fqcn = self.resolve_module(module_name)
+        fqcn, via_action = self.resolve_module(module_name)
         args = dict(module_args or {})
+        if via_action:
+            fqcn, args = self.through_action(fqcn, args, task_vars)
         if fqcn in jobs.SHELL_MODULES:
             args['_uses_shell'] = True
             fqcn = 'ansible.builtin.command'
@@ -150,6 +194,8 @@ class JobActionBase(ActionBase):
         """
         args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(timeout or 0), 'async_dir': self.async_dir_setting()}
         args.update((name, value) for name, value in options.items() if value is not None)
+        if self.job_tmpdir:
+            args['cleanup_dir'] = self.job_tmpdir
         if concurrency is not None:
             args.update(concurrency=concurrency, fail_fast=fail_fast)
         result = self.run_target_module(jobs.WRAPPER, args, task_vars)

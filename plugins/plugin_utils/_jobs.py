@@ -27,8 +27,6 @@ NATIVE_COMMAND_KEYS = frozenset(('_raw_params', 'cmd', 'argv', 'chdir', 'executa
                                  'strip_empty_ends', 'expand_argument_vars'))
 PAYLOAD_STYLES = ('new', 'non_native_want_json', 'old', 'binary')
 CONTROLLER_BACKED_HINTS = {
-    'package': 'call the package manager module itself (ansible.builtin.apt, ansible.builtin.dnf, ...)',
-    'service': 'call the service manager module itself (ansible.builtin.systemd_service, ansible.builtin.sysvinit, ...)',
     'copy': 'copy the file first with a normal task, then run the long part in the background',
     'template': 'template the file first with a normal task, then run the long part in the background',
     'script': 'copy the script with a normal task, then run it with module: ansible.builtin.command',
@@ -41,9 +39,9 @@ def controller_side_refusal(fqcn: str) -> AnsibleActionFail:
     short = fqcn.rsplit('.', 1)[-1]
     hint = CONTROLLER_BACKED_HINTS.get(short, 'run it as a normal task, or run the long part with '
                                               'ansible.builtin.command in the background')
-    return AnsibleActionFail("%s is implemented by an action plugin that runs on the controller (it transfers "
-                             "files or picks a module there), so it cannot run as a background job on the "
-                             "target: %s" % (fqcn, hint))
+    return AnsibleActionFail("%s is implemented by an action plugin that does not support running in the background "
+                             "(ansible-core refuses `async` for it too: it does its work on the controller or "
+                             "around the module call): %s" % (fqcn, hint))
 
 
 def native_command_job(check_mode: bool, fqcn: str, module_args: t.Mapping[str, t.Any]) -> Job | None:

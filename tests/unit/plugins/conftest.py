@@ -13,8 +13,8 @@ import typing as t
 import pytest
 
 from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play import Play
 from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
 from ansible.plugins import loader as plugin_loader
 from ansible.plugins.connection.local import Connection
 from ansible.template import Templar
@@ -30,10 +30,13 @@ def make_action(async_dir):
     """make_action(action_name, args, **task_fields) -> (action, task_vars)."""
 
     def make(name: str, args: dict[str, t.Any], **task_fields: t.Any) -> tuple[t.Any, dict[str, t.Any]]:
-        task = Task.load({'asyncops.jobs.%s' % name: args, **task_fields})
+        loader = DataLoader()
+        # a task of a play, as in a playbook: module defaults and action groups come from there
+        play = Play.load({'hosts': 'localhost', 'gather_facts': False,
+                          'tasks': [{'asyncops.jobs.%s' % name: args, **task_fields}]}, loader=loader)
+        task = play.get_tasks()[0][0]
         play_context = PlayContext()
         connection = Connection(play_context, None)
-        loader = DataLoader()
         task_vars = {'inventory_hostname': 'localhost', 'ansible_python_interpreter': sys.executable,
                      'ansible_async_dir': async_dir, 'ansible_connection': 'local'}
         templar = Templar(loader=loader, variables=task_vars)

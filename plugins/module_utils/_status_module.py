@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""The async_status module: asyncops.jobs.async_status, and ansible.legacy.async_status in keyword mode.
+
+Keyword mode (extensions/keyword_mode) answers ansible-core's own `async:` machinery, so what it returns is
+what ansible-core's async_status returns: module stderr in `stderr`, "could not find job", "Timeout exceeded";
+what this collection adds stays under its one key, asyncops_job.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import range_problems
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
+    META_KEY, JobStore, JobStoreError, resolve_async_dir, validate_jid)
+
+Record = t.Dict[str, t.Any]
+
+
+def requested_jids(module: AnsibleModule) -> tuple[list[str], bool]:
+    """(list of validated jids, whether a single jid was given)."""
+    jid = module.params['jid']
+    if jid is None:
+        return [], True
+    single = not isinstance(jid, list)
+    jids = [jid] if single else jid
+    return [validate_jid(str(j) if isinstance(j, int) else j) for j in jids], single
+
+
+def brief(record: Record) -> Record:
+    return {'ansible_job_id': record.get('ansible_job_id'), 'finished': bool(record.get('finished')),
+            'failed': bool(record.get('failed')), 'state': job_status.job_state(record)}
+
+
+def summarise(results: list[Record]) -> Record:
+    finished = [r for r in results if r.get('finished')]
+    failed = [r for r in finished if r.get('failed')]
+    summary = {
+        'jobs': results,
+        'finished': len(finished) == len(results),
+        'started': True,
+        'finished_count': len(finished),
+        'running_count': len(results) - len(finished),
+        'failed_count': len(failed),
+        'failed': bool(failed),
+        'changed': False,
+    }
+    if failed:
+        summary['msg'] = '%d of %d job(s) failed: %s' % (len(failed), len(results), ', '.join(
+            '%s (%s)' % (r.get('ansible_job_id'), str(r.get('msg', 'failed'))[:200]) for r in failed))
+    return summary
+
+
+def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list[str]) -> Record | list[Record]:
+    params = module.params
+    if mode == 'list':
+        listed = [jobs.describe(jid) for jid in jobs.store.jids()]
+        if params['older_than'] is not None:
+            listed = [j for j in listed if j['finished'] and j['age'] >= params['older_than']]
+        return {'changed': False, 'jobs': listed, 'async_dir': jobs.store.path}
+    if mode == 'cleanup' and not jids:
+        if params['older_than'] is None:
+            module.fail_json(msg='mode=cleanup needs jid, or older_than (seconds) to prune old finished records')
+        erased = jobs.prune(params['older_than'])
+        return {'changed': bool(erased), 'jobs': erased, 'async_dir': jobs.store.path}
+    if not jids:
+        module.fail_json(msg='mode=%s needs jid: the ansible_job_id (or a list of them) returned when the job started' % mode)
+    if mode == 'kill':
+        if module.check_mode:
+            return [jobs.status(jid, tail=0) for jid in jids]
+        return [jobs.kill(jid, timeout=params['timeout']) for jid in jids]
+    if mode == 'cleanup':
+        if module.check_mode:
+            return [{'ansible_job_id': jid, 'erased': jobs.store.record_path(jid)} for jid in jids]
+        return [jobs.cleanup(jid) for jid in jids]
+    if mode == 'wait':
+        records = jobs.wait(jids, params['timeout'], tail=params['tail'])
+    else:
+        records = [jobs.status(jid, tail=params['tail']) for jid in jids]
+    if params['cleanup'] and not module.check_mode:
+        jobs.erase_finished(records)
+    return records
+
+
+def exit_with_record(record: Record) -> None:
+    """Return a job's own result as it is, as ansible.builtin.async_status does: the module that produced it
+    already formatted its warnings and deprecations, which exit_json would take apart again (and fail on)."""
+    print('\n%s' % json.dumps(record))  # pylint: disable=ansible-bad-function
+    raise SystemExit(0)
+
+
+def exit_with(module: AnsibleModule, result: Record) -> None:
+    """Our own result (a summary, a listing, a cleanup): its warnings are ours, given to module.warn."""
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    jid=dict(type='raw'),
+    mode=dict(type='str', default='status', choices=['status', 'wait', 'kill', 'list', 'cleanup']),
+    timeout=dict(type='float', default=300),
+    older_than=dict(type='float'),
+    tail=dict(type='int', default=10),
+    brief=dict(type='bool', default=False),
+    cleanup=dict(type='bool', default=False),
+    async_dir=dict(type='str'),
+)
+# what ansible-core passes to ansible.legacy.async_status (its action plugin, gather_facts): keyword mode takes it
+KEYWORD_MODE_SPEC: dict[str, dict[str, t.Any]] = dict(ARGUMENT_SPEC, _async_dir=dict(type='str'))
+
+
+def main(keyword_mode: bool = False) -> None:
+    """asyncops.jobs.async_status; with keyword_mode, ansible.legacy.async_status as ansible-core's `async:` uses it."""
+    module = AnsibleModule(argument_spec=KEYWORD_MODE_SPEC if keyword_mode else ARGUMENT_SPEC, supports_check_mode=True)
+    mode = module.params['mode']
+    found = range_problems(module.params, ('timeout', 'older_than', 'tail'))
+    if found:
+        module.fail_json(msg='; '.join(found))
+    try:
+        jids, single = requested_jids(module)
+        store = JobStore(resolve_async_dir(module.params['async_dir'] or module.params.get('_async_dir'))).open()
+        outcome = run_mode(module, job_status.Jobs(store, read_only=module.check_mode), mode, jids)
+        if keyword_mode and isinstance(outcome, list):
+            outcome = [core_compatible(record) for record in outcome]
+    except JobStoreError as exc:
+        module.fail_json(msg=str(exc))
+    for warning in store.warnings:
+        module.warn(warning)
+    if isinstance(outcome, dict):
+        exit_with(module, outcome)
+    else:
+        respond(module, mode, single, outcome)
+
+
+def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record]) -> None:
+    """The answer about the jobs asked for: the record itself for one job, a summary for several."""
+    if module.params['brief'] and not all(record.get('finished') for record in records):
+        records = [brief(record) for record in records]
+    if single:
+        result = records[0]
+        if mode == 'cleanup':
+            result['changed'] = not module.check_mode
+            exit_with(module, result)
+        exit_with_record(result)
+    summary = summarise(records)
+    if mode == 'cleanup':
+        summary['changed'] = not module.check_mode
+    elif mode == 'kill':
+        summary['changed'] = any(r.get('changed') for r in records)
+        summary['failed'] = False
+        summary.pop('msg', None)
+    exit_with(module, summary)
+
+
+
+def core_compatible(record: Record) -> Record:
+    """A record as ansible-core's async_status returns it; what we say beyond that goes under asyncops_job."""
+    meta = job_status.job_meta(record)
+    details: dict[str, t.Any] = dict(meta) if meta else {}
+    msg = str(record.get('msg', ''))
+    if meta is None and record.get('failed') and msg.startswith('could not find job '):
+        details['detail'] = msg
+        record['msg'] = 'could not find job'
+    if record.get('timedout') and msg.startswith('Timeout exceeded'):
+        details['detail'] = msg
+        record['msg'] = 'Timeout exceeded'
+        record.setdefault('child_pid', details.get('pid'))
+    if 'module_stderr' in record and 'stderr' not in record:
+        record['stderr'] = record['module_stderr']
+    if details:
+        record[META_KEY] = details
+    return record
