@@ -15,6 +15,9 @@ ansible-lint) are configured in antsibull-nox.toml. This file adds what they can
   tests/smoke/fqcn.yml and ansible-doc against the installed copy only;
 - molecule, chaos: the scenarios of extensions/molecule on podman containers (root only);
 - changelog: antsibull-changelog lint;
+- typing: mypy, the controller code strict (.mypy.ini), the target code as Python 3.8 (tests/mypy-target.ini);
+- core-targets-{2.19,2.20,2.21}: ansible-core's own integration targets for `async:` (from the sdist of the
+  pinned version), with ansible-core alone and with keyword mode (tests/core_targets/run.py);
 - demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh).
 """
 
@@ -199,10 +202,12 @@ def pytest_ansible(session: nox.Session) -> None:
 
 
 # --- the built collection --------------------------------------------------------------------------------
-def build_and_install(session: nox.Session) -> dict[str, str]:
+def build_and_install(session: nox.Session, install_core: bool = True) -> dict[str, str]:
     """Build the tarball from the work tree (galaxy.yml's build_ignore decides what goes in), fail on
-    dev-only entries, install it into a fresh collections path; the environment that sees only that copy."""
-    session.install("ansible-core", *TOOLS)
+    dev-only entries, install it into a fresh collections path; the environment that sees only that copy.
+    install_core=False: the session installed its own ansible-core already."""
+    if install_core:
+        session.install("ansible-core", *TOOLS)
     tmp = tmp_dir(session)
     for sub in ("dist", "collections", "ansible-home"):
         shutil.rmtree(tmp / sub, ignore_errors=True)
@@ -278,6 +283,50 @@ def chaos(session: nox.Session) -> None:
     """The chaos scenario of extensions/molecule; its figures land in tests/output/chaos/figures.txt (root only)."""
     (output_dir(session) / "figures.txt").unlink(missing_ok=True)
     run_molecule(session, "chaos")
+
+
+@nox.session(python="3.11", default=False)
+def typing(session: nox.Session) -> None:
+    """mypy: controller code strict (.mypy.ini), target code as Python 3.8 code (tests/mypy-target.ini)."""
+    session.install("mypy", "types-PyYAML", "ansible-core", *TOOLS)
+    collections = link_work_tree(session)
+    package = f"ansible_collections.{NAMESPACE}.{NAME}.plugins"
+    with session.chdir(collections):
+        session.run("mypy", "--config-file", str(ROOT / ".mypy.ini"),
+                    "-p", f"{package}.plugin_utils", "-p", f"{package}.action", "-p", f"{package}.doc_fragments")
+        session.run("mypy", "--config-file", str(ROOT / "tests" / "mypy-target.ini"),
+                    "-p", f"{package}.module_utils", "-p", f"{package}.modules")
+
+
+# ansible-core's own targets for `async:`: the acceptance of keyword mode, and a few more that use async
+CORE_TARGETS = "async,async_fail,async_extra_data,callback_default_async,test_core,no_log,callback-dispatch,callback_results"
+
+
+def add_core_targets_session(series: str, python: str) -> None:
+    """core-targets-<series>: ansible-core's own async targets, without and with keyword mode."""
+
+    @nox.session(name=f"core-targets-{series}", python=python, default=False)
+    def core_targets(session: nox.Session) -> None:
+        session.install("-r", f"tests/requirements-core-{series}.txt")
+        env = build_and_install(session, install_core=False)
+        installed = Path(env["ANSIBLE_COLLECTIONS_PATH"]) / "ansible_collections" / NAMESPACE / NAME
+        keyword_mode = installed / "extensions" / "keyword_mode"
+        session.run(
+            "python", str(ROOT / "tests" / "core_targets" / "run.py"), "--venv", session.virtualenv.location,
+            "--mode", os.environ.get("ASYNCOPS_CORE_TARGETS_MODE", "both"),
+            "--targets", os.environ.get("ASYNCOPS_CORE_TARGETS", CORE_TARGETS),
+            "--collections-path", env["ANSIBLE_COLLECTIONS_PATH"],
+            "--library", str(keyword_mode / "library"), "--action-plugins", str(keyword_mode / "action_plugins"),
+            "--work", str(tmp_dir(session) / "work"), "--json", str(output_dir(session) / "results.json"),
+            "--cache", str(Path(os.environ.get("ASYNCOPS_VENV_DIR", "~/.cache/asyncops-jobs")).expanduser()),
+            *session.posargs,
+        )
+
+    core_targets.__doc__ = f"ansible-core {series}'s own async targets, with ansible-core alone and in keyword mode"
+
+
+for _series, _python in CORE_PYTHON.items():
+    add_core_targets_session(_series, _python)
 
 
 @nox.session(python="3.11", default=False)

@@ -108,13 +108,14 @@ main() {
         session "ansible-test-sanity-$series"
         session "ansible-test-units-$series"
         session "ansible-test-integration-$series"
+        session "core-targets-$series"
         if ((first)); then
             first=0
             session pytest-ansible
             if [[ "$series" == 2.19 && -n "${ASYNCOPS_TARGET_PYTHONS-3.8}" ]]; then
                 session ansible-test-integration-2.19-target3.8
             fi
-            for name in collection-tarball build-import-check docs-check lint extra-checks license-check ansible-lint changelog; do
+            for name in typing collection-tarball build-import-check docs-check lint extra-checks license-check ansible-lint changelog; do
                 session "$name"
             done
             if [[ "$(id -u)" != 0 ]]; then

@@ -55,11 +55,11 @@ def parse(argv: list[str]) -> Invocation:
     if len(argv) >= 5 and argv[2].lower() in ('true', 'false'):
         return Invocation(argv[0], time_limit(argv[1]), argv[3], command(argv[4:]), argv[2].lower() == 'true')
     if len(argv) == 4 or (len(argv) == 5 and argv[4] == '-preserve_tmp'):
-        module_path, argsfile = argv[2], argv[3]
+        limit, module_path, argsfile = time_limit(argv[1]), argv[2], argv[3]
         # as ansible-core's own wrapper: a module outside a task tmp dir is never removed
         preserve = len(argv) == 5 or '-tmp-' not in os.path.dirname(module_path)
         run = interpreter(module_path) + [module_path] + ([] if argsfile == '_' else [argsfile])
-        return Invocation(argv[0], time_limit(argv[1]), module_path, run, preserve)
+        return Invocation(argv[0], limit, module_path, run, preserve)
     raise UsageError('%s; got %d argument(s)' % (USAGE, len(argv)))
 
 
@@ -79,8 +79,11 @@ def command(argv: list[str]) -> list[str]:
 
 def interpreter(module_path: str) -> list[str]:
     """The interpreter of a module file's #! line, as ansible-core's wrapper reads it ([] without one)."""
-    with open(module_path, 'rb') as f:
-        head = f.read(1024)
+    try:
+        with open(module_path, 'rb') as f:
+            head = f.read(1024)
+    except OSError as exc:
+        raise UsageError('%s; cannot read the module %s: %s' % (USAGE, module_path, exc.strerror))
     if not head.startswith(b'#!') or b'\n' not in head:
         return []
     return shlex.split(head[2:head.index(b'\n')].decode('utf-8', 'surrogateescape'))
