@@ -16,13 +16,18 @@ import typing as t
 from ansible.errors import AnsibleActionFail, AnsibleUndefinedVariable
 from ansible.utils.display import Display
 
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _job_results as job_results
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 display = Display()
 
-# result keys of the wrapper that say nothing about the item to the user
-INTERNAL_KEYS = ('started', 'finished', 'results_file', 'asyncops_job')
+# a status round that came later than this after the time limit says the target is not enforcing it
+DEADLINE_MARGIN = 30
+FORKS_HINT = ('async_batch with wait=true holds one fork per host for the whole batch, and this play has more hosts '
+              'than forks: hosts run in waves of `forks`. Start the batch with wait=false, then collect it in a second '
+              'task with asyncops.jobs.async_status (jid: the batch\'s ansible_job_id, mode: wait), which returns the '
+              'same results (see the batching guide)')
 
 
 class ActionModule(JobActionBase):
@@ -44,14 +49,18 @@ class ActionModule(JobActionBase):
         check_values(params)
         items = params['items']
         if not items:
-            result.update(summarise([], 0.0), changed=False, msg='items is empty: nothing to do')
+            result.update(job_results.summarise([], 0.0), changed=False, msg='items is empty: nothing to do')
             return result
+        if params['wait'] and more_hosts_than_forks(task_vars):
+            display.warning(FORKS_HINT)
         job_list = [self.build_job(params['module'], self.render_args(params, index, item, task_vars), task_vars)
                     for index, item in enumerate(items)]
+        collect = job_results.collect_info(items, params, bool(self._task.no_log))
         started_at = time.time()
         launched = self.launch(job_list, params['timeout'], task_vars, grace=params['grace'],
                                concurrency=params['concurrency'], fail_fast=params['fail_fast'],
-                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'])
+                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
+                               collect=collect)
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
         if len(item_jids) != len(items):
             raise AnsibleActionFail('key %r names batch %s, which has %d item(s), not %d: use another key, or clean that '
@@ -64,19 +73,10 @@ class ActionModule(JobActionBase):
             return result
         host = task_vars.get('inventory_hostname', '?')
         with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
-            records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
+            batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
         if not params['keep']:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
-        results = [item_result(record, item, index, params, self._task.no_log)
-                   for index, (record, item) in enumerate(zip(records, items))]
-        result.update(summarise(results, time.time() - started_at))
-        result['ansible_job_id'] = launched['ansible_job_id']
-        result.update(attached)
-        if result['failed_count'] and not params['allow_failures']:
-            result['failed'] = True
-            result['msg'] = '%d of %d item(s) failed (first: item %d: %s)' % (
-                result['failed_count'], len(results), first_failure(results),
-                str(results[first_failure(results)].get('msg', 'failed'))[:300])
+        result.update(job_results.batch_result(batch, records, collect), **attached)
         return result
 
     def render_args(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -96,23 +96,36 @@ class ActionModule(JobActionBase):
         return rendered
 
     def poll_rounds(self, params: dict[str, t.Any], batch_jid: str, item_jids: list[str], task_vars: dict[str, t.Any],
-                    host: str, started_at: float) -> list[Result]:
-        """Status rounds until every item finished; returns the items' records.
+                    host: str, started_at: float) -> tuple[Result, list[Result]]:
+        """Status rounds until every item finished; returns the batch's record and the items' records.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
         the round in which the last item ends returns the whole records (removed afterwards by collect(), once
-        they are safe here).
+        they are safe here). How long: `retries` rounds when given; otherwise as long as the items can run under
+        their time limit (and a margin); without a time limit, until the batch ends (a lost one ends too).
         """
         jids = [batch_jid] + item_jids
-        for _round in range(params['retries']):
+        deadline = wait_deadline(params, len(item_jids), started_at)
+        rounds = 0
+        while True:
             reply = self.status_round(task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
                                       brief=True, tail=0)
             if reply['finished']:
-                return t.cast(t.List[Result], reply['jobs'][1:])
-            display.display(progress_line(host, reply['jobs'][1:], time.time() - started_at))
-        raise AnsibleActionFail('the batch %s still runs after %d status rounds (retries x delay = %gs); it goes on '
-                                'on the target: follow it with asyncops.jobs.async_status jid=%s, or raise retries'
-                                % (batch_jid, params['retries'], params['retries'] * params['delay'], batch_jid))
+                return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
+            rounds += 1
+            counts = job_results.progress_counts(reply['jobs'][1:])
+            elapsed = time.time() - started_at
+            self.report_progress({'ansible_job_id': batch_jid, 'started': True, 'finished': False,
+                                  'elapsed': round(elapsed, 3), 'asyncops_progress': counts},
+                                 job_results.progress_line(host, counts, elapsed))
+            if params['retries'] is not None and rounds >= params['retries']:
+                raise AnsibleActionFail('the batch %s still runs after %d status rounds (retries x delay = %gs); it '
+                                        'goes on on the target: follow it with asyncops.jobs.async_status jid=%s, or raise '
+                                        'retries' % (batch_jid, rounds, rounds * params['delay'], batch_jid))
+            if deadline is not None and time.time() > deadline:
+                raise AnsibleActionFail('the batch %s still runs %ds after its items could have ended under their time '
+                                        'limit; its scheduler is not enforcing it (check the target)'
+                                        % (batch_jid, time.time() - started_at))
 
 
 def check_values(params: dict[str, t.Any]) -> None:
@@ -120,53 +133,17 @@ def check_values(params: dict[str, t.Any]) -> None:
         raise AnsibleActionFail('loop_var and index_var must differ (both are %r)' % params['loop_var'])
 
 
-def item_result(record: Result, item: t.Any, index: int, params: dict[str, t.Any], no_log: bool = False) -> Result:
-    """One entry of `results`, shaped like a registered loop's: the module's keys plus item bookkeeping.
-
-    With no_log, each entry is marked _ansible_no_log as ansible-core marks loop items, so that the
-    callbacks get them censored (ansible-core keeps a no_log task's `results` and censors marked items)."""
-    meta = record.get('asyncops_job') or {}
-    entry = {k: v for k, v in record.items() if k not in INTERNAL_KEYS}
-    entry.setdefault('changed', False)
-    entry['failed'] = bool(record.get('failed'))
-    entry['timedout'] = bool(record.get('timedout'))
-    entry['elapsed'] = meta.get('elapsed')
-    entry['state'] = meta.get('state')
-    entry[params['loop_var']] = item
-    entry['ansible_loop_var'] = params['loop_var']
-    entry[params['index_var']] = index
-    entry['ansible_index_var'] = params['index_var']
-    if no_log:
-        entry['_ansible_no_log'] = True
-    return entry
+def wait_deadline(params: t.Mapping[str, t.Any], items: int, started_at: float) -> float | None:
+    """When a batch whose items have a time limit must have ended: the windows of `concurrency` items one after
+    another, each at most its limit and grace, plus a margin. None without a time limit."""
+    if not params['timeout']:
+        return None
+    windows = -(-items // max(1, int(params['concurrency'])))
+    return started_at + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
 
 
-def summarise(results: list[Result], elapsed: float) -> Result:
-    counts = {
-        'ok': sum(1 for r in results if not r['failed'] and not r.get('skipped')),
-        'failed_count': sum(1 for r in results if r['failed']),
-        'timedout': sum(1 for r in results if r['timedout']),
-        'changed_count': sum(1 for r in results if r.get('changed')),
-        'skipped': sum(1 for r in results if r.get('skipped')),
-    }
-    return {
-        'results': results,
-        'summary': dict(counts, total=len(results), elapsed=round(elapsed, 3)),
-        'failed_count': counts['failed_count'],
-        'changed': bool(counts['changed_count']),
-    }
-
-
-def first_failure(results: list[Result]) -> int:
-    return next(i for i, r in enumerate(results) if r['failed'])
-
-
-def progress_line(host: str, brief_jobs: list[Result], elapsed: float) -> str:
-    """'ASYNC BATCH POLL on host: ...' with items done/running/pending."""
-    counts: dict[str, int] = {}
-    for job in brief_jobs:
-        counts[job.get('state', 'running')] = counts.get(job.get('state', 'running'), 0) + 1
-    done = len(brief_jobs) - counts.get('running', 0) - counts.get('pending', 0)
-    return ('ASYNC BATCH POLL on %s: %d/%d done (%d failed), %d running, %d pending, elapsed %ds'
-            % (host, done, len(brief_jobs), sum(counts.get(s, 0) for s in ('failed', 'timedout', 'killed', 'lost')),
-               counts.get('running', 0), counts.get('pending', 0), elapsed))
+def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:
+    """Whether this play's batch of hosts is larger than the forks that run it."""
+    hosts = task_vars.get('ansible_play_batch') or []
+    forks = task_vars.get('ansible_forks')
+    return isinstance(forks, int) and len(hosts) > forks

@@ -32,7 +32,8 @@ class ActionModule(JobActionBase):
         job = self.build_job(params['module'], params['args'], task_vars)
         started_at = time.time()
         launched = self.launch([job], params['timeout'], task_vars, grace=params['grace'],
-                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'])
+                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
+                               collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)})
         jid = launched['ansible_job_id']
         attached = {'attached': True} if launched.get('attached') else {}
         if params['poll'] == 0:
@@ -53,6 +54,12 @@ class ActionModule(JobActionBase):
             deadline = started_at + params['timeout'] + params['grace'] + DEADLINE_MARGIN
         host = task_vars.get('inventory_hostname', '?')
         no_log = bool(self._task.no_log)
+
+        def progress(record: Result) -> None:
+            event = {'ansible_job_id': jid, 'started': True, 'finished': False, 'elapsed': record.get('elapsed')}
+            if not no_log:
+                event.update(stdout_tail=record.get('stdout_tail', []), stderr_tail=record.get('stderr_tail', []))
+            self.report_progress(event, jobs.poll_line(host, record, no_log))
+
         with announce_on_interrupt(host, [jid], bool(self._task.become)):
-            return self.wait_for(jid, task_vars, params['poll'], deadline,
-                                 on_poll=lambda record: display.display(jobs.poll_line(host, record, no_log)))
+            return self.wait_for(jid, task_vars, params['poll'], deadline, on_poll=progress)

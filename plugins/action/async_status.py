@@ -1,19 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action side of asyncops.jobs.async_status: passes the async_dir setting through unexpanded.
+"""Action side of asyncops.jobs.async_status.
 
-ansible.builtin.async_status expands '~' on the controller side (as the connection user's or the
-become user's home, depending on the become method), while the wrapper expands it on the
-target: under become the two can differ (ansible/ansible#81805).  Here the module resolves it
-on the target, exactly as the wrapper did when it started the job.
+* The async_dir setting goes through unexpanded: ansible.builtin.async_status expands '~' on the controller
+  side (as the connection user's or the become user's home, depending on the become method), while the wrapper
+  expands it on the target, so under become the two can differ (ansible/ansible#81805). Here the module resolves
+  it on the target, exactly as the wrapper did when it started the job.
+* Collecting: a finished job started by async_run (poll=0) or a finished batch started by async_batch
+  (wait=false) is returned as that task would have returned it when waiting (for a batch: results in item
+  order with the item and index variables, summary, failed unless allow_failures), and its records are then
+  removed unless the task said to keep them, once the reply is on the controller.
 """
 
 from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _job_results as job_results
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
+
+COLLECTING_MODES = (None, 'status', 'wait')
 
 
 class ActionModule(JobActionBase):
@@ -21,5 +28,40 @@ class ActionModule(JobActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = super().run(tmp, task_vars)
         del tmp
-        result.update(self.query(task_vars or {}, **self._task.args))
+        task_vars = task_vars or {}
+        reply = self.query(task_vars, **self._task.args)
+        collect = self.collect_info(reply)
+        if collect is None:
+            result.update(reply)
+        else:
+            result.update(self.collected(reply, collect, task_vars))
+        return result
+
+    def collect_info(self, reply: Result) -> dict[str, t.Any] | None:
+        """What the launch left to collect this job with, when it is one finished job or batch asked for."""
+        args = self._task.args
+        meta = reply.get('asyncops_job')
+        if not isinstance(args.get('jid'), str) or args.get('mode') not in COLLECTING_MODES or args.get('cleanup'):
+            return None
+        if not reply.get('finished') or not isinstance(meta, dict) or not isinstance(meta.get('collect'), dict):
+            return None
+        if meta.get('kind') == 'batch' and not isinstance(reply.get('item_records'), list):
+            return None
+        return t.cast(t.Dict[str, t.Any], meta['collect'])
+
+    def collected(self, reply: Result, collect: dict[str, t.Any], task_vars: dict[str, t.Any]) -> Result:
+        """The result as async_run / async_batch return it when they wait, then the records removed (unless kept)."""
+        jid = str(reply['ansible_job_id'])
+        if (reply.get('asyncops_job') or {}).get('kind') == 'batch':
+            result = job_results.batch_result(reply, reply['item_records'], collect)
+            keep = bool(collect.get('keep'))
+        else:
+            result = dict(reply)
+            result.setdefault('changed', False)
+            if collect.get('no_log'):
+                result['_ansible_no_log'] = True
+            keep = not collect.get('cleanup', True)
+        result.update(started=True, finished=True)
+        if not keep and not self._task.check_mode:
+            self.collect(task_vars, jid, 1.0)
         return result

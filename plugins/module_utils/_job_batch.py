@@ -35,6 +35,10 @@ if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import BatchRecord, JobMeta, JobSpec
 
 
+# what the batch's own record keeps, not each item's (the items alone would make every item record as big as the batch)
+BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast')
+
+
 def item_jid(batch_jid: str, index: int) -> str:
     return '%s.i%d' % (batch_jid, index)
 
@@ -43,7 +47,8 @@ class BatchScheduler:
     """State of one batch inside the scheduler process."""
 
     def __init__(self, store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None,
-                 fail_fast: bool, key: str | None = None, cleanup_dir: str | None = None) -> None:
+                 fail_fast: bool, key: str | None = None, cleanup_dir: str | None = None,
+                 collect: dict[str, t.Any] | None = None) -> None:
         self.store = store
         self.jid = batch_jid
         self.specs = specs
@@ -68,12 +73,20 @@ class BatchScheduler:
             self.meta['key'] = key
         if cleanup_dir:
             self.meta['cleanup_dir'] = cleanup_dir
+        if collect:
+            self.meta['collect'] = collect
         # supervisors say on this pipe when their job process ended, so the window refills before
         # they have recorded the result; not with fail_fast, which must know the result first
         self.release_r = self.release_w = None
         if not fail_fast:
             self.release_r, self.release_w = os.pipe()
             job_supervisor.set_nonblocking(self.release_r)
+
+    def item_meta(self, **fields: t.Any) -> dict[str, t.Any]:
+        """The meta of an item's record written by the scheduler: the batch's, without what only the batch keeps."""
+        meta = {key: value for key, value in self.meta.items() if key not in BATCH_ONLY_META}
+        meta.update(kind='item', batch_jid=self.jid, **fields)
+        return meta
 
     def request_check(self) -> None:
         self.kill_requests_waiting = True
@@ -90,9 +103,9 @@ class BatchScheduler:
             self.store.write(spec['jid'], {
                 'started': True, 'finished': False, 'ansible_job_id': spec['jid'],
                 'results_file': self.store.record_path(spec['jid']),
-                META_KEY: dict(self.meta, kind='item', state='pending', batch_jid=self.jid, index=index,
-                               module=spec.get('module'), time_limit=spec.get('time_limit'),
-                               grace=spec.get('grace', DEFAULTS['grace']))})
+                META_KEY: self.item_meta(state='pending', index=index, module=spec.get('module'),
+                                         time_limit=spec.get('time_limit'),
+                                         grace=spec.get('grace', DEFAULTS['grace']))})
 
     def start(self) -> BatchRecord:
         """Start the first window, then record the other items as pending; returns the batch record."""
@@ -179,7 +192,7 @@ class BatchScheduler:
         self.failed_seen = self.failed_seen or failed
         record = {'started': False, 'finished': True, 'failed': failed, 'changed': False, 'msg': reason,
                   'ansible_job_id': spec['jid'],
-                  META_KEY: dict(self.meta, kind='item', state=state, batch_jid=self.jid, index=index)}
+                  META_KEY: self.item_meta(state=state, index=index)}
         record['killed' if failed else 'skipped'] = True
         try:
             self.store.write(spec['jid'], record)
@@ -238,11 +251,13 @@ class BatchScheduler:
 
 
 def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None = 0,
-                 fail_fast: bool = False, key: str | None = None, cleanup_dir: str | None = None) -> dict[str, t.Any]:
+                 fail_fast: bool = False, key: str | None = None, cleanup_dir: str | None = None,
+                 collect: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
     """Start a detached scheduler for specs; returns the batch record once every item is recorded pending."""
     try:
         return job_supervisor.spawn_detached(
-            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, notify_fd),
+            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, collect,
+                                             notify_fd),
             store.fds())
     finally:
         for spec in specs:
@@ -250,9 +265,10 @@ def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurre
 
 
 def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None, fail_fast: bool,
-                   key: str | None, cleanup_dir: str | None, notify_fd: int) -> None:  # pragma: no cover - detached
+                   key: str | None, cleanup_dir: str | None, collect: dict[str, t.Any] | None,
+                   notify_fd: int) -> None:  # pragma: no cover - detached
     store.release_starting()  # the launcher keeps its own locks until the records exist
-    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir)
+    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, collect)
     wake_r = job_supervisor.install_signals(sched, on_usr1=sched.request_check)
     proc.become_subreaper()
     try:

@@ -211,7 +211,7 @@ class Supervisor:
             'grace': self.grace,
             'state': 'running',
         }
-        for key in ('batch_jid', 'index', 'key', 'cleanup_dir'):
+        for key in ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect'):
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
         record: JobRecord = {'started': True, 'finished': False, 'ansible_job_id': self.jid,

@@ -28,6 +28,7 @@ class JobSpec(t.TypedDict, total=False):
     index: int
     key: str
     cleanup_dir: str         # keyword mode: the task's remote tmp dir, removed once the job ended
+    collect: dict[str, t.Any]  # what async_status needs to return the result as the starting task would have
 
 
 class JobMeta(t.TypedDict, total=False):
@@ -57,6 +58,7 @@ class JobMeta(t.TypedDict, total=False):
     fail_fast: bool
     items: int
     cleanup_dir: str
+    collect: dict[str, t.Any]
 
 
 class JobRecord(t.TypedDict, total=False):

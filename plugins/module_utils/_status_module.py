@@ -86,9 +86,19 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
         records = jobs.wait(jids, params['timeout'], tail=params['tail'])
     else:
         records = [jobs.status(jid, tail=params['tail']) for jid in jids]
+    if len(records) == 1:
+        with_item_records(jobs, records[0])
     if params['cleanup'] and not module.check_mode:
         jobs.erase_finished(records)
     return records
+
+
+def with_item_records(jobs: job_status.Jobs, record: Record) -> None:
+    """A finished batch started by async_batch comes with its items' records, so that async_status can return its
+    results as async_batch does (its record says what that needs, under collect)."""
+    meta = job_status.job_meta(record) or {}
+    if record.get('finished') and meta.get('kind') == 'batch' and meta.get('collect'):
+        record['item_records'] = [jobs.status(jid, tail=0) for jid in record.get('jobs') or []]
 
 
 def exit_with_record(record: Record) -> None:
@@ -160,7 +170,6 @@ def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record
         summary['failed'] = False
         summary.pop('msg', None)
     exit_with(module, summary)
-
 
 
 def core_compatible(record: Record) -> Record:

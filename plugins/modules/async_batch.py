@@ -66,9 +66,14 @@ options:
     type: float
     default: 1.0
   retries:
-    description: Status rounds before giving up waiting (the batch goes on running on the target).
+    description:
+      - Status rounds before giving up waiting, so at most O(retries) x O(delay) seconds (the batch goes on running on
+        the target, and the message says how to follow it up).
+      - Without it, the task waits as long as the items can run under their time limit (O(timeout)) one window of
+        O(concurrency) after another, with their grace period and a margin; without a time limit either, until the
+        batch ends (a batch whose scheduler dies ends as lost). It never gives up on a batch the target will still
+        end by itself.
     type: int
-    default: 300
   fail_fast:
     description: Start no new item once one has failed; the items not started are reported as skipped.
     type: bool
@@ -81,8 +86,14 @@ options:
     default: false
   wait:
     description:
-      - V(false) starts the batch and returns at once (like C(poll=0)) with the batch's RV(ansible_job_id), which
-        M(asyncops.jobs.async_status) can wait on, and the items' job ids in RV(jobs).
+      - V(false) starts the batch and returns at once (like C(poll=0)) with the batch's RV(ansible_job_id) and the
+        items' job ids in RV(jobs).
+      - Collect it later with M(asyncops.jobs.async_status), O(asyncops.jobs.async_status#module:mode=wait) on the
+        batch's job id (or O(asyncops.jobs.async_status#module:mode=status) once it finished). That returns exactly
+        what this task returns with V(true) (RV(results) in item order with the item and index variables,
+        RV(summary), failed unless O(allow_failures)) and removes the records unless O(keep).
+      - With more hosts than forks, start the batch with V(false) everywhere, then collect it in a second task. Hosts
+        then run side by side instead of in waves of C(forks), since waiting holds a fork per host.
     type: bool
     default: true
   keep:
@@ -146,7 +157,6 @@ EXAMPLES = r"""
     concurrency: 2
     timeout: 45
     delay: 1
-    retries: 300
   register: out
 
 - name: Back up every database, four at a time, stop at the first failure

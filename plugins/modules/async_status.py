@@ -32,6 +32,12 @@ options:
       - V(status) returns the job record (the module's result once it finished), with a tail of its output while
         it runs.
       - V(wait) is V(status) that returns as soon as the job(s) finished, or after O(timeout) seconds.
+      - With one O(jid) of a job started by M(asyncops.jobs.async_run) (O(asyncops.jobs.async_run#module:poll=0)) or
+        of a batch started by M(asyncops.jobs.async_batch) (O(asyncops.jobs.async_batch#module:wait=false)), V(status)
+        and V(wait) collect it once it finished. The result is then exactly what that task returns when it waits
+        (for a batch RV(ignore:results) in item order with the item and index variables, RV(ignore:summary), failed
+        unless C(allow_failures)), and the records are removed afterwards unless that task said to keep them
+        (C(keep), C(cleanup=false)).
       - V(kill) stops the whole job tree (SIGTERM, then SIGKILL) and returns the final record, which says killed.
         The job id of a batch stops every item; the job id of one item stops that item alone (a pending item is
         recorded killed and never starts).

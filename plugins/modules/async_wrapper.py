@@ -97,6 +97,13 @@ options:
         to) is refused, with its path and owner in the message, and left as it is. A missing one is created with mode
         0700.
     type: str
+  collect:
+    description:
+      - What M(asyncops.jobs.async_status) needs to return a finished job's result as the task that started it would
+        have (set by M(asyncops.jobs.async_run) and M(asyncops.jobs.async_batch)); kept in the job's 0600 record.
+      - For a batch, C(items), C(loop_var), C(index_var), C(allow_failures), C(keep) and C(no_log); for a job,
+        C(cleanup) and C(no_log).
+    type: dict
   cleanup_dir:
     description:
       - A directory to remove once the job (or every job of the batch) ended, however it ended. The action plugins set it
@@ -265,6 +272,8 @@ def job_spec(jid: str, job: dict[str, t.Any], argv: list[str], params: dict[str,
         spec['key'] = params['key']
     if params.get('cleanup_dir') and params['concurrency'] is None:
         spec['cleanup_dir'] = params['cleanup_dir']
+    if params.get('collect') and params['concurrency'] is None:
+        spec['collect'] = params['collect']
     return spec
 
 
@@ -279,7 +288,7 @@ def start_batch(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
         spec['index'] = index
         specs.append(spec)
     record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'], key=params.get('key'),
-                          cleanup_dir=params.get('cleanup_dir'))
+                          cleanup_dir=params.get('cleanup_dir'), collect=params.get('collect'))
     items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]
     return dict(started=True, finished=False, batch=True, ansible_job_id=record['ansible_job_id'],
                 results_file=record['results_file'], jobs=items)
@@ -354,6 +363,7 @@ def main() -> None:
             leftovers=dict(type='str', default=DEFAULTS['leftovers'], choices=['keep', 'stop']),
             key=dict(type='str', no_log=False),
             cleanup_dir=dict(type='str'),
+            collect=dict(type='dict'),
             async_dir=dict(type='str'),
         ),
         supports_check_mode=True,

@@ -19,6 +19,7 @@ survive connection blips, and collecting results in two phases.
 
 from __future__ import annotations
 
+import inspect
 import time
 import typing as t
 
@@ -249,6 +250,13 @@ class JobActionBase(ActionBase):
             if on_poll:
                 on_poll(result)
 
+    def report_progress(self, data: Result, line: str) -> None:
+        """Progress of one poll, reported as ansible-core reports its own async polls: a v2_runner_on_async_poll
+        event that every callback gets (the default one prints `ASYNC POLL on <host>: jid=...`, JSON callbacks and
+        AWX get the whole of data). Printed as `line` only where there is no worker to send it from."""
+        if not send_async_poll(self._task, data):
+            display.display(line)
+
     def collect(self, task_vars: dict[str, t.Any], jid: str, pause: float) -> None:
         """Remove the records of results the controller now holds (the second phase of their delivery).
 
@@ -260,3 +268,26 @@ class JobActionBase(ActionBase):
         except AnsibleConnectionFailure:
             display.warning('the results of job %s were read but its records could not be removed (host unreachable): '
                             'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid))
+
+
+def send_async_poll(task: t.Any, data: Result) -> bool:
+    """Send a v2_runner_on_async_poll event for task from this worker, as ansible-core's task executor does for
+    its own async polls (2.19 and 2.20 take a _RawTaskResult, 2.21 a host, the task and a UnifiedTaskResult).
+    False when there is no worker queue to send it to."""
+    try:
+        from ansible.executor.process import worker
+    except ImportError:  # pragma: no cover - every supported ansible-core has it
+        return False
+    current = getattr(worker, 'current_worker', None)
+    final_q = getattr(current, '_final_q', None)
+    host = getattr(current, '_host', None)
+    if final_q is None or host is None:
+        return False
+    if 'utr' in inspect.signature(final_q.send_callback).parameters:
+        from ansible._internal._task import UnifiedTaskResult  # type: ignore[attr-defined]  # ansible-core 2.21+
+        final_q.send_callback('v2_runner_on_async_poll', host, task, UnifiedTaskResult.from_action_result_dict(dict(data)))
+    else:
+        from ansible.executor.task_result import _RawTaskResult  # ansible-core 2.19, 2.20
+        final_q.send_callback('v2_runner_on_async_poll',
+                              _RawTaskResult(host=host, task=task, return_data=dict(data), task_fields=task.dump_attrs()))
+    return True

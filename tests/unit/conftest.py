@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import sys
 
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+try:
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+except ImportError:  # the target side of ansible-test units: module_utils only, and its own finder already
+    _AnsibleCollectionFinder = None
 
 # <root>/ansible_collections/asyncops/jobs/tests/unit/conftest.py
 COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *(['..'] * 5)))
 
-if not any(isinstance(finder, _AnsibleCollectionFinder) for finder in sys.meta_path):
+if _AnsibleCollectionFinder is not None and not any(isinstance(f, _AnsibleCollectionFinder) for f in sys.meta_path):
     _AnsibleCollectionFinder(paths=[COLLECTIONS_ROOT])._install()

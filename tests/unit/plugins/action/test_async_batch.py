@@ -82,3 +82,58 @@ def test_no_items_is_not_an_error(make_action):
                                                     'args': {'cmd': 'true'}})
     result = action.run(task_vars=task_vars)
     assert result['results'] == [] and result['changed'] is False
+
+
+def scripted_rounds(action, running_rounds):
+    """The target as a script: `running_rounds` rounds in which the item still runs, then it is finished."""
+    calls = []
+
+    def status_round(task_vars, jids, pause, **args):
+        calls.append(args)
+        if len(calls) <= running_rounds:
+            return {'finished': False, 'jobs': [{'ansible_job_id': jids[0], 'state': 'running'},
+                                                {'ansible_job_id': jids[1], 'state': 'running'}]}
+        return {'finished': True, 'jobs': [{'ansible_job_id': jids[0], 'finished': True, 'asyncops_job': {'elapsed': 1.0}},
+                                           {'ansible_job_id': jids[1], 'finished': True, 'rc': 0,
+                                            'asyncops_job': {'elapsed': 1.0, 'state': 'succeeded'}}]}
+
+    action.status_round = status_round
+    return calls
+
+
+def test_without_retries_waiting_follows_the_time_limit_not_300_rounds(make_action):
+    """The old default gave up after 300 rounds (retries x delay) while the job still ran under its limit."""
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1],
+                                                    'args': {'cmd': 'true'}, 'timeout': 3600, 'keep': True})
+    calls = scripted_rounds(action, 400)
+    result = action.run(task_vars=task_vars)
+    assert len(calls) == 401 and result['summary']['ok'] == 1
+
+
+def test_retries_when_given_bound_the_wait(make_action):
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1],
+                                                    'args': {'cmd': 'true'}, 'retries': 5, 'delay': 1, 'keep': True})
+    calls = scripted_rounds(action, 400)
+    with pytest.raises(AnsibleActionFail, match='still runs after 5 status rounds'):
+        action.run(task_vars=task_vars)
+    assert len(calls) == 5
+
+
+def test_progress_goes_to_the_callbacks_from_a_worker(make_action, monkeypatch):
+    from ansible.executor.process import worker
+    from ansible.inventory.host import Host
+
+    sent = []
+
+    class Queue:
+        def send_callback(self, name, *args):
+            sent.append((name, args))
+
+    monkeypatch.setattr(worker, 'current_worker', type('W', (), {'_final_q': Queue(), '_host': Host('localhost')})(),
+                        raising=False)
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1],
+                                                    'args': {'cmd': 'true'}, 'keep': True})
+    scripted_rounds(action, 2)
+    action.run(task_vars=task_vars)
+    assert [name for name, _args in sent] == ['v2_runner_on_async_poll'] * 2
+    assert [args[0]._return_data['asyncops_progress']['running'] for _name, args in sent] == [1, 1]

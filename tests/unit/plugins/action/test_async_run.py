@@ -33,17 +33,35 @@ def test_bad_values_are_refused_before_anything_starts(make_action, async_dir):
     assert not os.path.exists(async_dir)
 
 
-def test_progress_of_a_no_log_job_shows_no_output(make_action, capsys):
+@pytest.fixture
+def progress_events(monkeypatch):
+    """What a worker would send to the callbacks: [(callback name, event data)]."""
+    from ansible.executor.process import worker
+    from ansible.inventory.host import Host
+
+    sent = []
+
+    class Queue:
+        def send_callback(self, name, task_result):
+            sent.append((name, task_result._return_data))
+
+    monkeypatch.setattr(worker, 'current_worker', type('W', (), {'_final_q': Queue(), '_host': Host('localhost')})(),
+                        raising=False)
+    return sent
+
+
+def test_progress_of_a_no_log_job_carries_no_output(make_action, progress_events):
     action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell',
                                                   'args': {'cmd': 'echo SECRET_TOKEN_123; sleep 2'}, 'poll': 1},
                                     no_log=True)
     action.run(task_vars=task_vars)
-    out = capsys.readouterr().out
-    assert 'ASYNC POLL on localhost' in out and 'SECRET' not in out
+    assert progress_events and all(name == 'v2_runner_on_async_poll' for name, _data in progress_events)
+    assert 'SECRET' not in repr(progress_events)
 
 
-def test_progress_shows_the_last_output_line_otherwise(make_action, capsys):
+def test_progress_carries_the_last_output_lines_otherwise(make_action, progress_events):
     action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell',
                                                   'args': {'cmd': 'echo visible-line; sleep 2'}, 'poll': 1})
     action.run(task_vars=task_vars)
-    assert 'last output: visible-line' in capsys.readouterr().out
+    assert any('visible-line' in data.get('stdout_tail', []) for _name, data in progress_events)
+    assert all(data['ansible_job_id'] and data['finished'] is False for _name, data in progress_events)

@@ -151,10 +151,13 @@ def test_pruning_while_batches_start_never_breaks_a_launch(store):
 
     def prune_forever():
         while not stop.is_set():
+            pruner_store = JobStore(store.path).open()
             try:
-                job_status.Jobs(JobStore(store.path).open()).prune(0)
+                job_status.Jobs(pruner_store).prune(0)
             except Exception as exc:  # noqa: BLE001 - any failure of the pruner is a test failure
                 errors.append(exc)
+            finally:
+                pruner_store.close()
 
     pruner = threading.Thread(target=prune_forever)
     pruner.start()
