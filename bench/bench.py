@@ -1,20 +1,25 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compare, in one run, three ways to run M sleeps of known durations with concurrency C per host.
+"""Compare, in one run, ways to run M sleeps of known durations with concurrency C per host.
 
-  recipe  the official recipe: include_tasks over `durations | batch(C)`, each batch started with
-          async/poll: 0 and followed by an ansible.builtin.async_status until-loop
-  until   every item started with async/poll: 0, then one async_status until-loop (no bound on
-          concurrency: all items run at once)
-  batch   asyncops.jobs.async_batch with concurrency C
+  recipe   the official recipe: include_tasks over `durations | batch(C)`, each batch started with
+           async/poll: 0 and followed by an ansible.builtin.async_status until-loop
+  until    every item started with async/poll: 0, then one async_status until-loop (no bound on
+           concurrency: all items run at once)
+  batch    asyncops.jobs.async_batch with concurrency C, waiting (one task)
+  collect  asyncops.jobs.async_batch with concurrency C and wait: false, then asyncops.jobs.async_status
+           mode: wait on the batch job id (two tasks: launch everywhere, collect once)
 
-For each: wall time of ansible-playbook, the lower bound max(longest, sum/C), the ratio, and the
-number of remote command executions per host, counted from the connection's own -vvv log
-(every `EXEC` line ansible writes for a host).
+For each: wall time of ansible-playbook, the lower bound max(longest, sum/C), the ratio, the time of the
+first task (the launch phase; for `collect` that is the whole launch on every host), the number of remote
+command executions per host, counted from the connection's own -vvv log (every `EXEC` line ansible writes
+for a host), and the controller's CPU time (user + sys of ansible-playbook and everything it waited for:
+workers, ssh), in total, per host and per item.
 
 Usage (from the collection root; ANSIBLE_COLLECTIONS_PATH must reach this collection):
   python bench/bench.py --items 100 --concurrency 4 [--containers N | --inventory INV] [--methods recipe,until,batch]
+  python bench/bench.py --scenario forks     # 8 hosts, forks 2, 12 x 3 s items, concurrency 3, all methods
 Without --inventory or --containers the target is localhost over the local connection. --containers N
 starts N SSH test hosts (podman containers of a Debian image built here, sshd on 127.0.0.1 ports, see
 scripts/test_hosts.sh) for the run and removes them afterwards.
@@ -27,6 +32,7 @@ import json
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -100,10 +106,66 @@ BATCH = """\
         retries: 300
 """
 
+COLLECT = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Launch the batch on every host
+      asyncops.jobs.async_batch:
+        module: ansible.builtin.command
+        items: "{{ durations }}"
+        args:
+          cmd: "sleep {{ item }}"
+        concurrency: "{{ concurrency }}"
+        timeout: 45
+        wait: false
+      register: launched
+
+    - name: Collect every host's batch
+      asyncops.jobs.async_status:
+        jid: "{{ launched.ansible_job_id }}"
+        mode: wait
+"""
+
 PLAYBOOKS = {
     'recipe': {'main.yml': RECIPE_MAIN, 'recipe_batch.yml': RECIPE_BATCH},
     'until': {'main.yml': UNTIL},
     'batch': {'main.yml': BATCH},
+    'collect': {'main.yml': COLLECT},
+}
+
+# Writes when each task of the play started, so the first task's duration (the launch phase) is known.
+TIMING_CALLBACK = """\
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'aggregate'
+    CALLBACK_NAME = 'bench_timing'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.marks = []
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self.marks.append([task.get_name(), time.monotonic()])
+
+    def v2_playbook_on_stats(self, stats):
+        self.marks.append(['end', time.monotonic()])
+        with open(os.environ['BENCH_TIMING_FILE'], 'w') as f:
+            json.dump(self.marks, f)
+"""
+
+SCENARIOS = {
+    # hosts > forks: the fleet case (8 SSH hosts, forks 2, 12 items of 3 s, concurrency 3: bound 12 s)
+    'forks': {'containers': 8, 'forks': 2, 'items': 12, 'duration': 3.0, 'concurrency': 3,
+              'methods': 'recipe,until,batch,collect'},
 }
 EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC (.*)$', re.M)
 SSH_PORT = re.compile(r"\bPort=(\d+)")
@@ -127,21 +189,50 @@ def write_playbooks(workdir, method):
     return os.path.join(workdir, 'main.yml')
 
 
+def children_cpu():
+    """user + sys seconds of every child process waited for so far (ansible-playbook, and through it its
+    workers and their ssh processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def write_timing_callback(workdir):
+    path = os.path.join(workdir, 'callback_plugins')
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, 'bench_timing.py'), 'w') as f:
+        f.write(TIMING_CALLBACK)
+    return path
+
+
+def first_task_seconds(timing_file):
+    """Duration of the play's first task (from its start to the next task's start or the end)."""
+    try:
+        with open(timing_file) as f:
+            marks = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return marks[1][1] - marks[0][1] if len(marks) >= 2 else None
+
+
 def run_method(method, inventory, extra_vars, workdir, forks):
-    """Run one method; (wall seconds, {host: remote executions}, return code)."""
+    """Run one method; a row of measurements (wall, execs per host, rc, log, launch, cpu)."""
     playbook = write_playbooks(workdir, method)
     log_path = os.path.join(workdir, '%s.log' % method)
+    timing_file = os.path.join(workdir, '%s.timing.json' % method)
+    env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=write_timing_callback(workdir),
+               ANSIBLE_CALLBACKS_ENABLED='bench_timing', BENCH_TIMING_FILE=timing_file)
     cmd = ['ansible-playbook', '-vvv', '-i', inventory, '-f', str(forks), '-e', '@' + extra_vars, playbook]
-    start = time.monotonic()
+    cpu_before, start = children_cpu(), time.monotonic()
     with open(log_path, 'w') as log:
-        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    wall = time.monotonic() - start
+        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+    wall, cpu = time.monotonic() - start, children_cpu() - cpu_before
     with open(log_path) as log:
         execs = {}
         for host, command in EXEC_LINE.findall(log.read()):
             host = exec_target(host, command)
             execs[host] = execs.get(host, 0) + 1
-    return wall, execs, rc, log_path
+    return {'method': method, 'wall': wall, 'execs': execs, 'rc': rc, 'log': log_path,
+            'launch': first_task_seconds(timing_file), 'cpu': cpu}
 
 
 def exec_target(host, command):
@@ -172,18 +263,25 @@ def stop_containers(script, hosts_dir):
 
 def table(rows, bound, args):
     lines = [
-        '| method | hosts | items | C | wall (s) | lower bound (s) | wall / bound | remote execs per host |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| method | hosts | forks | items | C | wall (s) | lower bound (s) | wall / bound | first task (s) '
+        '| remote execs per host | controller CPU (s) | CPU per host (s) | CPU per item (ms) |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ]
     for row in rows:
-        lines.append('| %s | %d | %d | %d | %.1f | %.1f | %.2f | %s |' % (
-            row['method'], row['hosts'], args.items, args.concurrency, row['wall'], bound,
-            row['wall'] / bound, row['execs_per_host']))
+        hosts = max(row['hosts'], 1)
+        launch = '%.1f' % row['launch'] if row['launch'] is not None else '-'
+        lines.append('| %s | %d | %d | %d | %d | %.1f | %.1f | %.2f | %s | %s | %.1f | %.2f | %.0f |' % (
+            row['method'], row['hosts'], args.forks, args.items, args.concurrency, row['wall'], bound,
+            row['wall'] / bound, launch, row['execs_per_host'], row['cpu'], row['cpu'] / hosts,
+            1000 * row['cpu'] / (hosts * args.items)))
     return '\n'.join(lines)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--scenario', choices=sorted(SCENARIOS),
+                        help='preset of the options below (given options still win): %s' % ', '.join(
+                            '%s = %s' % (name, spec) for name, spec in sorted(SCENARIOS.items())))
     parser.add_argument('--items', type=int, default=100)
     parser.add_argument('--concurrency', type=int, default=4)
     parser.add_argument('--inventory', help='inventory of the test hosts (default: localhost, local connection)')
@@ -195,14 +293,26 @@ def parse_args(argv):
     parser.add_argument('--seed', type=int, default=42)
     parser.add_argument('--min-duration', type=float, default=0.2)
     parser.add_argument('--max-duration', type=float, default=2.0)
+    parser.add_argument('--duration', type=float, help='every item sleeps this long (instead of seeded durations)')
     parser.add_argument('--forks', type=int, default=10)
     parser.add_argument('--json', help='also write the measurements to this file')
-    return parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    if args.scenario:
+        # the preset fills what the command line did not set
+        given = {arg.split('=')[0].lstrip('-').replace('-', '_') for arg in argv if arg.startswith('--')}
+        for name, value in SCENARIOS[args.scenario].items():
+            if name not in given:
+                setattr(args, name, value)
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    durations = durations_for(args.items, args.seed, args.min_duration, args.max_duration)
+    if args.duration:
+        durations = [args.duration] * args.items
+    else:
+        durations = durations_for(args.items, args.seed, args.min_duration, args.max_duration)
     bound = lower_bound(durations, args.concurrency)
     workdir = tempfile.mkdtemp(prefix='asyncops-bench-')
     if args.containers:
@@ -223,17 +333,19 @@ def run_all(args, durations, bound, workdir, inventory):
     rows = []
     failed = False
     for method in args.methods.split(','):
-        wall, execs, rc, log_path = run_method(method, inventory, extra_vars, workdir, args.forks)
-        failed = failed or rc != 0
-        counts = sorted(execs.values()) or [0]
-        per_host = str(counts[0]) if counts[0] == counts[-1] else '%d-%d' % (counts[0], counts[-1])
-        rows.append({'method': method, 'hosts': len(execs), 'wall': wall, 'rc': rc, 'log': log_path,
-                     'execs_per_host': per_host})
-        print('%-7s rc=%d wall=%.1fs execs/host=%s (log: %s)' % (method, rc, wall, rows[-1]['execs_per_host'], log_path),
-              flush=True)
+        row = run_method(method, inventory, extra_vars, workdir, args.forks)
+        failed = failed or row['rc'] != 0
+        counts = sorted(row.pop('execs').values()) or [0]
+        row['hosts'] = len(counts) if counts != [0] else 0
+        row['execs_per_host'] = str(counts[0]) if counts[0] == counts[-1] else '%d-%d' % (counts[0], counts[-1])
+        rows.append(row)
+        print('%-7s rc=%d wall=%.1fs first task=%ss execs/host=%s cpu=%.1fs (log: %s)' % (
+            method, row['rc'], row['wall'], '%.1f' % row['launch'] if row['launch'] is not None else '-',
+            row['execs_per_host'], row['cpu'], row['log']), flush=True)
     print()
-    print('items=%d concurrency=%d durations %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
-          % (args.items, args.concurrency, min(durations), max(durations), sum(durations), max(durations), bound))
+    print('items=%d concurrency=%d forks=%d durations %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
+          % (args.items, args.concurrency, args.forks, min(durations), max(durations), sum(durations),
+             max(durations), bound))
     print(table(rows, bound, args))
     if args.json:
         with open(args.json, 'w') as f:

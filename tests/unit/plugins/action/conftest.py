@@ -7,7 +7,10 @@ plugin loader), so run() executes the collection's real modules: nothing on the 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import sys
+import time
 import typing as t
 
 import pytest
@@ -22,7 +25,36 @@ from ansible.template import Templar
 
 @pytest.fixture
 def async_dir(tmp_path):
-    return str(tmp_path / 'async')
+    """The job records' dir; after the test, waits for the supervisors of the jobs started there to end, so
+    that none still writes into the dir while pytest removes it (tests that script the status rounds return
+    before their real jobs ended)."""
+    path = str(tmp_path / 'async')
+    yield path
+    wait_for_supervisors(path)
+
+
+def supervisor_pids(path: str) -> list[int]:
+    pids = []
+    for name in os.listdir(path) if os.path.isdir(path) else []:
+        try:
+            with open(os.path.join(path, name)) as f:
+                meta = json.load(f).get('asyncops_job') or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(meta.get('supervisor_pid'), int):
+            pids.append(meta['supervisor_pid'])
+    return pids
+
+
+def wait_for_supervisors(path: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    for pid in supervisor_pids(path):
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
 
 
 @pytest.fixture
