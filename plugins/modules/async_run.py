@@ -54,6 +54,8 @@ options:
     description:
       - With O(poll) above 0, remove the job record once the result is safe on the controller (one more round trip, made
         after the reply with the result arrived, so a reply lost in transit is simply read again).
+      - With O(poll=0), the same when the finished job is collected later by M(asyncops.jobs.async_status) (O(asyncops.jobs.async_status#module:mode=status)
+        or O(asyncops.jobs.async_status#module:mode=wait)); V(false) keeps the record until a O(asyncops.jobs.async_status#module:mode=cleanup).
     type: bool
     default: true
 extends_documentation_fragment:
