@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 
@@ -98,3 +99,19 @@ def test_launch_and_status_refuse_an_async_dir_below_an_unsafe_dir(make_action, 
         os.chmod(parent, 0o700)
     assert len(os.listdir(async_dir)) == 2  # the first job's record and side dir, nothing more
 
+
+@pytest.mark.parametrize('breaks', ['async dir others can write', 'corrupt record'])
+def test_a_failing_status_round_stops_the_task_with_its_message(make_action, async_dir, give_up_after, breaks):
+    """Asked again, a status round that failed fails again: the task stops at once and says why (it used to poll
+    forever without showing the error)."""
+    give_up_after(60)
+    if breaks == 'async dir others can write':
+        cmd, message = 'chmod 777 %s; sleep 6' % async_dir, 'refusing to use %s: it is writable by group and others' % async_dir
+    else:
+        cmd, message = 'sleep 0.5; printf garbage > "$ASYNCOPS_JOB_ID"; sleep 6', 'is not valid JSON'
+    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'args': {'cmd': cmd}, 'poll': 1,
+                                                  'timeout': 10})
+    started = time.time()
+    with pytest.raises(AnsibleActionFail, match=r'checking on job j\S+ failed: .*%s' % re.escape(message)):
+        action.run(task_vars=task_vars)
+    assert time.time() - started < 5
