@@ -178,10 +178,11 @@ def _check_ancestor(directory: str, path: str, st: os.stat_result | None = None)
 
 def _check_owner(st: os.stat_result, entry: str, path: str, kind: str) -> None:
     if st.st_uid not in (0, os.geteuid()):
+        trusted = 'root, who runs this' if os.geteuid() == 0 else '%s, who runs this, or to root' % user_name(os.geteuid())
         raise JobStoreError(
-            'refusing to use the async dir %s: %s %s on the way to it belongs to %s (mode %04o), neither to %s who runs '
-            'this nor to root, so its owner could swap the async dir, and the jobs in it, for their own. %s'
-            % (path, kind, entry, user_name(st.st_uid), stat.S_IMODE(st.st_mode), user_name(os.geteuid()), SAFE_PLACE))
+            'refusing to use the async dir %s: %s %s on the way to it belongs to %s, mode %04o, not to %s: its owner '
+            'could swap the async dir, and the jobs in it, for their own. %s'
+            % (path, kind, entry, user_name(st.st_uid), stat.S_IMODE(st.st_mode), trusted, SAFE_PLACE))
 
 
 def make_parents(path: str) -> None:
