@@ -19,7 +19,7 @@ import os
 import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    CREATE_FLAGS, DIR_FLAGS, JID_PATTERN, READ_FLAGS, JobStore, JobStoreError, open_checked, read_fd, write_all)
+    CREATE_FLAGS, JID_PATTERN, READ_FLAGS, JobStore, JobStoreError, open_checked, read_fd, write_all)
 
 KEY_PREFIX = '.key-'
 
@@ -34,7 +34,7 @@ class KeyLock:
 
     def __init__(self, store: JobStore) -> None:
         self.store = store
-        self.fd = open_checked(store.path, DIR_FLAGS, 'dir', store.path)
+        self.fd = store.dup()  # the async dir already checked and held open: never reopened by its path
 
     def __enter__(self) -> KeyLock:
         fcntl.flock(self.fd, fcntl.LOCK_EX)

@@ -52,6 +52,8 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 SURROGATES = re.compile('[\ud800-\udfff]')
+SAFE_PLACE = ('Choose an async dir below directories that only you or root can write (e.g. the default '
+              '~/.ansible_async): set ANSIBLE_ASYNC_DIR, ansible_async_dir or the async_dir option')
 
 
 class JobStoreError(Exception):
@@ -115,6 +117,88 @@ def check_ours(st: os.stat_result, path: str, kind: str) -> None:
                             'job records there. Use a private directory (chmod go-w, or another async_dir)'
                             % (path, 'group and others' if st.st_mode & 0o022 == 0o022 else
                                'group' if st.st_mode & 0o020 else 'others', stat.S_IMODE(st.st_mode)))
+
+
+def check_ancestors(path: str) -> None:
+    """Raise JobStoreError unless no one but us and root can change what path names, short of path itself.
+
+    Every directory above path, from / down, and every symbolic link on the way (resolved, its target's
+    directories checked in turn) must belong to us or to root, and a directory must not be writable by group
+    or others unless it has the sticky bit (as /tmp): whoever can rename an entry above the async dir can
+    swap it, with every job's payload, for one of their own. A part of the path that does not exist yet
+    ends the walk (it is created below the last directory checked)."""
+    pending = [part for part in os.path.dirname(path).split('/') if part]
+    current = '/'
+    _check_ancestor(current, path)
+    links = 0
+    while pending:
+        name = pending.pop(0)
+        if name == '.':
+            continue
+        if name == '..':
+            current = os.path.dirname(current)  # a directory already checked, on the way to this one
+            continue
+        candidate = os.path.join(current, name)
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise JobStoreError('could not check %s, on the way to the async dir %s: %s' % (candidate, path, exc.strerror))
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > 40:
+                raise JobStoreError('refusing to use %s: too many symbolic links on the way to it' % path)
+            _check_owner(st, candidate, path, 'the symbolic link')
+            target = os.readlink(candidate)
+            if target.startswith('/'):
+                current = '/'
+            pending[:0] = [part for part in target.split('/') if part]
+            continue
+        _check_ancestor(candidate, path, st)
+        current = candidate
+
+
+def _check_ancestor(directory: str, path: str, st: os.stat_result | None = None) -> None:
+    if st is None:
+        try:
+            st = os.lstat(directory)
+        except OSError as exc:
+            raise JobStoreError('could not check %s, on the way to the async dir %s: %s' % (directory, path, exc.strerror))
+    if not stat.S_ISDIR(st.st_mode):
+        raise JobStoreError('refusing to use %s: %s on the way to it is not a directory' % (path, directory))
+    _check_owner(st, directory, path, 'the directory')
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise JobStoreError(
+            'refusing to use the async dir %s: the directory %s above it is writable by %s without the sticky bit '
+            '(owner %s, mode %04o), so they could swap the async dir, and the jobs in it, for their own. %s'
+            % (path, directory, 'group and others' if st.st_mode & 0o022 == 0o022 else
+               'its group' if st.st_mode & 0o020 else 'others', user_name(st.st_uid), stat.S_IMODE(st.st_mode), SAFE_PLACE))
+
+
+def _check_owner(st: os.stat_result, entry: str, path: str, kind: str) -> None:
+    if st.st_uid not in (0, os.geteuid()):
+        trusted = 'root, who runs this' if os.geteuid() == 0 else '%s, who runs this, or to root' % user_name(os.geteuid())
+        raise JobStoreError(
+            'refusing to use the async dir %s: %s %s on the way to it belongs to %s, mode %04o, not to %s: its owner '
+            'could swap the async dir, and the jobs in it, for their own. %s'
+            % (path, kind, entry, user_name(st.st_uid), stat.S_IMODE(st.st_mode), trusted, SAFE_PLACE))
+
+
+def make_parents(path: str) -> None:
+    """Create the missing directories of path, each at most 0755: never writable by group or others."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            pass
 
 
 def open_checked(name: str, flags: int, kind: str, path: str, dir_fd: int | None = None, mode: int = 0o600) -> int:
@@ -196,8 +280,10 @@ class JobStore:
     # -- the directory -------------------------------------------------------------------
     def ensure(self) -> JobStore:
         """Create the async dir 0700 if missing and open it; refuse one that is not ours. Never chmods an existing dir."""
+        check_ancestors(self.path)
         created = self._make_dir()
         self.fd = open_checked(self.path, DIR_FLAGS, 'dir', self.path)
+        self._check_still_there()
         mode = stat.S_IMODE(os.fstat(self.fd).st_mode)
         if created and mode != 0o700:
             os.fchmod(self.fd, 0o700)  # our own new dir: the umask may have taken bits we need
@@ -218,7 +304,7 @@ class JobStore:
             raise JobStoreError('could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell plugin\'s '
                                 'async_dir option to a writable place)' % (self.path, exc.strerror))
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            make_parents(os.path.dirname(self.path))
             os.mkdir(self.path, 0o700)
             return True
         except FileExistsError:
@@ -229,11 +315,33 @@ class JobStore:
 
     def open(self) -> JobStore:
         """Open an existing async dir for queries; a missing one simply holds no jobs."""
+        check_ancestors(self.path)
         try:
             self.fd = open_checked(self.path, DIR_FLAGS, 'dir', self.path)
         except FileNotFoundError:
             self.fd = None
+            return self
+        self._check_still_there()
         return self
+
+    def _check_still_there(self) -> None:
+        """After opening the async dir: the directories above it are still safe, and its path still names it."""
+        try:
+            check_ancestors(self.path)
+            try:
+                now = os.lstat(self.path)
+            except OSError:
+                now = None
+            held = os.fstat(t.cast(int, self.fd))
+            if now is None or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+                raise JobStoreError('refusing to use %s: it was replaced while it was being opened' % self.path)
+        except BaseException:
+            self.close()
+            raise
+
+    def dup(self) -> int:
+        """A new open file description of the async dir (for a lock of its own), never reopened by path."""
+        return os.open('.', DIR_FLAGS, dir_fd=self.fd)
 
     def fds(self) -> list[int]:
         """The descriptors this store holds open (the async dir, start locks): what a detached child keeps."""
@@ -341,6 +449,14 @@ class JobStore:
         side = self._side_fd_or_fail(jid)
         try:
             return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=side)
+        finally:
+            os.close(side)
+
+    def open_side_file(self, jid: str, name: str, flags: int) -> int:
+        """Open an existing file of the job's side dir (never through a link), checked to be ours."""
+        side = self._side_fd_or_fail(jid)
+        try:
+            return open_checked(name, flags, 'file', self.side_file(jid, name), dir_fd=side)
         finally:
             os.close(side)
 

@@ -50,6 +50,7 @@ INPUT_FILES = ('payload', 'args')
 # defaults (the supervisor handles or ignores them), stdout/stderr opened like this
 JOB_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1)
 OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+INPUT_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class LaunchError(Exception):
@@ -172,6 +173,7 @@ class Supervisor:
         self.started_at = 0.0
         self.meta: JobMeta = t.cast('JobMeta', {})
         self.release_fd: int | None = None  # set by a batch scheduler: told the moment the job process ended
+        self.argv: list[str] = list(spec['argv'])
 
     @property
     def marker(self) -> str:
@@ -183,7 +185,9 @@ class Supervisor:
         self.started_at = time.time()
         out = self.store.open_output(self.jid, STDOUT_FILE, OUTPUT_FLAGS)
         err = self.store.open_output(self.jid, STDERR_FILE, OUTPUT_FLAGS)
+        inputs: list[int] = []
         try:
+            self.argv = self._argv_through_fds(inputs)
             self.child = self._spawn_job(out, err)
             if self.child is None:
                 self.child = os.fork()
@@ -192,6 +196,8 @@ class Supervisor:
         finally:
             os.close(out)
             os.close(err)
+            for fd in inputs:
+                os.close(fd)
         try:
             os.setpgid(self.child, self.child)
         except OSError:
@@ -219,6 +225,26 @@ class Supervisor:
         self.store.write(self.jid, t.cast(t.Dict[str, t.Any], record))
         return record
 
+    def _argv_through_fds(self, opened: list[int]) -> list[str]:
+        """The job's argv, with its payload and args files (in its side dir) passed as descriptors the job inherits:
+        opened relative to the side dir's descriptor, without following links, and checked to be ours, so nothing
+        runs or is read through a path that could have been swapped since. Where the system has no /proc/self/fd or
+        /dev/fd that reopens a descriptor, the path itself (below directories only we or root can change)."""
+        argv = list(self.spec['argv'])
+        wanted = {self.store.side_file(self.jid, name): name for name in INPUT_FILES}
+        if not any(arg in wanted for arg in argv):
+            return argv
+        for index, arg in enumerate(argv):
+            if arg not in wanted:
+                continue
+            fd = self.store.open_side_file(self.jid, wanted[arg], INPUT_FLAGS)
+            opened.append(fd)
+            through = fd_path(fd)
+            if through is not None:
+                os.set_inheritable(fd, True)
+                argv[index] = through
+        return argv
+
     def _job_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env[proc.JOB_ENV_MARKER] = self.marker
@@ -232,7 +258,7 @@ class Supervisor:
         actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                    (os.POSIX_SPAWN_DUP2, out, 1),
                    (os.POSIX_SPAWN_DUP2, err, 2)]
-        argv = self.spec['argv']
+        argv = self.argv
         try:
             # the job runs detached, in its own process group, with output files and a time limit: run_command would
             # wait for it, which is the one thing a background job must not do
@@ -253,8 +279,7 @@ class Supervisor:
             chdir = self.spec.get('chdir')
             if chdir:
                 os.chdir(chdir)
-            argv = self.spec['argv']
-            os.execvpe(argv[0], argv, self._job_env())
+            os.execvpe(self.argv[0], self.argv, self._job_env())
         except BaseException as exc:
             try:
                 os.write(2, ('asyncops.jobs: could not start %r: %s\n' % (self.spec['argv'], exc)).encode())
@@ -401,6 +426,20 @@ class Supervisor:
             self.store.write(self.jid, small)
         except OSError:
             pass
+
+
+def fd_path(fd: int) -> str | None:
+    """A path by which a child process that inherits fd opens (or executes) that same file, if the system has one."""
+    held = os.fstat(fd)
+    for base in ('/proc/self/fd', '/dev/fd'):
+        path = '%s/%d' % (base, fd)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+            return path
+    return None
 
 
 def wait_readable(fd: int, timeout: float, extra_fds: t.Sequence[int] = ()) -> bytes:

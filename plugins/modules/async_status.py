@@ -118,6 +118,9 @@ notes:
     belong to the user running this, not be writable by others, and not be symbolic links. Anything else is refused
     with its path and owner named, and is never read, signalled or removed; O(mode=list) skips such records with a
     warning. Output is only read from the job's own side directory, never from a path written in a record.
+  - Every directory above the async dir (and every symbolic link on the way) must belong to the user running this or
+    to root, and must not be writable by group or others unless it has the sticky bit (as C(/tmp)); otherwise the
+    async dir is refused, as its owner could swap it for their own.
   - A signal only goes to a process whose pid, start time and boot id are those the job's record names.
   - Check mode only reads. A job found lost is reported lost, but its record is left as it is and no process is stopped;
     V(kill) and V(cleanup) do nothing; pruning reports what it would remove.

@@ -96,6 +96,9 @@ options:
       - A directory that is not ours (a symbolic link, one that belongs to another user, or one that others can write
         to) is refused, with its path and owner in the message, and left as it is. A missing one is created with mode
         0700.
+      - So is a directory below a directory that another user could change. Every directory above it (and every
+        symbolic link on the way) must belong to the user running the job or to root, and must not be writable by group
+        or others unless it has the sticky bit (as C(/tmp)).
     type: str
   collect:
     description:

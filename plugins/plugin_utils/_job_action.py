@@ -242,6 +242,7 @@ class JobActionBase(ActionBase):
         while True:
             chunk = interval if deadline is None else max(1.0, min(interval, deadline - time.time()))
             result = self.status_round(task_vars, jid, interval, mode='wait', timeout=chunk, tail=1)
+            check_round(result, 'job', jid)
             if result.get('finished'):
                 return result
             if deadline is not None and time.time() > deadline:
@@ -268,6 +269,20 @@ class JobActionBase(ActionBase):
         except AnsibleConnectionFailure:
             display.warning('the results of job %s were read but its records could not be removed (host unreachable): '
                             'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid))
+
+
+def check_round(reply: Result, what: str, jid: str) -> None:
+    """Stop the task when a status round itself failed (the async dir refused, a corrupt record, the status module
+    failing): its reply holds no job state. Asking again would get the same answer forever. A job that finished
+    failed is a job state (finished, failed), not a failed round."""
+    if 'finished' in reply:
+        return
+    msg = str(reply.get('msg') or 'the status module returned no job state')
+    stderr = str(reply.get('module_stderr') or '').strip()
+    if stderr:
+        msg += ' (module stderr: %s)' % stderr[-1000:]
+    raise AnsibleActionFail('checking on %s %s failed: %s. The %s was not stopped by this; once the problem is fixed, '
+                            'follow it up with asyncops.jobs.async_status jid=%s' % (what, jid, msg, what, jid))
 
 
 def send_async_poll(task: t.Any, data: Result) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import typing as t
@@ -79,3 +80,20 @@ def make_action(async_dir):
         return action, task_vars
 
     return make
+
+
+class GaveUp(BaseException):
+    """The test's time limit passed (a BaseException: no except clause on the way may take it for an error)."""
+
+
+@pytest.fixture
+def give_up_after():
+    """give_up_after(seconds): end the test with GaveUp after that long, e.g. a wait that would never end."""
+
+    def on_alarm(_signum: int, _frame: t.Any) -> None:
+        raise GaveUp('the task was still running when the test gave up on it')
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    yield signal.alarm
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

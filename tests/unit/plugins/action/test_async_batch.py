@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
 
 import pytest
 
@@ -137,3 +139,16 @@ def test_progress_goes_to_the_callbacks_from_a_worker(make_action, monkeypatch):
     action.run(task_vars=task_vars)
     assert [name for name, _args in sent] == ['v2_runner_on_async_poll'] * 2
     assert [args[0]._return_data['asyncops_progress']['running'] for _name, args in sent] == [1, 1]
+
+
+def test_a_failing_status_round_stops_the_batch_with_its_message(make_action, async_dir, give_up_after):
+    """It used to fail with "'finished'" (a KeyError) instead of the status module's message."""
+    give_up_after(60)
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.shell', 'items': [1],
+                                                    'args': {'cmd': 'chmod 777 %s; sleep 6' % async_dir}, 'delay': 1,
+                                                    'timeout': 10})
+    started = time.time()
+    with pytest.raises(AnsibleActionFail, match=r'checking on batch j\S+ failed: refusing to use %s: it is writable by'
+                       % re.escape(async_dir)):
+        action.run(task_vars=task_vars)
+    assert time.time() - started < 5

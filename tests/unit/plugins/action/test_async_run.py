@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 
 import pytest
 
@@ -65,3 +67,51 @@ def test_progress_carries_the_last_output_lines_otherwise(make_action, progress_
     action.run(task_vars=task_vars)
     assert any('visible-line' in data.get('stdout_tail', []) for _name, data in progress_events)
     assert all(data['ansible_job_id'] and data['finished'] is False for _name, data in progress_events)
+
+
+NOBODY = 65534
+
+
+@pytest.mark.parametrize('unsafe', ['others can write it', 'another user owns it'])
+def test_launch_and_status_refuse_an_async_dir_below_an_unsafe_dir(make_action, async_dir, unsafe):
+    """Whoever can write the directory above the async dir can swap the async dir (and the payloads in it)."""
+    if unsafe == 'another user owns it' and os.geteuid() != 0:
+        pytest.skip('needs root to give a directory to another user')
+    start, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'echo x'},
+                                                 'poll': 0})
+    jid = start.run(task_vars=task_vars)['ansible_job_id']
+    parent = os.path.dirname(async_dir)
+    if unsafe == 'others can write it':
+        os.chmod(parent, 0o777)
+    else:
+        os.chown(parent, NOBODY, NOBODY)
+    try:
+        status, task_vars = make_action('async_status', {'jid': jid, 'mode': 'wait', 'timeout': 5})
+        result = status.run(task_vars=task_vars)
+        assert result['failed'] and 'refusing to use the async dir %s: the directory %s' % (async_dir, parent) in result['msg']
+        again, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'echo x'},
+                                                     'poll': 0})
+        with pytest.raises(AnsibleActionFail, match='could not start the background job: refusing to use the async dir %s'
+                           % re.escape(async_dir)):
+            again.run(task_vars=task_vars)
+    finally:
+        os.chown(parent, os.geteuid(), -1)
+        os.chmod(parent, 0o700)
+    assert len(os.listdir(async_dir)) == 2  # the first job's record and side dir, nothing more
+
+
+@pytest.mark.parametrize('breaks', ['async dir others can write', 'corrupt record'])
+def test_a_failing_status_round_stops_the_task_with_its_message(make_action, async_dir, give_up_after, breaks):
+    """Asked again, a status round that failed fails again: the task stops at once and says why (it used to poll
+    forever without showing the error)."""
+    give_up_after(60)
+    if breaks == 'async dir others can write':
+        cmd, message = 'chmod 777 %s; sleep 6' % async_dir, 'refusing to use %s: it is writable by group and others' % async_dir
+    else:
+        cmd, message = 'sleep 0.5; printf garbage > "$ASYNCOPS_JOB_ID"; sleep 6', 'is not valid JSON'
+    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'args': {'cmd': cmd}, 'poll': 1,
+                                                  'timeout': 10})
+    started = time.time()
+    with pytest.raises(AnsibleActionFail, match=r'checking on job j\S+ failed: .*%s' % re.escape(message)):
+        action.run(task_vars=task_vars)
+    assert time.time() - started < 5

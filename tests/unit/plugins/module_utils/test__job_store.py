@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import threading
 import time
@@ -101,6 +102,122 @@ def test_a_dir_of_another_user_is_refused_naming_its_owner(tmp_path):
     for open_it in (JobStore(str(path)).ensure, JobStore(str(path)).open):
         with pytest.raises(JobStoreError, match=r'belongs to .*uid %d' % NOBODY):
             open_it()
+
+
+def refused_both_ways(path, *patterns):
+    """Launch (ensure) and status (open) both refuse path, with every pattern in the message; nothing is created."""
+    for open_it in (JobStore(str(path)).ensure, JobStore(str(path)).open):
+        with pytest.raises(JobStoreError) as caught:
+            open_it()
+        for pattern in patterns:
+            assert re.search(pattern, str(caught.value)), (pattern, str(caught.value))
+        assert '~/.ansible_async' in str(caught.value)  # says what to do
+
+
+@as_root
+def test_an_async_dir_below_a_dir_of_another_user_is_refused(tmp_path):
+    """The attack of the review: nobody owns the parent, so they could rename root's async dir away and put their
+    own in its place (with a payload root then runs). The async dir itself is root's, 0700, and still refused."""
+    theirs = tmp_path / 'attackerdir'
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, NOBODY, NOBODY)
+    (theirs / 'async').mkdir(mode=0o700)
+    refused_both_ways(theirs / 'async', re.escape(str(theirs)), 'uid %d' % NOBODY, 'mode 0755')
+    refused_both_ways(theirs / 'not-yet' / 'async', re.escape(str(theirs)), 'uid %d' % NOBODY)
+    assert sorted(os.listdir(theirs)) == ['async']  # nothing created below it
+
+
+@as_root
+def test_an_async_dir_deeper_below_a_dir_of_another_user_is_refused(tmp_path):
+    theirs = tmp_path / 'theirs'
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, NOBODY, NOBODY)
+    (theirs / 'a' / 'b').mkdir(parents=True)
+    refused_both_ways(theirs / 'a' / 'b' / 'async', 'directory %s on the way' % re.escape(str(theirs)))
+
+
+@pytest.mark.parametrize('mode', [0o775, 0o757, 0o777])
+def test_an_async_dir_below_a_dir_others_can_write_without_sticky_bit_is_refused(tmp_path, mode):
+    shared = tmp_path / 'shared'
+    shared.mkdir()
+    os.chmod(shared, mode)
+    refused_both_ways(shared / 'async', re.escape(str(shared)), 'writable by', 'sticky', 'mode %04o' % mode)
+    assert os.listdir(shared) == []
+
+
+@as_root
+def test_a_symlink_on_the_way_into_a_dir_of_another_user_is_refused(tmp_path):
+    theirs = tmp_path / 'theirs'
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, NOBODY, NOBODY)
+    (tmp_path / 'mine').mkdir(mode=0o700)
+    (tmp_path / 'mine' / 'link').symlink_to('../theirs')
+    refused_both_ways(tmp_path / 'mine' / 'link' / 'async', re.escape(str(theirs)), 'uid %d' % NOBODY)
+    assert os.listdir(theirs) == []
+
+
+def test_a_symlink_on_the_way_into_a_shared_dir_is_refused(tmp_path):
+    shared = tmp_path / 'shared'
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    (tmp_path / 'link').symlink_to(shared)
+    refused_both_ways(tmp_path / 'link' / 'async', re.escape(str(shared)), 'writable by')
+
+
+@as_root
+def test_a_symlink_of_another_user_on_the_way_is_refused(tmp_path):
+    """In a sticky dir such as /tmp, whoever owns a link can replace it."""
+    (tmp_path / 'real').mkdir(mode=0o700)
+    link = tmp_path / 'link'
+    link.symlink_to(tmp_path / 'real')
+    os.lchown(link, NOBODY, NOBODY)
+    refused_both_ways(link / 'async', 'symbolic link %s' % re.escape(str(link)), 'uid %d' % NOBODY)
+
+
+def test_safe_symlinks_on_the_way_are_followed(tmp_path):
+    (tmp_path / 'real' / 'sub').mkdir(parents=True)
+    (tmp_path / 'real' / 'back').symlink_to('sub/../sub')
+    (tmp_path / 'link').symlink_to(tmp_path / 'real')
+    store = JobStore(str(tmp_path / 'link' / 'back' / 'async')).ensure()
+    assert os.path.isdir(tmp_path / 'real' / 'sub' / 'async')
+    store.close()
+    assert JobStore(str(tmp_path / 'link' / 'back' / 'async')).open().fd is not None
+
+
+def test_a_symlink_loop_on_the_way_is_refused(tmp_path):
+    (tmp_path / 'loop').symlink_to('loop')
+    with pytest.raises(JobStoreError, match='too many symbolic links'):
+        JobStore(str(tmp_path / 'loop' / 'async')).ensure()
+
+
+def test_a_sticky_dir_of_root_that_all_can_write_is_accepted(tmp_path):
+    """As /tmp: 1777, owned by root (or by us), as the /tmp every tmp_path is below."""
+    sticky = tmp_path / 'tmp'
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    (sticky / 'mine').mkdir(mode=0o700)
+    store = JobStore(str(sticky / 'mine' / 'async')).ensure()
+    assert store.fd is not None and store.warnings == []
+    assert JobStore(str(sticky / 'async')).ensure().fd is not None  # directly in it too
+
+
+def test_the_default_place_below_a_private_home_is_accepted(tmp_path):
+    home = tmp_path / 'root'
+    home.mkdir(mode=0o700)
+    store = JobStore(str(home / '.ansible_async')).ensure()
+    assert store.fd is not None and store.warnings == []
+    assert JobStore(str(home / '.ansible_async')).open().fd is not None
+
+
+def test_missing_parents_are_created_never_writable_by_group_or_others(tmp_path):
+    old = os.umask(0o002)
+    try:
+        JobStore(str(tmp_path / 'a' / 'b' / 'async')).ensure()
+    finally:
+        os.umask(old)
+    for created in (tmp_path / 'a', tmp_path / 'a' / 'b'):
+        assert stat.S_IMODE(os.stat(created).st_mode) == 0o755
+    assert JobStore(str(tmp_path / 'a' / 'b' / 'async')).open().fd is not None
 
 
 def test_missing_dir_holds_no_jobs(tmp_path):

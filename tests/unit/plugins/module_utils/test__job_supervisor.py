@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import launch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
 
 pytestmark = pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)')
 
@@ -224,3 +224,45 @@ def test_invalid_utf8_in_a_module_result_is_stored_readable(store):
     raw.decode('utf-8')  # strict
     assert '\\ud' not in raw.decode('utf-8')
     assert done['msg'] == 'a\ufffdb' and not done.get('failed')
+
+
+def test_the_payload_runs_from_the_file_checked_at_start_even_if_its_path_is_swapped(store):
+    """The job gets its payload (and args) as descriptors opened through the side dir's descriptor: whatever its path
+    names once the job runs (another file renamed over it), the job reads the file that was checked."""
+    store.create_side_dir('j30.1')
+    payload = store.write_side_file('j30.1', 'payload', b'ORIGINAL\n', mode=0o700)
+    args = store.write_side_file('j30.1', 'args', b'ORIGINAL_ARGS\n')
+    argv = ['sh', '-c', 'sleep 1; cat "$1" "$2"', 'sh', payload, args]
+    launch(store, {'jid': 'j30.1', 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': argv,
+                   'time_limit': 0, 'grace': 0.2})
+    side = store.side_dir('j30.1')
+    for name in ('payload', 'args'):
+        with open(os.path.join(side, 'swapped'), 'w') as f:
+            f.write('SWAPPED\n')
+        os.rename(os.path.join(side, 'swapped'), os.path.join(side, name))
+    done = wait_done(store, 'j30.1')
+    assert done['stdout'] == 'ORIGINAL\nORIGINAL_ARGS', done
+
+
+def test_a_payload_executed_directly_runs_through_its_descriptor(store):
+    store.create_side_dir('j31.1')
+    payload = store.write_side_file('j31.1', 'payload', b'#!/bin/sh\necho "ran $0"\n', mode=0o700)
+    launch(store, {'jid': 'j31.1', 'module': 'test', 'argv': [payload], 'result_style': 'command', 'cmd': 'payload',
+                   'time_limit': 0, 'grace': 0.2})
+    done = wait_done(store, 'j31.1')
+    assert done['rc'] == 0 and done['stdout'].startswith('ran /proc/self/fd/'), done
+
+
+def test_a_payload_that_is_a_symlink_is_refused_and_not_run(store, tmp_path):
+    store.create_side_dir('j32.1')
+    elsewhere = tmp_path / 'elsewhere.sh'
+    flag = tmp_path / 'ran'
+    elsewhere.write_text('#!/bin/sh\ntouch %s\n' % flag)
+    elsewhere.chmod(0o700)
+    payload = store.side_file('j32.1', 'payload')
+    os.symlink(str(elsewhere), payload)
+    with pytest.raises(LaunchError, match='symbolic link'):
+        launch(store, {'jid': 'j32.1', 'module': 'test', 'argv': ['sh', payload], 'result_style': 'command',
+                       'cmd': 'payload', 'time_limit': 0, 'grace': 0.2})
+    time.sleep(0.3)
+    assert not flag.exists()
