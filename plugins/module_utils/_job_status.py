@@ -23,7 +23,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import for
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import Captured, add_warnings
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    KILL_REQUEST_FILE, META_KEY, JobStore, JobStoreError, remove_task_tmp_dir, tail_lines)
+    KILL_REQUEST_FILE, META_KEY, TOKEN_FILE, JobStore, JobStoreError, remove_task_tmp_dir, tail_lines)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta
@@ -77,9 +77,10 @@ class Jobs:
     read_only (check mode): judge lost jobs but do not record the verdict or stop their orphans.
     One scan of /proc serves every verdict of the call."""
 
-    def __init__(self, store: JobStore, read_only: bool = False) -> None:
+    def __init__(self, store: JobStore, read_only: bool = False, no_log: bool = False) -> None:
         self.store = store
         self.read_only = read_only
+        self.no_log = no_log  # the status task's: messages name processes by pid only
         self._table: proc.ProcessTable | None = None
 
     @property
@@ -163,24 +164,36 @@ class Jobs:
         """Stop what is left of a lost job's tree; says exactly what was and was not stopped."""
         if meta.get('kind') == 'batch':
             return ''  # its items are judged on their own
-        report = proc.stop_tree(pgid=self._trusted_pgid(meta), marker=self.store.record_path(jid),
+        report = proc.stop_tree(group=self._trusted_group(meta), marker=self._marker(jid),
                                 grace=meta.get('grace', DEFAULTS['grace']), table=self.table)
         if not report.termed and not report.survivors:
             return '; no process of the job was left running' + UNTRACKED_NOTE
         text = '; %d orphaned job process(es) still running were stopped' % report.termed
         if report.survivors:
-            text += ', %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(report.survivors))
+            text += ', %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(
+                report.survivors, commands=not (self.no_log or meta.get('no_log'))))
         return text + UNTRACKED_NOTE
 
-    def _trusted_pgid(self, meta: JobMeta) -> int | None:
-        """The job's process group, while its leader is still our job or gone (a live group's id is never reused)."""
-        pgid = meta.get('pgid')
-        if not pgid:
+    def _trusted_group(self, meta: JobMeta) -> proc.Group | None:
+        """The job's process group, as far as it can still be told apart from a group that reuses its id: the
+        members of the job's session that started no earlier than the job (and are ours, see ProcessTable); while
+        its leader lives, only if the leader is still our job. A record that does not say the job's session and
+        start (written before they were recorded) names no group we could trust: None."""
+        pgid, session, since = meta.get('pgid'), meta.get('sid'), meta.get('job_start_ticks')
+        if not pgid or not session or since is None:
             return None
         leader = self.table.procs.get(pgid)
-        if leader is not None and leader[2] != meta.get('job_start_ticks'):
+        if leader is not None and leader[2] != since:
             return None
-        return pgid
+        return proc.Group(pgid, session, since)
+
+    def _marker(self, jid: str) -> proc.Marker | None:
+        """The marker of the job's processes: its record path and the token kept in its side dir (None without)."""
+        try:
+            token = self.store.read_output(jid, TOKEN_FILE, 256, 0)[0].decode('ascii', 'replace').strip()
+        except (JobStoreError, OSError):
+            return None
+        return proc.Marker(self.store.record_path(jid), token) if token else None
 
     # -- wait ----------------------------------------------------------------------------
     def wait(self, jids: t.Sequence[str], timeout: float, tail: int = 10) -> list[Record]:

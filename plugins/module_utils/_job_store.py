@@ -47,6 +47,7 @@ SIDE_DIR_SUFFIX = '.job'
 REMOVED_MARK = '.removed.'
 KEPT_OUTPUT_SUFFIXES = ('.stdout', '.stderr')
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
+TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
 DEFAULT_ASYNC_DIR = '~/.ansible_async'
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

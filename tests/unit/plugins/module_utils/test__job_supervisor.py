@@ -179,9 +179,9 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     store.write_side_file('j20.1', 'args', b'password=SECRET_ARGS')
     launch(store, {'jid': 'j20.1', 'module': 'test', 'argv': ['sleep', '0.3'], 'result_style': 'command',
                    'cmd': 'sleep', 'time_limit': 0, 'grace': 0.2})
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['args', 'payload', 'stderr', 'stdout']
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['args', 'payload', 'stderr', 'stdout', 'token']
     wait_done(store, 'j20.1')
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['stderr', 'stdout']  # before any cleanup
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['stderr', 'stdout', 'token']  # before any cleanup
 
 
 def test_processes_left_running_are_reported_and_kept_by_default(store):
