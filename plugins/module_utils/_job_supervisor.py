@@ -37,7 +37,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_result as job_result
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    META_KEY, RECORD_VERSION, TOKEN_FILE, JobStore, remove_task_tmp_dir)
+    META_KEY, RECORD_VERSION, TOKEN_FILE, JobStore, JobStoreError, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
@@ -331,6 +331,13 @@ class Supervisor:
         half = self.output_limit // 2
         return job_result.Captured(*self.store.read_output(self.jid, name, half, self.output_limit - half))
 
+    def _captured_or_nothing(self, name: str) -> job_result.Captured:
+        """What _captured gives, or nothing when the output cannot be read: a crash is still recorded."""
+        try:
+            return self._captured(name)
+        except (OSError, JobStoreError):
+            return job_result.Captured(b'', b'', 0)
+
     def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured]) -> None:
         """Move the whole output of clipped streams out of the side dir and say where it is."""
         for name, captured in streams.items():
@@ -498,7 +505,8 @@ def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
         sup.run(wake_r)
     except BaseException:
         sup._record(job_result.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
-                                                  sup._captured(STDOUT_FILE), sup._captured(STDERR_FILE)),
+                                                  sup._captured_or_nothing(STDOUT_FILE),
+                                                  sup._captured_or_nothing(STDERR_FILE)),
                     'failed', time.time())
     os._exit(0)
 

@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import launch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
 
 pytestmark = pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)')
 
@@ -224,3 +224,33 @@ def test_invalid_utf8_in_a_module_result_is_stored_readable(store):
     raw.decode('utf-8')  # strict
     assert '\\ud' not in raw.decode('utf-8')
     assert done['msg'] == 'a\ufffdb' and not done.get('failed')
+
+
+def test_a_fifo_put_in_place_of_its_output_does_not_stop_the_job_being_recorded(store):
+    """The job replaces its stdout file with a FIFO: the supervisor still records its result (no blocking open,
+    no crash on a file that is not a regular file)."""
+    side = store.side_dir('j50.1')
+    done_record = start(store, 'j50.1', ['sh', '-c', 'echo before; rm -f "$0/stdout"; mkfifo "$0/stdout"; echo after >&2',
+                                         side])
+    assert done_record['started']
+    done = wait_done(store, 'j50.1', timeout=10)
+    assert done['finished'] and done['asyncops_job']['state'] == 'succeeded', done.get('msg')
+    assert done['rc'] == 0 and done['stderr'] == 'after'
+
+
+def test_a_fifo_in_place_of_an_output_file_before_the_start_is_refused_without_hanging(store):
+    store.create_side_dir('j51.1')
+    os.mkfifo(os.path.join(store.side_dir('j51.1'), 'stdout'), 0o600)
+
+    def too_long(_sig, _frame):
+        raise TimeoutError('the launch hangs on the FIFO')
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(10)
+    try:
+        with pytest.raises(LaunchError, match='not a regular file'):
+            launch(store, {'jid': 'j51.1', 'module': 'test', 'argv': ['true'], 'result_style': 'command', 'cmd': 'true',
+                           'time_limit': 0, 'grace': 0.2})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
