@@ -6,7 +6,8 @@ inv=(-i inventory.ini)
 # no_log: progress is shown, but nothing of the task's output, items or args, even at -vvvv
 ansible-playbook "${inv[@]}" no_log.yml -vvvv "$@" >"$OUTPUT_DIR/no_log.out" 2>&1
 grep -q 'ASYNC POLL on testhost' "$OUTPUT_DIR/no_log.out"
-grep -q 'ASYNC BATCH POLL on testhost' "$OUTPUT_DIR/no_log.out"
+# a batch's progress reaches the callbacks as ansible-core's own async polls do (the default callback's line)
+sed -n '/TASK \[A no_log batch whose items/,/TASK \[/p' "$OUTPUT_DIR/no_log.out" | grep -q 'ASYNC POLL on testhost'
 if grep -n 'SECRET' "$OUTPUT_DIR/no_log.out"; then
     echo 'output of a no_log task was displayed' >&2
     exit 1
