@@ -63,8 +63,9 @@ class ActionModule(JobActionBase):
                                collect=collect)
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
         if len(item_jids) != len(items):
-            raise AnsibleActionFail('key %r names batch %s, which has %d item(s), not %d: use another key, or clean that '
-                                    'batch up first' % (params['key'], launched['ansible_job_id'], len(item_jids), len(items)))
+            key = 'the key (censored, no_log)' if self._task.no_log else 'key %r' % (params['key'],)
+            raise AnsibleActionFail('%s names batch %s, which has %d item(s), not %d: use another key, or clean that '
+                                    'batch up first' % (key, launched['ansible_job_id'], len(item_jids), len(items)))
         attached = {'attached': True} if launched.get('attached') else {}
         if not params['wait']:
             result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
@@ -88,6 +89,8 @@ class ActionModule(JobActionBase):
         try:
             rendered = templar.template(params['args'])
         except AnsibleUndefinedVariable as exc:
+            if self._task.no_log:  # the item, and the message naming what in the args is undefined, are the task's
+                raise AnsibleActionFail('args of item %d (censored, no_log) use an undefined variable' % index)
             raise AnsibleActionFail('args of item %d (%s=%r) use an undefined variable: %s'
                                     % (index, params['loop_var'], item, exc.message))
         if not isinstance(rendered, dict):

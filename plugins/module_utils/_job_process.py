@@ -9,10 +9,13 @@
 A job's tree is every process that is, at the time of asking:
   * a descendant of the supervisor (the supervisor is a child subreaper on Linux, so
     double-forked daemons are re-parented to it instead of to init),
-  * in the job's process group, or
+  * in the job's process group and the job's session, owned by us (real and effective uid) and
+    started no earlier than the job (a group id is a pid: once the group is empty, another
+    user's daemon can get the same id after the pids wrap), or
   * carrying the job's marker in its environment (ASYNCOPS_JOB_ID=<absolute path of the job
-    record>, unique per user and async dir), which catches processes that escaped with setsid
-    after the supervisor itself died.
+    record> and ASYNCOPS_JOB_TOKEN=<a random token kept only in the job's private side dir and
+    the supervisor's memory>) and owned by us, which catches processes that escaped with setsid
+    after the supervisor itself died. The path alone is not enough: it is visible in `ps`.
 A process that leaves all three (a new session, a cleared environment, and a parent outside the
 tree, which can only happen once the supervisor is gone) cannot be found: see docs/jobs.md.
 
@@ -25,12 +28,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import secrets
 import signal
 import time
 import typing as t
 
 PROC = '/proc'
 JOB_ENV_MARKER = 'ASYNCOPS_JOB_ID'
+JOB_ENV_TOKEN = 'ASYNCOPS_JOB_TOKEN'
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -110,17 +115,35 @@ def become_subreaper() -> bool:
         return False
 
 
+class Group(t.NamedTuple):
+    """A job's process group, told apart from a later group that reuses its id (a pid, once the group is empty)."""
+    pgid: int
+    session: int | None  # the job's session: a group lives in one session, another user's daemon in its own
+    since: int | None    # the job's start ticks: a member that started before the job is not the job's
+
+
+class Marker(t.NamedTuple):
+    """What the job's processes carry in their environment: the record path (visible in ps) and a secret token."""
+    path: str
+    token: str
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
 class ProcessTable:
-    """One scan of /proc: {pid: (ppid, pgrp, start ticks)} and the job markers found in environments.
+    """One scan of /proc: {pid: (ppid, pgrp, start ticks, session)} and the job markers found in environments.
 
     A status call that judges many records shares one table, so the cost is one scan per call,
     not one per record."""
 
     def __init__(self) -> None:
         self.uid = os.geteuid()
-        self.procs: dict[int, tuple[int, int, int]] = {}
+        self.procs: dict[int, tuple[int, int, int, int]] = {}
         self.children: dict[int, list[int]] = {}
-        self._markers: dict[str, list[int]] | None = None
+        self._markers: dict[Marker, list[int]] | None = None
+        self._owned: dict[int, bool] = {}
         if have_proc():
             self._scan()
 
@@ -131,23 +154,39 @@ class ProcessTable:
             fields = _stat_fields(name)
             if fields and len(fields) >= 20 and fields[0] not in (b'Z', b'X'):
                 pid = int(name)
-                self.procs[pid] = (int(fields[1]), int(fields[2]), int(fields[19]))
+                self.procs[pid] = (int(fields[1]), int(fields[2]), int(fields[19]), int(fields[3]))
                 self.children.setdefault(int(fields[1]), []).append(pid)
 
-    def markers(self) -> dict[str, list[int]]:
-        """{marker value: pids} over the processes we may signal (read once, on first use)."""
+    def owned(self, pid: int) -> bool:
+        """Whether the process runs as us: real and effective uid both ours (read from /proc/<pid>/status, not from
+        the owner of /proc/<pid>, which is root for any process that is not dumpable)."""
+        if pid not in self._owned:
+            self._owned[pid] = process_uids(pid) == (self.uid, self.uid)
+        return self._owned[pid]
+
+    def markers(self) -> dict[Marker, list[int]]:
+        """{marker: pids} over our own processes that carry both variables (read once, on first use)."""
         if self._markers is None:
             self._markers = {}
-            prefix = (JOB_ENV_MARKER + '=').encode()
+            prefixes = ((JOB_ENV_MARKER + '=').encode(), (JOB_ENV_TOKEN + '=').encode())
             for pid in self.procs:
+                values: list[str | None] = [None, None]
                 for entry in _environ(pid, self.uid):
-                    if entry.startswith(prefix):
-                        value = entry[len(prefix):].decode('utf-8', 'replace')
-                        self._markers.setdefault(value, []).append(pid)
+                    for index, prefix in enumerate(prefixes):
+                        if entry.startswith(prefix):
+                            values[index] = entry[len(prefix):].decode('utf-8', 'replace')
+                if values[0] is not None and values[1]:
+                    self._markers.setdefault(Marker(values[0], values[1]), []).append(pid)
         return self._markers
 
-    def tree(self, root_pid: int | None = None, pgid: int | None = None,
-             marker: str | None = None) -> dict[int, int]:
+    def group_members(self, group: Group) -> list[int]:
+        """Our processes of the job's group and session that started no earlier than the job."""
+        return [pid for pid, (_ppid, pgrp, ticks, session) in self.procs.items()
+                if pgrp == group.pgid and (group.session is None or session == group.session)
+                and (group.since is None or ticks >= group.since) and self.owned(pid)]
+
+    def tree(self, root_pid: int | None = None, group: Group | None = None,
+             marker: Marker | None = None) -> dict[int, int]:
         """{pid: start ticks} of the job tree (see module doc), never this process or root_pid itself."""
         found: set[int] = set()
         stack = list(self.children.get(root_pid, [])) if root_pid else []
@@ -156,20 +195,33 @@ class ProcessTable:
             if pid not in found:
                 found.add(pid)
                 stack.extend(self.children.get(pid, []))
-        if pgid:
-            found.update(pid for pid, (_ppid, pgrp, _ticks) in self.procs.items() if pgrp == pgid)
-        if marker:
-            found.update(self.markers().get(marker, []))
+        if group and group.pgid:
+            found.update(self.group_members(group))
+        if marker and marker.token:
+            found.update(pid for pid in self.markers().get(marker, []) if self.owned(pid))
         found.discard(os.getpid())
         found.discard(root_pid or 0)
         return {pid: self.procs[pid][2] for pid in sorted(found) if pid in self.procs}
 
 
+def process_uids(pid: int) -> tuple[int, int] | None:
+    """(real uid, effective uid) of a process, or None."""
+    try:
+        with open(os.path.join(PROC, str(pid), 'status'), 'rb') as f:
+            for line in f:
+                if line.startswith(b'Uid:'):
+                    fields = line.split()
+                    return int(fields[1]), int(fields[2])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _environ(pid: int, uid: int) -> list[bytes]:
-    """The environment of a process we may signal (ours, or any when we are root); [] otherwise."""
+    """The environment of a process that belongs to us (for root too: only root's); [] otherwise."""
     path = os.path.join(PROC, str(pid))
     try:
-        if uid != 0 and os.stat(path).st_uid != uid:
+        if os.stat(path).st_uid != uid:
             return []
         with open(os.path.join(path, 'environ'), 'rb') as f:
             return f.read().split(b'\0')
@@ -222,7 +274,8 @@ def signal_pids(procs: t.Mapping[int, int | None], sig: int) -> int:
 
 
 def signal_group(pgid: int | None, sig: int) -> None:
-    """Without /proc the job's process group is all we can reach."""
+    """Without /proc the job's process group is all we can reach (only while our supervisor holds it, never for a
+    lost job: its group id may be another user's by now)."""
     if not pgid or have_proc():
         return
     try:
@@ -252,23 +305,26 @@ class StopReport(t.NamedTuple):
     survivors: list[int]  # pids still there after every round (should stay empty)
 
 
-def stop_tree(root_pid: int | None = None, pgid: int | None = None, marker: str | None = None,
+def stop_tree(root_pid: int | None = None, group: Group | None = None, marker: Marker | None = None,
               grace: float = 0.5, on_reap: t.Callable[[int, int], None] | None = None,
-              table: ProcessTable | None = None) -> StopReport:
+              table: ProcessTable | None = None, killpg: bool = False) -> StopReport:
     """SIGTERM the whole job tree, give it `grace` seconds, then SIGSTOP+SIGKILL what is left.
 
     Repeats the kill round a few times so processes forked while we were signalling are caught too.
-    `table` (a scan already made) spares a scan when the tree turns out to be empty.
+    `table` (a scan already made) spares a scan when the tree turns out to be empty. killpg: without /proc, signal
+    the group by its id (the supervisor, whose job holds it; never for a lost job).
     """
+    pgid = group.pgid if group and killpg else None
+
     def tree() -> dict[int, int]:
-        return ProcessTable().tree(root_pid=root_pid, pgid=pgid, marker=marker)
+        return ProcessTable().tree(root_pid=root_pid, group=group, marker=marker)
 
     def reap() -> None:
         for pid, status in reap_children().items():
             if on_reap:
                 on_reap(pid, status)
 
-    first = (table or ProcessTable()).tree(root_pid=root_pid, pgid=pgid, marker=marker)
+    first = (table or ProcessTable()).tree(root_pid=root_pid, group=group, marker=marker)
     termed = signal_pids(first, signal.SIGTERM)
     signal_group(pgid, signal.SIGTERM)
     if not first and have_proc():
@@ -310,10 +366,10 @@ def signal_name(sig: int) -> str:
         return 'signal %d' % sig
 
 
-def describe_pids(pids: t.Iterable[int], limit: int = 5) -> str:
-    """'1234 (sleep 1007), 1240 (sh)' for a message."""
+def describe_pids(pids: t.Iterable[int], limit: int = 5, commands: bool = True) -> str:
+    """'1234 (sleep 1007), 1240 (sh)' for a message; '1234, 1240' without commands (a no_log task's)."""
     pids = list(pids)
-    shown = ['%d (%s)' % (pid, command_of(pid)) for pid in pids[:limit]]
+    shown = ['%d (%s)' % (pid, command_of(pid)) if commands else str(pid) for pid in pids[:limit]]
     rest = len(pids) - limit
     return ', '.join(shown) + (' and %d more' % rest if rest > 0 else '')
 

@@ -23,7 +23,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import for
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import Captured, add_warnings
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    KILL_REQUEST_FILE, META_KEY, JobStore, JobStoreError, remove_task_tmp_dir, tail_lines)
+    KILL_REQUEST_FILE, META_KEY, TOKEN_FILE, JobStore, JobStoreError, UnreadableRecord, remove_task_tmp_dir, tail_lines)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta
@@ -34,6 +34,21 @@ WAIT_INTERVAL = 0.05
 TAIL_BYTES = 64 * 1024
 UNTRACKED_NOTE = ('. Processes that left the job\'s session and cleared its environment after the supervisor died '
                   'cannot be found (see "The job tree" in the docs)')
+
+
+# keys of which a finished record holds at least one: ansible-core's (a module's result) and ours
+RECORD_KEYS = (META_KEY, 'started', 'finished', 'ansible_job_id', 'invocation', 'changed', 'failed', 'rc', 'msg',
+               'skipped')
+
+
+def looks_like_record(jid: str, record: t.Mapping[str, t.Any]) -> bool:
+    """Whether a JSON object named like a job record has a job record's shape (prune removes nothing else)."""
+    if record.get('ansible_job_id', jid) != jid:
+        return False
+    meta = record.get(META_KEY)
+    if meta is not None and not isinstance(meta, dict):
+        return False
+    return any(key in record for key in RECORD_KEYS)
 
 
 def job_meta(record: t.Mapping[str, t.Any]) -> JobMeta | None:
@@ -77,9 +92,10 @@ class Jobs:
     read_only (check mode): judge lost jobs but do not record the verdict or stop their orphans.
     One scan of /proc serves every verdict of the call."""
 
-    def __init__(self, store: JobStore, read_only: bool = False) -> None:
+    def __init__(self, store: JobStore, read_only: bool = False, no_log: bool = False) -> None:
         self.store = store
         self.read_only = read_only
+        self.no_log = no_log  # the status task's: messages name processes by pid only
         self._table: proc.ProcessTable | None = None
 
     @property
@@ -163,24 +179,36 @@ class Jobs:
         """Stop what is left of a lost job's tree; says exactly what was and was not stopped."""
         if meta.get('kind') == 'batch':
             return ''  # its items are judged on their own
-        report = proc.stop_tree(pgid=self._trusted_pgid(meta), marker=self.store.record_path(jid),
+        report = proc.stop_tree(group=self._trusted_group(meta), marker=self._marker(jid),
                                 grace=meta.get('grace', DEFAULTS['grace']), table=self.table)
         if not report.termed and not report.survivors:
             return '; no process of the job was left running' + UNTRACKED_NOTE
         text = '; %d orphaned job process(es) still running were stopped' % report.termed
         if report.survivors:
-            text += ', %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(report.survivors))
+            text += ', %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(
+                report.survivors, commands=not (self.no_log or meta.get('no_log'))))
         return text + UNTRACKED_NOTE
 
-    def _trusted_pgid(self, meta: JobMeta) -> int | None:
-        """The job's process group, while its leader is still our job or gone (a live group's id is never reused)."""
-        pgid = meta.get('pgid')
-        if not pgid:
+    def _trusted_group(self, meta: JobMeta) -> proc.Group | None:
+        """The job's process group, as far as it can still be told apart from a group that reuses its id: the
+        members of the job's session that started no earlier than the job (and are ours, see ProcessTable); while
+        its leader lives, only if the leader is still our job. A record that does not say the job's session and
+        start (written before they were recorded) names no group we could trust: None."""
+        pgid, session, since = meta.get('pgid'), meta.get('sid'), meta.get('job_start_ticks')
+        if not pgid or not session or since is None:
             return None
         leader = self.table.procs.get(pgid)
-        if leader is not None and leader[2] != meta.get('job_start_ticks'):
+        if leader is not None and leader[2] != since:
             return None
-        return pgid
+        return proc.Group(pgid, session, since)
+
+    def _marker(self, jid: str) -> proc.Marker | None:
+        """The marker of the job's processes: its record path and the token kept in its side dir (None without)."""
+        try:
+            token = self.store.read_output(jid, TOKEN_FILE, 256, 0)[0].decode('ascii', 'replace').strip()
+        except (JobStoreError, OSError):
+            return None
+        return proc.Marker(self.store.record_path(jid), token) if token else None
 
     # -- wait ----------------------------------------------------------------------------
     def wait(self, jids: t.Sequence[str], timeout: float, tail: int = 10) -> list[Record]:
@@ -252,6 +280,27 @@ class Jobs:
         raise JobStoreError('job %s did not stop within %ss of the kill request' % (jid, timeout))
 
     # -- list ----------------------------------------------------------------------------
+    def list_all(self) -> list[Record]:
+        """describe() of every record; one that cannot be read is skipped with a warning naming its jid."""
+        listed = []
+        for jid in self.store.jids():
+            try:
+                if self.is_record(jid):
+                    listed.append(self.describe(jid))
+            except JobStoreError as exc:
+                self.skipped(jid, exc)
+        return listed
+
+    def is_record(self, jid: str) -> bool:
+        """Whether the file named jid is there and has a job record's shape (else it is some other JSON file named
+        like one, e.g. in an async dir pointed at a directory that holds other things: never listed nor removed)."""
+        record = self.store.read(jid)
+        return record is not None and (not record or looks_like_record(jid, record))
+
+    def skipped(self, jid: str, exc: JobStoreError) -> None:
+        """A warning about a record that list or prune could not use: its jid and the reason, never its content."""
+        self.store.warnings.append('skipped job %s: %s' % (jid, exc))
+
     def describe(self, jid: str) -> Record:
         """One line of `mode: list`: id, state, age and what ran."""
         record = self.status(jid, tail=0)
@@ -275,8 +324,13 @@ class Jobs:
     # -- cleanup -------------------------------------------------------------------------
     def cleanup(self, jid: str) -> Record:
         """Remove a job's record and files (a batch's: its items' too); a running job keeps running but can
-        no longer rewrite them."""
-        current = self.status(jid, tail=0)
+        no longer rewrite them. A record of ours that cannot be read (not a job record's JSON) is removed too."""
+        try:
+            current = self.status(jid, tail=0)
+        except UnreadableRecord:
+            self.store.remove(jid)
+            return {'ansible_job_id': jid, 'erased': self.store.record_path(jid), 'started': True, 'finished': True,
+                    'warnings': ['job %s had a record that could not be read (not a job record); it was removed' % jid]}
         if current.get('failed') and not self.store.exists(jid):
             return current
         items = self.remove_with_items(jid, current)
@@ -323,7 +377,14 @@ class Jobs:
             mtime = self.store.mtime(jid)
             if mtime is None or now - mtime < older_than:
                 continue
-            if self.status(jid, tail=0).get('finished'):
+            try:
+                if not self.is_record(jid):
+                    continue
+                finished = self.status(jid, tail=0).get('finished')
+            except JobStoreError as exc:
+                self.skipped(jid, exc)
+                continue
+            if finished:
                 if not self.read_only:
                     self.store.remove(jid)
                 erased.append(jid)

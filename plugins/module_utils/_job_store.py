@@ -41,12 +41,15 @@ import time
 import typing as t
 
 JID_PATTERN = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z')
+# the names job records get: ours (j<n>.<pid>, batch items j<n>.<pid>.i<index>) and ansible-core's (j<n>.<pid>, <n>.<pid>)
+JOB_NAME_PATTERN = re.compile(r'\Aj?[0-9]+\.[0-9]+(\.i[0-9]+)?\Z')
 META_KEY = 'asyncops_job'
 RECORD_VERSION = 1
 SIDE_DIR_SUFFIX = '.job'
 REMOVED_MARK = '.removed.'
 KEPT_OUTPUT_SUFFIXES = ('.stdout', '.stderr')
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
+TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
 DEFAULT_ASYNC_DIR = '~/.ansible_async'
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -58,6 +61,10 @@ SAFE_PLACE = ('Choose an async dir below directories that only you or root can w
 
 class JobStoreError(Exception):
     """A problem with the async dir or a record that the user has to act on."""
+
+
+class UnreadableRecord(JobStoreError):
+    """A record of ours (it passed the ownership checks) whose content is not a job record's."""
 
 
 def validate_jid(jid: t.Any) -> str:
@@ -445,12 +452,25 @@ class JobStore:
             os.close(side)
 
     def open_output(self, jid: str, name: str, flags: int) -> int:
-        """Open (create) one of the job's output files in its side dir for the job to write to."""
+        """Open (create) one of the job's output files in its side dir for the job to write to: a regular file only
+        (never blocking on a FIFO put there)."""
         side = self._side_fd_or_fail(jid)
         try:
-            return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=side)
+            fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600, dir_fd=side)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # a FIFO without a reader
+                raise JobStoreError('refusing to use %s: it is not a regular file' % self.side_file(jid, name))
+            raise
         finally:
             os.close(side)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise JobStoreError('refusing to use %s: it is not a regular file' % self.side_file(jid, name))
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def open_side_file(self, jid: str, name: str, flags: int) -> int:
         """Open an existing file of the job's side dir (never through a link), checked to be ours."""
@@ -483,11 +503,15 @@ class JobStore:
     def read_output(self, jid: str, name: str, head: int, tail: int) -> tuple[bytes, bytes, int]:
         """(first head bytes, last tail bytes, size) of an output file in the job's own side dir.
 
-        When the file is no larger than head + tail, the whole of it is the head and the tail is empty."""
+        When the file is no larger than head + tail, the whole of it is the head and the tail is empty. A FIFO or
+        other special file there (which the job may put in its place) holds no output; a link is refused."""
         side = self.open_side_dir(jid)
         if side is None:
             return b'', b'', 0
         try:
+            mode = os.stat(name, dir_fd=side, follow_symlinks=False).st_mode
+            if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+                return b'', b'', 0
             fd = open_checked(name, READ_FLAGS, 'file', self.side_file(jid, name), dir_fd=side)
         except FileNotFoundError:
             return b'', b'', 0
@@ -582,11 +606,11 @@ class JobStore:
         return found
 
     def jids(self) -> list[str]:
-        """Job ids with a record here (ansible-core's and ours), oldest first. Records that are not ours are
-        skipped with a warning."""
+        """Job ids with a record here (ansible-core's and ours: files named as job records are), oldest first.
+        Records that are not ours are skipped with a warning."""
         found = []
         for name, st in self.entries():
-            if not JID_PATTERN.match(name) or name.endswith('.tmp'):
+            if not JOB_NAME_PATTERN.match(name):
                 continue
             if stat.S_ISDIR(st.st_mode):
                 continue
@@ -748,9 +772,9 @@ def parse_record(raw: bytes, path: str) -> dict[str, t.Any]:
         data = json.loads(raw.decode('utf-8', 'replace'))
     except ValueError as exc:
         # never the content: a record can hold a no_log job's output
-        raise JobStoreError('job record %s is not valid JSON (%d bytes, %s)' % (path, len(raw), exc))
+        raise UnreadableRecord('job record %s is not valid JSON (%d bytes, %s)' % (path, len(raw), exc))
     if not isinstance(data, dict):
-        raise JobStoreError('job record %s does not hold a JSON object' % path)
+        raise UnreadableRecord('job record %s does not hold a JSON object' % path)
     return t.cast(t.Dict[str, t.Any], utf8_safe(data)[0])
 
 

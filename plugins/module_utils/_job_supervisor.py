@@ -37,7 +37,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_result as job_result
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    META_KEY, RECORD_VERSION, JobStore, remove_task_tmp_dir)
+    META_KEY, RECORD_VERSION, TOKEN_FILE, JobStore, JobStoreError, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
@@ -174,17 +174,26 @@ class Supervisor:
         self.meta: JobMeta = t.cast('JobMeta', {})
         self.release_fd: int | None = None  # set by a batch scheduler: told the moment the job process ended
         self.argv: list[str] = list(spec['argv'])
+        self.token = proc.new_token()
+        self.group: proc.Group | None = None
+        # a no_log task's: messages name leftover processes by pid only, never by command line
+        self.no_log = bool(spec.get('no_log'))
 
     @property
-    def marker(self) -> str:
-        return self.store.record_path(self.jid)
+    def marker(self) -> proc.Marker:
+        return proc.Marker(self.store.record_path(self.jid), self.token)
 
     # -- start -------------------------------------------------------------------------
     def start(self) -> JobRecord:
         proc.become_subreaper()
         self.started_at = time.time()
+        self.store.write_side_file(self.jid, TOKEN_FILE, self.token.encode())
         out = self.store.open_output(self.jid, STDOUT_FILE, OUTPUT_FLAGS)
-        err = self.store.open_output(self.jid, STDERR_FILE, OUTPUT_FLAGS)
+        try:
+            err = self.store.open_output(self.jid, STDERR_FILE, OUTPUT_FLAGS)
+        except BaseException:
+            os.close(out)
+            raise
         inputs: list[int] = []
         try:
             self.argv = self._argv_through_fds(inputs)
@@ -203,20 +212,25 @@ class Supervisor:
         except OSError:
             pass  # the child already made itself a group leader (or is already gone)
         ident = proc.identity(os.getpid())
+        job_start_ticks = proc.start_ticks(self.child)
+        self.group = proc.Group(self.child, os.getsid(0), job_start_ticks)
         self.meta = {
             'version': RECORD_VERSION,
             'module': self.spec.get('module'),
             'pid': self.child,
             'pgid': self.child,
+            'sid': self.group.session,
             'supervisor_pid': ident['pid'],
             'supervisor_start_ticks': ident['start_ticks'],
-            'job_start_ticks': proc.start_ticks(self.child),
+            'job_start_ticks': job_start_ticks,
             'boot_id': ident['boot_id'],
             'started_at': self.started_at,
             'time_limit': self.time_limit,
             'grace': self.grace,
             'state': 'running',
         }
+        if self.no_log:
+            self.meta['no_log'] = True
         for key in ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect'):
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
@@ -247,7 +261,8 @@ class Supervisor:
 
     def _job_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env[proc.JOB_ENV_MARKER] = self.marker
+        env[proc.JOB_ENV_MARKER] = self.marker.path
+        env[proc.JOB_ENV_TOKEN] = self.marker.token
         return env
 
     def _spawn_job(self, out: int, err: int) -> int | None:
@@ -341,6 +356,13 @@ class Supervisor:
         half = self.output_limit // 2
         return job_result.Captured(*self.store.read_output(self.jid, name, half, self.output_limit - half))
 
+    def _captured_or_nothing(self, name: str) -> job_result.Captured:
+        """What _captured gives, or nothing when the output cannot be read: a crash is still recorded."""
+        try:
+            return self._captured(name)
+        except (OSError, JobStoreError):
+            return job_result.Captured(b'', b'', 0)
+
     def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured]) -> None:
         """Move the whole output of clipped streams out of the side dir and say where it is."""
         for name, captured in streams.items():
@@ -359,12 +381,13 @@ class Supervisor:
 
     def _leftovers(self) -> dict[str, t.Any]:
         """Processes of the job tree still running after its main process ended: reported, or stopped."""
-        left = proc.ProcessTable().tree(root_pid=os.getpid(), pgid=self.child, marker=self.marker)
+        left = proc.ProcessTable().tree(root_pid=os.getpid(), group=self.group, marker=self.marker)
         if not left:
             return {}
-        described = proc.describe_pids(left)
+        described = proc.describe_pids(left, commands=not self.no_log)
         if self.spec.get('leftovers') == 'stop':
-            report = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, marker=self.marker, grace=self.grace)
+            report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
+                                    killpg=True)
             notes: dict[str, t.Any] = {'leftovers_stopped': sorted(left), 'warnings': [
                 'the job left %d process(es) running when it ended: %s; they were stopped (leftovers=stop)%s'
                 % (len(left), described, self._not_stopped(report))]}
@@ -373,16 +396,16 @@ class Supervisor:
             'the job left %d process(es) running when it ended: %s. They are not supervised any more (its time limit no '
             'longer applies to them); set leftovers=stop to stop them with the job' % (len(left), described)]}
 
-    @staticmethod
-    def _not_stopped(report: proc.StopReport) -> str:
+    def _not_stopped(self, report: proc.StopReport) -> str:
         if not report.survivors:
             return ''
-        return '; %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(report.survivors))
+        return '; %d could not be stopped: %s' % (len(report.survivors),
+                                                  proc.describe_pids(report.survivors, commands=not self.no_log))
 
     def _interrupt(self, reason: str) -> dict[str, t.Any] | None:
         stopped_at = time.time()
-        report = proc.stop_tree(root_pid=os.getpid(), pgid=self.child, marker=self.marker, grace=self.grace,
-                                on_reap=self._on_reap)
+        report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
+                                on_reap=self._on_reap, killpg=True)
         self._job_ended()
         if reason == 'timedout':
             msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
@@ -521,7 +544,8 @@ def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
         sup.run(wake_r)
     except BaseException:
         sup._record(job_result.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
-                                                  sup._captured(STDOUT_FILE), sup._captured(STDERR_FILE)),
+                                                  sup._captured_or_nothing(STDOUT_FILE),
+                                                  sup._captured_or_nothing(STDERR_FILE)),
                     'failed', time.time())
     os._exit(0)
 

@@ -29,6 +29,7 @@ class JobSpec(t.TypedDict, total=False):
     key: str
     cleanup_dir: str         # keyword mode: the task's remote tmp dir, removed once the job ended
     collect: dict[str, t.Any]  # what async_status needs to return the result as the starting task would have
+    no_log: bool             # the task's no_log: leftover processes are named by pid only
 
 
 class JobMeta(t.TypedDict, total=False):
@@ -38,6 +39,7 @@ class JobMeta(t.TypedDict, total=False):
     module: str | None
     pid: int
     pgid: int
+    sid: int | None          # the session of the job (and of its supervisor)
     supervisor_pid: int
     supervisor_start_ticks: int | None
     job_start_ticks: int | None
@@ -59,6 +61,7 @@ class JobMeta(t.TypedDict, total=False):
     items: int
     cleanup_dir: str
     collect: dict[str, t.Any]
+    no_log: bool
 
 
 class JobRecord(t.TypedDict, total=False):

@@ -104,7 +104,9 @@ def start(invocation: Invocation) -> dict[str, t.Any]:
     store.create_side_dir(jid)
     spec: JobSpec = {'jid': jid, 'module': module_name(invocation.module_path), 'argv': invocation.argv,
                      'result_style': 'module', 'time_limit': invocation.time_limit, 'grace': DEFAULTS['grace'],
-                     'leftovers': 'keep', 'output_limit': DEFAULTS['output_limit']}
+                     'leftovers': 'keep', 'output_limit': DEFAULTS['output_limit'],
+                     # the task's no_log is not passed to ansible-core's wrapper: leftovers are named by pid only
+                     'no_log': True}
     if not invocation.preserve_tmp and os.path.basename(os.path.dirname(invocation.module_path)).startswith(TMP_DIR_PREFIX):
         spec['cleanup_dir'] = os.path.dirname(invocation.module_path)
     record = launch(store, spec)

@@ -41,7 +41,8 @@ def brief(record: Record) -> Record:
             'failed': bool(record.get('failed')), 'state': job_status.job_state(record)}
 
 
-def summarise(results: list[Record]) -> Record:
+def summarise(results: list[Record], no_log: bool = False) -> Record:
+    """The answer about several jobs; with no_log (the status task's, or the job's own), no job's msg is copied."""
     finished = [r for r in results if r.get('finished')]
     failed = [r for r in finished if r.get('failed')]
     summary = {
@@ -56,14 +57,15 @@ def summarise(results: list[Record]) -> Record:
     }
     if failed:
         summary['msg'] = '%d of %d job(s) failed: %s' % (len(failed), len(results), ', '.join(
-            '%s (%s)' % (r.get('ansible_job_id'), str(r.get('msg', 'failed'))[:200]) for r in failed))
+            '%s (%s)' % (r.get('ansible_job_id'), 'censored, no_log' if no_log or (job_status.job_meta(r) or {}).get('no_log')
+                         else str(r.get('msg', 'failed'))[:200]) for r in failed))
     return summary
 
 
 def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list[str]) -> Record | list[Record]:
     params = module.params
     if mode == 'list':
-        listed = [jobs.describe(jid) for jid in jobs.store.jids()]
+        listed = jobs.list_all()
         if params['older_than'] is not None:
             listed = [j for j in listed if j['finished'] and j['age'] >= params['older_than']]
         return {'changed': False, 'jobs': listed, 'async_dir': jobs.store.path}
@@ -139,7 +141,7 @@ def main(keyword_mode: bool = False) -> None:
     try:
         jids, single = requested_jids(module)
         store = JobStore(resolve_async_dir(module.params['async_dir'] or module.params.get('_async_dir'))).open()
-        outcome = run_mode(module, job_status.Jobs(store, read_only=module.check_mode), mode, jids)
+        outcome = run_mode(module, job_status.Jobs(store, read_only=module.check_mode, no_log=module.no_log), mode, jids)
         if keyword_mode and isinstance(outcome, list):
             outcome = [core_compatible(record) for record in outcome]
     except JobStoreError as exc:
@@ -162,7 +164,7 @@ def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record
             result['changed'] = not module.check_mode
             exit_with(module, result)
         exit_with_record(result)
-    summary = summarise(records)
+    summary = summarise(records, module.no_log)
     if mode == 'cleanup':
         summary['changed'] = not module.check_mode
     elif mode == 'kill':

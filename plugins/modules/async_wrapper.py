@@ -273,6 +273,8 @@ def job_spec(jid: str, job: dict[str, t.Any], argv: list[str], params: dict[str,
     }
     if params.get('key'):
         spec['key'] = params['key']
+    if params.get('no_log'):
+        spec['no_log'] = True  # the task's: leftover processes are named by pid only, never by command line
     if params.get('cleanup_dir') and params['concurrency'] is None:
         spec['cleanup_dir'] = params['cleanup_dir']
     if params.get('collect') and params['concurrency'] is None:
@@ -371,7 +373,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    params = module.params
+    params = dict(module.params, no_log=module.no_log)
     found = problems(params)
     if found:
         module.fail_json(msg='; '.join(found))

@@ -164,7 +164,7 @@ class JobActionBase(ActionBase):
             raise
         if not captured:
             if result.get('failed'):
-                raise AnsibleActionFail('%s could not be started: %s' % (fqcn, result.get('msg', result)))
+                raise AnsibleActionFail('%s could not be started: %s' % (fqcn, self.failure_text(result)))
             raise jobs.controller_side_refusal(fqcn)
         if captured['tmpdir']:
             self.job_tmpdir = captured['tmpdir']
@@ -201,8 +201,15 @@ class JobActionBase(ActionBase):
             args.update(concurrency=concurrency, fail_fast=fail_fast)
         result = self.run_target_module(jobs.WRAPPER, args, task_vars)
         if result.get('failed'):
-            raise AnsibleActionFail('could not start the background job: %s' % result.get('msg', result))
+            raise AnsibleActionFail('could not start the background job: %s' % self.failure_text(result))
         return result
+
+    def failure_text(self, result: Result) -> str:
+        """What a failed call returned, for our own message: never any of it for a no_log task (a module's or an
+        action's message can hold the task's arguments, and ansible-core displays failed messages)."""
+        if self._task.no_log:
+            return 'details censored, no_log'
+        return str(result.get('msg', result))
 
     def query(self, task_vars: dict[str, t.Any], **args: t.Any) -> Result:
         """Run asyncops.jobs.async_status on the target, in the task's async_dir unless one is given."""
@@ -233,7 +240,8 @@ class JobActionBase(ActionBase):
             raise AnsibleConnectionFailure(
                 'host unreachable during status rounds (%d attempts, %gs apart): %s. The job(s) go on on the '
                 'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable'
-                % (CONNECTION_ATTEMPTS, pause, exc.message, jid if isinstance(jid, str) else jid[0]))
+                % (CONNECTION_ATTEMPTS, pause, NO_LOG_NOTE if self._task.no_log else exc.message,
+                   jid if isinstance(jid, str) else jid[0]))
 
     def wait_for(self, jid: str, task_vars: dict[str, t.Any], interval: float, deadline: float | None = None,
                  on_poll: t.Callable[[Result], None] | None = None) -> Result:

@@ -77,8 +77,12 @@ def batch_result(batch: t.Mapping[str, t.Any], item_records: list[Result], colle
     if result['failed_count'] and not collect.get('allow_failures'):
         first = next(i for i, r in enumerate(results) if r['failed'])
         result['failed'] = True
-        result['msg'] = '%d of %d item(s) failed (first: item %d: %s)' % (
-            result['failed_count'], len(results), first, str(results[first].get('msg', 'failed'))[:300])
+        if collect.get('no_log'):  # an item's msg can hold its args or output, and failed messages are displayed
+            result['msg'] = '%d of %d item(s) failed (first: item %d; details censored, no_log)' % (
+                result['failed_count'], len(results), first)
+        else:
+            result['msg'] = '%d of %d item(s) failed (first: item %d: %s)' % (
+                result['failed_count'], len(results), first, str(results[first].get('msg', 'failed'))[:300])
     if collect.get('no_log'):
         result['_ansible_no_log'] = True
     return result

@@ -69,19 +69,20 @@ def test_an_async_dir_that_is_not_ours_is_refused_before_anything_is_read(tmp_pa
 def test_a_record_of_another_user_is_never_read_signalled_or_removed(tmp_path, victim):
     async_dir = tmp_path / 'mine'
     async_dir.mkdir(mode=0o700)
-    plant(str(async_dir / 'jx'), planted_record(victim.pid), owner=NOBODY)
-    plant(str(async_dir / 'jy'), planted_record(victim.pid, supervisor_pid=999999, pgid=victim.pid,
-                                                job_start_ticks=proc.start_ticks(victim.pid)), owner=NOBODY)
+    plant(str(async_dir / 'j71.1'), planted_record(victim.pid), owner=NOBODY)
+    plant(str(async_dir / 'j71.2'), planted_record(victim.pid, supervisor_pid=999999, pgid=victim.pid,
+                                                   job_start_ticks=proc.start_ticks(victim.pid)), owner=NOBODY)
     jobs = job_status.Jobs(JobStore(str(async_dir)).open())
-    for call in (lambda: jobs.status('jx', tail=3), lambda: jobs.kill('jx', timeout=1), lambda: jobs.status('jy'),
-                 lambda: jobs.cleanup('jx'), lambda: jobs.describe('jy')):
+    for call in (lambda: jobs.status('j71.1', tail=3), lambda: jobs.kill('j71.1', timeout=1), lambda: jobs.status('j71.2'),
+                 lambda: jobs.cleanup('j71.1'), lambda: jobs.describe('j71.2')):
         with pytest.raises(JobStoreError, match='belongs to nobody'):
             call()
     assert jobs.prune(0) == []
     assert any('skipped: refusing to use' in warning for warning in jobs.store.warnings)
+    assert jobs.list_all() == []
     time.sleep(0.1)
     assert victim.poll() is None
-    assert (async_dir / 'jx').exists() and (async_dir / 'jy').exists()
+    assert (async_dir / 'j71.1').exists() and (async_dir / 'j71.2').exists()
 
 
 def test_output_tail_comes_from_the_side_dir_never_from_a_path_in_the_record(tmp_path):

@@ -179,9 +179,9 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     store.write_side_file('j20.1', 'args', b'password=SECRET_ARGS')
     launch(store, {'jid': 'j20.1', 'module': 'test', 'argv': ['sleep', '0.3'], 'result_style': 'command',
                    'cmd': 'sleep', 'time_limit': 0, 'grace': 0.2})
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['args', 'payload', 'stderr', 'stdout']
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['args', 'payload', 'stderr', 'stdout', 'token']
     wait_done(store, 'j20.1')
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['stderr', 'stdout']  # before any cleanup
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['stderr', 'stdout', 'token']  # before any cleanup
 
 
 def test_processes_left_running_are_reported_and_kept_by_default(store):
@@ -266,3 +266,33 @@ def test_a_payload_that_is_a_symlink_is_refused_and_not_run(store, tmp_path):
                        'cmd': 'payload', 'time_limit': 0, 'grace': 0.2})
     time.sleep(0.3)
     assert not flag.exists()
+
+
+def test_a_fifo_put_in_place_of_its_output_does_not_stop_the_job_being_recorded(store):
+    """The job replaces its stdout file with a FIFO: the supervisor still records its result (no blocking open,
+    no crash on a file that is not a regular file)."""
+    side = store.side_dir('j50.1')
+    done_record = start(store, 'j50.1', ['sh', '-c', 'echo before; rm -f "$0/stdout"; mkfifo "$0/stdout"; echo after >&2',
+                                         side])
+    assert done_record['started']
+    done = wait_done(store, 'j50.1', timeout=10)
+    assert done['finished'] and done['asyncops_job']['state'] == 'succeeded', done.get('msg')
+    assert done['rc'] == 0 and done['stderr'] == 'after'
+
+
+def test_a_fifo_in_place_of_an_output_file_before_the_start_is_refused_without_hanging(store):
+    store.create_side_dir('j51.1')
+    os.mkfifo(os.path.join(store.side_dir('j51.1'), 'stdout'), 0o600)
+
+    def too_long(_sig, _frame):
+        raise TimeoutError('the launch hangs on the FIFO')
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(10)
+    try:
+        with pytest.raises(LaunchError, match='not a regular file'):
+            launch(store, {'jid': 'j51.1', 'module': 'test', 'argv': ['true'], 'result_style': 'command', 'cmd': 'true',
+                           'time_limit': 0, 'grace': 0.2})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
