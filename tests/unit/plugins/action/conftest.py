@@ -7,6 +7,7 @@ plugin loader), so run() executes the collection's real modules: nothing on the 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import signal
@@ -97,3 +98,32 @@ def give_up_after():
     yield signal.alarm
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def progress_events(monkeypatch):
+    """What this worker sends to the callbacks: [(callback name, event data)].
+
+    The worker's queue is replaced by one with the send_callback signature of this ansible-core's own FinalQueue
+    (2.19/2.20: a _RawTaskResult; 2.21: host, task and a UnifiedTaskResult), so the plugin takes the same branch
+    as under ansible-playbook."""
+    from ansible.executor import task_queue_manager
+    from ansible.executor.process import worker
+    from ansible.inventory.host import Host
+
+    sent: list[tuple[str, dict[str, t.Any]]] = []
+
+    def send_callback(*args: t.Any, **kwargs: t.Any) -> None:
+        bound = inspect.signature(task_queue_manager.FinalQueue.send_callback).bind(*args, **kwargs)
+        name = bound.arguments['method_name']
+        if 'utr' in bound.arguments:
+            data = bound.arguments['utr'].as_result_dict()
+        else:
+            data = bound.arguments['task_result']._return_data
+        sent.append((name, data))
+
+    queue = type('Queue', (), {'send_callback': send_callback})()
+    send_callback.__signature__ = inspect.signature(task_queue_manager.FinalQueue.send_callback)  # type: ignore[attr-defined]
+    monkeypatch.setattr(worker, 'current_worker', type('W', (), {'_final_q': queue, '_host': Host('localhost')})(),
+                        raising=False)
+    return sent

@@ -121,24 +121,13 @@ def test_retries_when_given_bound_the_wait(make_action):
     assert len(calls) == 5
 
 
-def test_progress_goes_to_the_callbacks_from_a_worker(make_action, monkeypatch):
-    from ansible.executor.process import worker
-    from ansible.inventory.host import Host
-
-    sent = []
-
-    class Queue:
-        def send_callback(self, name, *args):
-            sent.append((name, args))
-
-    monkeypatch.setattr(worker, 'current_worker', type('W', (), {'_final_q': Queue(), '_host': Host('localhost')})(),
-                        raising=False)
+def test_progress_goes_to_the_callbacks_from_a_worker(make_action, progress_events):
     action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1],
                                                     'args': {'cmd': 'true'}, 'keep': True})
     scripted_rounds(action, 2)
     action.run(task_vars=task_vars)
-    assert [name for name, _args in sent] == ['v2_runner_on_async_poll'] * 2
-    assert [args[0]._return_data['asyncops_progress']['running'] for _name, args in sent] == [1, 1]
+    assert [name for name, _data in progress_events] == ['v2_runner_on_async_poll'] * 2
+    assert [data['asyncops_progress']['running'] for _name, data in progress_events] == [1, 1]
 
 
 def test_a_failing_status_round_stops_the_batch_with_its_message(make_action, async_dir, give_up_after):

@@ -35,23 +35,6 @@ def test_bad_values_are_refused_before_anything_starts(make_action, async_dir):
     assert not os.path.exists(async_dir)
 
 
-@pytest.fixture
-def progress_events(monkeypatch):
-    """What a worker would send to the callbacks: [(callback name, event data)]."""
-    from ansible.executor.process import worker
-    from ansible.inventory.host import Host
-
-    sent = []
-
-    class Queue:
-        def send_callback(self, name, task_result):
-            sent.append((name, task_result._return_data))
-
-    monkeypatch.setattr(worker, 'current_worker', type('W', (), {'_final_q': Queue(), '_host': Host('localhost')})(),
-                        raising=False)
-    return sent
-
-
 def test_progress_of_a_no_log_job_carries_no_output(make_action, progress_events):
     action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell',
                                                   'args': {'cmd': 'echo SECRET_TOKEN_123; sleep 2'}, 'poll': 1},
