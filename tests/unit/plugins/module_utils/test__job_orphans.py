@@ -26,11 +26,24 @@ def store(tmp_path):
     return JobStore(str(tmp_path / 'async')).ensure()
 
 
+def as_user(user):
+    """A preexec_fn that makes the child `user` (uid and gid), or None. Popen's own `user=` needs Python 3.9, and
+    these tests also run on the 3.8 targets."""
+    if user is None:
+        return None
+
+    def switch():
+        os.setgroups([])
+        os.setgid(user)
+        os.setuid(user)
+    return switch
+
+
 def leaderless_group(user=None, env=None):
     """A `setsid sh -c 'sleep & exit'`: a group (and session) whose leader is gone and whose one member is a sleep,
     like a double-forked daemon whose group id happens to be a lost job's old one. Returns the sleep's pid."""
     leader = subprocess.Popen(['sh', '-c', 'sleep 1000 >/dev/null 2>&1 & echo $!'], stdout=subprocess.PIPE,
-                              start_new_session=True, user=user, env=env, cwd='/')
+                              start_new_session=True, preexec_fn=as_user(user), env=env, cwd='/')
     out, _err = leader.communicate()
     pid = int(out)
     for _attempt in range(100):
@@ -138,8 +151,8 @@ def fake_marker_process(store, jid, token, user=None):
     env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), proc.JOB_ENV_MARKER: store.record_path(jid)}
     if token is not None:
         env[proc.JOB_ENV_TOKEN] = token
-    child = subprocess.Popen(['sh', '-c', 'sleep 1002; : FAKE_MARKER_CMD'], env=env, start_new_session=True, user=user,
-                             cwd='/')
+    child = subprocess.Popen(['sh', '-c', 'sleep 1002; : FAKE_MARKER_CMD'], env=env, start_new_session=True,
+                             preexec_fn=as_user(user), cwd='/')
     for _attempt in range(100):
         if proc.start_ticks(child.pid) is not None:
             break
