@@ -18,7 +18,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _job_results as job_results
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
-from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result, check_round
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 display = Display()
 
@@ -113,7 +113,7 @@ class ActionModule(JobActionBase):
         while True:
             reply = self.status_round(task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
                                       brief=True, tail=0)
-            check_round(reply, 'batch', batch_jid)
+            self.check_round(reply, 'batch', batch_jid)
             if reply['finished']:
                 return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
             rounds += 1

@@ -250,7 +250,7 @@ class JobActionBase(ActionBase):
         while True:
             chunk = interval if deadline is None else max(1.0, min(interval, deadline - time.time()))
             result = self.status_round(task_vars, jid, interval, mode='wait', timeout=chunk, tail=1)
-            check_round(result, 'job', jid)
+            self.check_round(result, 'job', jid)
             if result.get('finished'):
                 return result
             if deadline is not None and time.time() > deadline:
@@ -258,6 +258,27 @@ class JobActionBase(ActionBase):
                                         'enforcing it (check the target)' % (jid, time.time() - started))
             if on_poll:
                 on_poll(result)
+
+    def check_round(self, reply: Result, what: str, jid: str) -> None:
+        """Stop the task when a status round itself failed (the async dir refused, a corrupt record, the status
+        module failing): its reply holds no job state. Asking again would get the same answer forever. A job that
+        finished failed is a job state (finished, failed), not a failed round."""
+        if 'finished' in reply:
+            return
+        raise AnsibleActionFail('checking on %s %s failed: %s. The %s was not stopped by this; once the problem is '
+                                'fixed, follow it up with asyncops.jobs.async_status jid=%s'
+                                % (what, jid, self.round_failure_text(reply), what, jid))
+
+    def round_failure_text(self, reply: Result) -> str:
+        """Why a status round failed: the status module's own message (it names paths and owners, never a record's
+        content), plus the end of its stderr when it crashed, which can hold anything, so never for a no_log task."""
+        msg = str(reply.get('msg') or 'the status module returned no job state')
+        stderr = str(reply.get('module_stderr') or '').strip()
+        if stderr and self._task.no_log:
+            return msg + ' (module stderr censored, no_log)'
+        if stderr:
+            return msg + ' (module stderr: %s)' % stderr[-1000:]
+        return msg
 
     def report_progress(self, data: Result, line: str) -> None:
         """Progress of one poll, reported as ansible-core reports its own async polls: a v2_runner_on_async_poll
@@ -277,20 +298,6 @@ class JobActionBase(ActionBase):
         except AnsibleConnectionFailure:
             display.warning('the results of job %s were read but its records could not be removed (host unreachable): '
                             'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid))
-
-
-def check_round(reply: Result, what: str, jid: str) -> None:
-    """Stop the task when a status round itself failed (the async dir refused, a corrupt record, the status module
-    failing): its reply holds no job state. Asking again would get the same answer forever. A job that finished
-    failed is a job state (finished, failed), not a failed round."""
-    if 'finished' in reply:
-        return
-    msg = str(reply.get('msg') or 'the status module returned no job state')
-    stderr = str(reply.get('module_stderr') or '').strip()
-    if stderr:
-        msg += ' (module stderr: %s)' % stderr[-1000:]
-    raise AnsibleActionFail('checking on %s %s failed: %s. The %s was not stopped by this; once the problem is fixed, '
-                            'follow it up with asyncops.jobs.async_status jid=%s' % (what, jid, msg, what, jid))
 
 
 def send_async_poll(task: t.Any, data: Result) -> bool:

@@ -110,3 +110,16 @@ def test_an_unreachable_host_under_no_log_hides_the_connection_text(make_action,
     assert len(warnings) == 2
     shown = failure.value.message + ' '.join(warnings)
     assert ('SECRET' in shown) is not no_log
+
+
+@pytest.mark.parametrize('no_log', [True, False])
+def test_a_crashed_status_round_of_a_no_log_task_shows_no_stderr(make_action, no_log):
+    """The stderr of a status module that crashed can hold anything; a no_log task's failure message keeps the
+    module's own message and leaves the stderr out."""
+    action, _task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}},
+                                     no_log=no_log)
+    reply = {'failed': True, 'msg': 'MODULE FAILURE', 'module_stderr': 'Traceback ...\nKeyError: SECRET_STDERR_K'}
+    with pytest.raises(AnsibleActionFail) as failure:
+        action.check_round(reply, 'job', 'j1.2')
+    assert str(failure.value).startswith('checking on job j1.2 failed: MODULE FAILURE (module stderr')
+    assert ('SECRET' in str(failure.value)) is not no_log
