@@ -17,6 +17,8 @@ from ansible.errors import AnsibleActionFail, AnsibleUndefinedVariable
 from ansible.utils.display import Display
 
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _job_results as job_results
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import digest
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
@@ -60,7 +62,8 @@ class ActionModule(JobActionBase):
         launched = self.launch(job_list, params['timeout'], task_vars, grace=params['grace'],
                                concurrency=params['concurrency'], fail_fast=params['fail_fast'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
-                               collect=collect)
+                               collect=collect, work={'module': job_list[0]['module'], 'args': digest(params['args']),
+                                                      'items': digest(items)})
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
         if len(item_jids) != len(items):
             key = 'the key (censored, no_log)' if self._task.no_log else 'key %r' % (params['key'],)
@@ -77,6 +80,8 @@ class ActionModule(JobActionBase):
             batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
         if not params['keep']:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
+        if jobs.record_no_log(batch):  # attached by key to a batch started under no_log: the record carries it
+            collect['no_log'] = True
         result.update(job_results.batch_result(batch, records, collect), **attached)
         return result
 

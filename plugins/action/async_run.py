@@ -11,6 +11,7 @@ import typing as t
 from ansible.utils.display import Display
 
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import digest
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
@@ -33,7 +34,8 @@ class ActionModule(JobActionBase):
         started_at = time.time()
         launched = self.launch([job], params['timeout'], task_vars, grace=params['grace'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
-                               collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)})
+                               collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)},
+                               work={'module': job['module'], 'args': digest(params['args'])})
         jid = launched['ansible_job_id']
         attached = {'attached': True} if launched.get('attached') else {}
         if params['poll'] == 0:
@@ -45,7 +47,7 @@ class ActionModule(JobActionBase):
             self.collect(task_vars, jid, params['poll'])
         result.update(final, **attached)
         result.setdefault('changed', False)
-        return result
+        return self.censored_if_no_log(result, final)
 
     def poll(self, jid: str, params: dict[str, t.Any], task_vars: dict[str, t.Any], started_at: float) -> Result:
         """Wait for the job, one progress line per round; the job ids are printed if the controller is stopped."""
@@ -56,10 +58,11 @@ class ActionModule(JobActionBase):
         no_log = bool(self._task.no_log)
 
         def progress(record: Result) -> None:
+            censored = no_log or jobs.record_no_log(record)  # a job started under no_log, attached to by key
             event = {'ansible_job_id': jid, 'started': True, 'finished': False, 'elapsed': record.get('elapsed')}
-            if not no_log:
+            if not censored:
                 event.update(stdout_tail=record.get('stdout_tail', []), stderr_tail=record.get('stderr_tail', []))
-            self.report_progress(event, jobs.poll_line(host, record, no_log))
+            self.report_progress(event, jobs.poll_line(host, record, censored))
 
         with announce_on_interrupt(host, [jid], bool(self._task.become)):
             return self.wait_for(jid, task_vars, params['poll'], deadline, on_poll=progress)

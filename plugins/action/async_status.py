@@ -10,7 +10,9 @@
 * Collecting: a finished job started by async_run (poll=0) or a finished batch started by async_batch
   (wait=false) is returned as that task would have returned it when waiting (for a batch: results in item
   order with the item and index variables, summary, failed unless allow_failures), and its records are then
-  removed unless the task said to keep them, once the reply is on the controller.
+  collected (replaced by a note saying when) unless the task said to keep them, once the reply is on the controller.
+* no_log: an answer that holds anything of a job started under no_log is censored for display, whatever this
+  task's own no_log (the record carries it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class ActionModule(JobActionBase):
             result.update(reply)
         else:
             result.update(self.collected(reply, collect, task_vars))
-        return result
+        return self.censored_if_no_log(result, reply)
 
     def collect_info(self, reply: Result) -> dict[str, t.Any] | None:
         """What the launch left to collect this job with, when it is one finished job or batch asked for."""

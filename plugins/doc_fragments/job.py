@@ -23,8 +23,9 @@ options:
       - Most bytes of each of stdout and stderr that a job's result holds. A longer output is kept whole on the
         target, in the file the result names in RV(ignore:stdout_file) (or RV(ignore:stderr_file)), and the result
         holds its first and last half of this many bytes, with RV(ignore:output_truncated=true) and a warning.
-      - The kept files are 0600 in the async dir; M(asyncops.jobs.async_status) with O(asyncops.jobs.async_status#module:mode=cleanup)
-        and O(asyncops.jobs.async_status#module:older_than) removes them.
+      - The kept files are 0600 in the job's output directory C(.<jid>.output/) of the async dir;
+        M(asyncops.jobs.async_status) with O(asyncops.jobs.async_status#module:mode=cleanup) and
+        O(asyncops.jobs.async_status#module:older_than) removes them.
     type: int
     default: 4194304
   leftovers:
@@ -45,6 +46,10 @@ options:
         finished and its result was not collected yet), that job is used instead of starting another one. Its job id is
         returned, and its result once it finished. The result then says RV(ignore:attached=true).
       - Running a playbook again after the controller died, was interrupted or lost the connection thus never starts a
-        job twice. Once the result was collected (the record removed), the key starts a new job.
+        job twice. Once the result was collected, the key starts a new job.
+      - A key attaches only to the same kind of job (a single job or a batch) with the same module, args and items: a
+        launch whose key names a job doing other work fails, naming what differs.
+      - A check mode run never claims a key (it reports the real job that has it, if any), and a job started in check
+        mode is never attached to.
     type: str
 """

@@ -36,7 +36,7 @@ if t.TYPE_CHECKING:
 
 
 # what the batch's own record keeps, not each item's (the items alone would make every item record as big as the batch)
-BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast')
+BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work')
 
 
 def item_jid(batch_jid: str, index: int) -> str:
@@ -48,7 +48,7 @@ class BatchScheduler:
 
     def __init__(self, store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None,
                  fail_fast: bool, key: str | None = None, cleanup_dir: str | None = None,
-                 collect: dict[str, t.Any] | None = None) -> None:
+                 collect: dict[str, t.Any] | None = None, extra: dict[str, t.Any] | None = None) -> None:
         self.store = store
         self.jid = batch_jid
         self.specs = specs
@@ -75,6 +75,11 @@ class BatchScheduler:
             self.meta['cleanup_dir'] = cleanup_dir
         if collect:
             self.meta['collect'] = collect
+        # what the launch says of the batch as a whole: work (for keys), check_mode, and no_log, which every item's
+        # record carries too, so that every later reader of an item censors it
+        self.meta.update(extra or {})
+        if any(spec.get('no_log') for spec in specs):
+            self.meta['no_log'] = True
         # supervisors say on this pipe when their job process ended, so the window refills before
         # they have recorded the result; not with fail_fast, which must know the result first
         self.release_r = self.release_w = None
@@ -252,12 +257,16 @@ class BatchScheduler:
 
 def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None = 0,
                  fail_fast: bool = False, key: str | None = None, cleanup_dir: str | None = None,
-                 collect: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+                 collect: dict[str, t.Any] | None = None, work: dict[str, t.Any] | None = None,
+                 check_mode: bool = False) -> dict[str, t.Any]:
     """Start a detached scheduler for specs; returns the batch record once every item is recorded pending."""
+    extra: dict[str, t.Any] = {'work': work} if work else {}
+    if check_mode:
+        extra['check_mode'] = True
     try:
         return job_supervisor.spawn_detached(
             lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, collect,
-                                             notify_fd),
+                                             notify_fd, extra),
             store.fds())
     finally:
         for spec in specs:
@@ -266,9 +275,9 @@ def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurre
 
 def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None, fail_fast: bool,
                    key: str | None, cleanup_dir: str | None, collect: dict[str, t.Any] | None,
-                   notify_fd: int) -> None:  # pragma: no cover - detached
+                   notify_fd: int, extra: dict[str, t.Any] | None = None) -> None:  # pragma: no cover - detached
     store.release_starting()  # the launcher keeps its own locks until the records exist
-    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, collect)
+    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, collect, extra)
     wake_r = job_supervisor.install_signals(sched, on_usr1=sched.request_check)
     proc.become_subreaper()
     try:

@@ -6,22 +6,36 @@
 # Do not use this from other collections or standalone plugins/modules!
 """Job keys: a name the user gives a job so that running the same task again finds it instead of starting it twice.
 
-`<async_dir>/.key-<sha256 of the key>` holds the jid of the job that has the key. It is written and read
-under an exclusive lock on the async dir, so two launches with the same key never both start a job.
-The file goes with the job's record (cleanup), or when pruning finds its job gone.
+`<async_dir>/.key-<sha256 of the key>` holds the jid of the job that has the key (after a first line that says
+it is a key file of this collection). It is written and read under an exclusive lock on the async dir, so two
+launches with the same key never both start a job. The file goes with the job's record (cleanup, collection),
+or when pruning finds its job gone: only a file named and written as a key file (or, made by an older version,
+holding nothing but a job id) is ever removed.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
+import re
+import time
 import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     CREATE_FLAGS, JID_PATTERN, READ_FLAGS, JobStore, JobStoreError, open_checked, read_fd, write_all)
 
 KEY_PREFIX = '.key-'
+KEY_FILE = re.compile(r'\A\.key-[0-9a-f]{40}\Z')
+KEY_TMP_FILE = re.compile(r'\A\.key-[0-9a-f]{40}\.[0-9]+\.tmp\Z')
+KEY_HEADER = b'asyncops.jobs key of job:\n'
+
+
+def digest(value: t.Any) -> str:
+    """A short digest of a JSON-able value (dict keys in any order compare equal): what a key compares of a job's work
+    (its args, its items), without keeping the values, which can be a no_log task's."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode('utf-8')).hexdigest()[:24]
 
 
 def key_name(key: str) -> str:
@@ -48,15 +62,30 @@ class KeyLock:
 
 def keyed_jid(store: JobStore, key: str) -> str | None:
     """The jid the key names, or None."""
+    return key_file_jid(store, key_name(key), missing_ok=True)
+
+
+def key_file_jid(store: JobStore, name: str, missing_ok: bool = False) -> str | None:
+    """The jid a key file names; None when it is missing (missing_ok) or is not a key file written by the engine."""
     try:
-        fd = open_checked(key_name(key), READ_FLAGS, 'file', os.path.join(store.path, key_name(key)), dir_fd=store.fd)
+        fd = open_checked(name, READ_FLAGS, 'file', os.path.join(store.path, name), dir_fd=store.fd)
     except FileNotFoundError:
-        return None
+        if missing_ok:
+            return None
+        raise
     try:
-        jid = read_fd(fd).decode('ascii', 'replace').strip()
+        content = read_fd(fd)
     finally:
         os.close(fd)
-    return jid if JID_PATTERN.match(jid) else None
+    return parse_key_file(content)
+
+
+def parse_key_file(content: bytes) -> str | None:
+    """The jid in a key file's content: after the header, or (written by an older version) the whole content."""
+    if content.startswith(KEY_HEADER):
+        content = content[len(KEY_HEADER):]
+    jid = content.decode('ascii', 'replace').strip()
+    return jid if JID_PATTERN.match(jid) and content.strip() == jid.encode('ascii') else None
 
 
 def claim_key(store: JobStore, key: str, jid: str) -> None:
@@ -65,7 +94,7 @@ def claim_key(store: JobStore, key: str, jid: str) -> None:
     tmp = '%s.%d.tmp' % (name, os.getpid())
     fd = os.open(tmp, CREATE_FLAGS, 0o600, dir_fd=store.fd)
     try:
-        write_all(fd, jid.encode('ascii'))
+        write_all(fd, KEY_HEADER + jid.encode('ascii') + b'\n')
     finally:
         os.close(fd)
     os.rename(tmp, name, src_dir_fd=store.fd, dst_dir_fd=store.fd)
@@ -77,19 +106,30 @@ def forget_key(store: JobStore, key: str | None, jid: str) -> None:
         store.remove_file(key_name(key))
 
 
-def stale_keys(store: JobStore) -> list[str]:
-    """Key files whose job has no record any more."""
+def stale_keys(store: JobStore, older_than: float = 0.0) -> list[str]:
+    """Key files (named and written as the engine writes them) whose job has no record any more, and temp files of
+    a key write that a crash left, older than older_than seconds. Nothing else that starts with .key- is listed."""
     stale = []
-    for name, _st in store.entries():
-        if name.startswith(KEY_PREFIX) and not name.endswith('.tmp'):
-            try:
-                fd = open_checked(name, READ_FLAGS, 'file', os.path.join(store.path, name), dir_fd=store.fd)
-            except (OSError, JobStoreError):
-                continue
-            try:
-                jid = read_fd(fd).decode('ascii', 'replace').strip()
-            finally:
-                os.close(fd)
-            if not JID_PATTERN.match(jid) or not store.exists(jid):
+    now = time.time()
+    for name, st in store.entries():
+        if KEY_TMP_FILE.match(name):
+            if now - st.st_mtime >= older_than and _is_ours(store, name):
                 stale.append(name)
+            continue
+        if not KEY_FILE.match(name):
+            continue
+        try:
+            jid = key_file_jid(store, name)
+        except (OSError, JobStoreError):
+            continue
+        if jid is not None and not store.exists(jid):
+            stale.append(name)
     return stale
+
+
+def _is_ours(store: JobStore, name: str) -> bool:
+    try:
+        os.close(open_checked(name, READ_FLAGS, 'file', os.path.join(store.path, name), dir_fd=store.fd))
+    except (OSError, JobStoreError):
+        return False
+    return True

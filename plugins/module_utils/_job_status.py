@@ -14,6 +14,8 @@ still only sent to a process whose pid, start time and boot id match the record.
 
 from __future__ import annotations
 
+import datetime
+import re
 import signal
 import time
 import typing as t
@@ -68,8 +70,39 @@ def is_finished(record: t.Mapping[str, t.Any]) -> bool:
     return bool(record.get('finished'))
 
 
+COLLECTED = 'collected'
+# what a collected job's note keeps of its record's meta: what it was, never what it printed
+NOTE_META_KEYS = ('version', 'kind', 'module', 'key', 'no_log', 'started_at', 'ended_at', 'elapsed', 'rc', 'items',
+                  'batch_jid', 'index')
+ITEM_JID = re.compile(r'\A(?P<batch>.+)\.i[0-9]+\Z')
+
+
+def is_note(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether a record is the note left in place of a collected job's record."""
+    return (job_meta(record) or {}).get('state') == COLLECTED
+
+
+def utc_text(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
+
+
+def collected_note(jid: str, record: t.Mapping[str, t.Any], results_file: str, now: float) -> Record:
+    """What stays of a job once its result was delivered: that it was, when, and how it ended (never its output).
+
+    ansible.builtin.async_status reads it as a finished, failed job whose msg says so."""
+    meta = job_meta(record) or {}
+    note_meta: dict[str, t.Any] = {key: meta[key] for key in NOTE_META_KEYS if key in meta}
+    note_meta.update(state=COLLECTED, collected_at=now, result_state=job_state(record))
+    return {'started': True, 'finished': True, 'failed': True, 'collected': True, 'ansible_job_id': jid,
+            'results_file': results_file,
+            'msg': 'the result of job %s was already collected at %s: it was returned once (by the status call or task '
+                   'that got it) and removed from the target. Register the result of that call to use it again; '
+                   'mode=cleanup removes this note' % (jid, utc_text(now)),
+            META_KEY: note_meta}
+
+
 def job_state(record: t.Mapping[str, t.Any]) -> str:
-    """pending, running, succeeded, failed, timedout, killed, lost or skipped."""
+    """pending, running, succeeded, failed, timedout, killed, lost, skipped or collected."""
     meta = job_meta(record) or {}
     if not record.get('finished'):
         return 'pending' if meta.get('state') == 'pending' else 'running'
@@ -105,10 +138,33 @@ class Jobs:
         return self._table
 
     def missing(self, jid: str) -> Record:
+        collected = self.collected_with_batch(jid)
+        if collected is not None:
+            return collected
         return {'failed': True, 'started': True, 'finished': True, 'ansible_job_id': jid,
                 'results_file': self.store.record_path(jid),
                 'msg': 'could not find job %s in %s: it was never started here, was already cleaned up, or was started '
                        'as another user (use the same become settings for launch and status)' % (jid, self.store.path)}
+
+    def collected_with_batch(self, jid: str) -> Record | None:
+        """The answer for an item whose batch was collected (items go with their batch, only the batch keeps a note)."""
+        match = ITEM_JID.match(jid)
+        if not match:
+            return None
+        try:
+            batch = self.store.read(match.group('batch'))
+        except JobStoreError:
+            return None
+        if not batch or not is_note(batch) or (job_meta(batch) or {}).get('kind') != 'batch':
+            return None
+        meta = job_meta(batch) or {}
+        return {'failed': True, 'started': True, 'finished': True, 'collected': True, 'ansible_job_id': jid,
+                'results_file': self.store.record_path(jid),
+                'msg': 'job %s is an item of batch %s, whose results were already collected at %s: they were returned '
+                       'once and removed from the target' % (jid, match.group('batch'),
+                                                             utc_text(float(meta.get('collected_at') or 0))),
+                META_KEY: {'state': COLLECTED, 'kind': 'item', 'batch_jid': match.group('batch'),
+                           'collected_at': meta.get('collected_at'), 'no_log': bool(meta.get('no_log'))}}
 
     # -- status --------------------------------------------------------------------------
     def status(self, jid: str, tail: int = 10) -> Record:
@@ -186,7 +242,7 @@ class Jobs:
         text = '; %d orphaned job process(es) still running were stopped' % report.termed
         if report.survivors:
             text += ', %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(
-                report.survivors, commands=not (self.no_log or meta.get('no_log'))))
+                report.survivors, commands=not (self.no_log or meta.get('no_log') or meta.get('pids_only'))))
         return text + UNTRACKED_NOTE
 
     def _trusted_group(self, meta: JobMeta) -> proc.Group | None:
@@ -331,7 +387,10 @@ class Jobs:
             self.store.remove(jid)
             return {'ansible_job_id': jid, 'erased': self.store.record_path(jid), 'started': True, 'finished': True,
                     'warnings': ['job %s had a record that could not be read (not a job record); it was removed' % jid]}
-        if current.get('failed') and not self.store.exists(jid):
+        if not self.store.exists(jid):
+            if current.get('collected'):  # an item of a collected batch: nothing left to remove, and that is fine
+                return {'ansible_job_id': jid, 'erased': self.store.record_path(jid), 'started': True,
+                        'finished': True, 'collected': True}
             return current
         items = self.remove_with_items(jid, current)
         result: Record = {'ansible_job_id': jid, 'erased': self.store.record_path(jid), 'started': True,
@@ -343,34 +402,65 @@ class Jobs:
                                   '(use mode=kill to stop it)' % jid])
         return result
 
-    def erase_finished(self, records: t.Sequence[Record]) -> bool:
-        """Remove the records of finished jobs just read (a batch's items with it); True if all were finished.
-
-        Nothing is removed unless every job finished, so a status round never loses a result still to come.
-        """
+    def collect_finished(self, records: t.Sequence[Record]) -> bool:
+        """Collect the finished jobs just read (their results are on their way to the controller); True if all were
+        finished. Nothing is collected unless every job finished, so a status round never loses a result still to
+        come."""
         if not all(record.get('finished') for record in records):
             return False
         for record in records:
             jid = record.get('ansible_job_id')
             if jid and self.store.exists(jid):
-                self.remove_with_items(jid, record)
+                self.collect_one(jid, record)
         return True
+
+    def collect(self, jid: str) -> Record:
+        """mode=collect: the caller holds the job's result; its record (a batch's items with it) gives way to a note
+        saying when it was collected. A job still running, or already collected, is left as it is; so is a job
+        that is not there (a retried collection finds nothing to do)."""
+        record = self.status(jid, tail=0)
+        if not self.store.exists(jid):
+            return {'ansible_job_id': jid, 'collected': False, 'changed': False, 'finished': True,
+                    'msg': 'no record of job %s: nothing to collect' % jid}
+        if not record.get('finished') or is_note(record):
+            return {'ansible_job_id': jid, 'collected': is_note(record), 'changed': False,
+                    'finished': bool(record.get('finished')), 'state': job_state(record)}
+        self.collect_one(jid, record)
+        return {'ansible_job_id': jid, 'collected': True, 'changed': True, 'finished': True,
+                'state': COLLECTED, 'results_file': self.store.record_path(jid)}
+
+    def collect_one(self, jid: str, record: t.Mapping[str, t.Any]) -> None:
+        """Replace a finished record of ours by its note (a batch's items go); a record of ansible-core's wrapper,
+        which has no note, is removed."""
+        meta = job_meta(record)
+        if meta is None or is_note(record):
+            self.store.remove(jid)
+            return
+        forget_key(self.store, meta.get('key'), jid)
+        note = collected_note(jid, record, self.store.record_path(jid), time.time())
+        if meta.get('kind') == 'batch':
+            for item in record.get('jobs') or []:
+                self.store.remove(item, ours=True)
+        if not self.store.replace_with_note(jid, note):
+            self.store.remove(jid, ours=True)
 
     def remove_with_items(self, jid: str, record: t.Mapping[str, t.Any]) -> list[str] | None:
         """Remove a record and its files; for a batch, its items' too. Returns the batch's item ids (or None)."""
-        meta = job_meta(record) or {}
-        items = record.get('jobs') if meta.get('kind') == 'batch' else None
-        forget_key(self.store, meta.get('key'), jid)
-        self.store.remove(jid)
+        meta = job_meta(record)
+        items = record.get('jobs') if (meta or {}).get('kind') == 'batch' and not is_note(record) else None
+        forget_key(self.store, (meta or {}).get('key'), jid)
+        self.store.remove(jid, ours=meta is not None)
         for item in items or []:
-            self.store.remove(item)
+            self.store.remove(item, ours=True)
         return items
 
-    def prune(self, older_than: float) -> list[str]:
-        """Remove finished records not changed for older_than seconds (never running ones), side dirs left
-        without a record for that long (never one whose job is being started), and kept full outputs.
+    def prune(self, older_than: float) -> tuple[list[str], list[str]]:
+        """Remove finished records (and notes of collected jobs) not changed for older_than seconds (never running
+        ones), and what the engine made and left for that long: side dirs without a record (never one whose job is
+        being started), kept full outputs, key files of jobs that are gone. Returns (job ids, other paths) removed.
 
-        In read-only mode, returns what would be removed."""
+        Only what the engine provably made is removed (see _job_store): nothing else in the async dir, whatever its
+        name. In read-only mode, returns what would be removed."""
         now = time.time()
         erased = []
         for jid in self.store.jids():
@@ -380,21 +470,20 @@ class Jobs:
             try:
                 if not self.is_record(jid):
                     continue
-                finished = self.status(jid, tail=0).get('finished')
+                record = self.status(jid, tail=0)
             except JobStoreError as exc:
                 self.skipped(jid, exc)
                 continue
-            if finished:
+            if record.get('finished'):
                 if not self.read_only:
-                    self.store.remove(jid)
+                    self.remove_with_items(jid, record)
                 erased.append(jid)
-        if not self.read_only:
-            for name, mtime in self.store.orphan_side_dirs():
-                if now - mtime >= older_than:
-                    self.store.remove_orphan(name)
-            for name, mtime in self.store.kept_outputs():
-                if now - mtime >= older_than:
-                    self.store.remove_file(name)
-            for name in stale_keys(self.store):
+        removed = []
+        for name, _kind, mtime in self.store.engine_dirs():
+            if now - mtime >= older_than and (self.read_only or self.store.remove_engine_dir(name)):
+                removed.append(self.store.path + '/' + name)
+        for name in stale_keys(self.store, older_than):
+            if not self.read_only:
                 self.store.remove_file(name)
-        return erased
+            removed.append(self.store.path + '/' + name)
+        return erased, removed

@@ -10,8 +10,17 @@ Layout of the async dir (created 0700, every file 0600)::
 
     <async_dir>/<jid>               the job record, JSON, readable by ansible.builtin.async_status
     <async_dir>/.<jid>.job/         the job's side directory: payload, captured stdout/stderr, temp files
-    <async_dir>/.<jid>.stdout       full output of a job whose record holds only a clipped head and tail
-    <async_dir>/.<jid>.key-*        (see _job_keys) which job a key names
+    <async_dir>/.<jid>.output/      full output of a job whose record holds only a clipped head and tail
+    <async_dir>/.key-<sha256>       (see _job_keys) which job a key names
+
+What the engine removes, it provably made: a directory only if it holds the engine's marker file (written
+the moment the engine created it), a record only if it is named and shaped as a job record, a key file
+only if it is named and written as one (see _job_keys). An async dir pointed at a directory that holds
+other things (`.build.stdout`, `.deploy.job/`, `.key-backup`) loses none of them.
+
+A job whose result was collected (delivered to the controller) keeps a small note in place of its
+record, saying when: a later status call says "already collected" instead of "never started here", and
+mode=cleanup on it succeeds, as on any record.
 
 Trust: the async dir, and every record, side directory and output file in it, is used only if it is
 ours: owned by the effective user, not writable by group or others, and not a symbolic link. The
@@ -46,8 +55,12 @@ JOB_NAME_PATTERN = re.compile(r'\Aj?[0-9]+\.[0-9]+(\.i[0-9]+)?\Z')
 META_KEY = 'asyncops_job'
 RECORD_VERSION = 1
 SIDE_DIR_SUFFIX = '.job'
+OUTPUT_DIR_SUFFIX = '.output'  # .<jid>.output/: whole outputs of a clipped result, kept after cleanup
 REMOVED_MARK = '.removed.'
-KEPT_OUTPUT_SUFFIXES = ('.stdout', '.stderr')
+# in every directory the engine creates in the async dir (side dirs, kept outputs), from the moment it exists:
+# only a directory holding it is ever removed by the engine
+MARKER_FILE = '.asyncops'
+ENGINE_DIR = re.compile(r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output)(\.removed\.[0-9a-f]{8})?\Z')
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
 TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
 DEFAULT_ASYNC_DIR = '~/.ansible_async'
@@ -372,8 +385,8 @@ class JobStore:
     def side_file(self, jid: str, name: str) -> str:
         return os.path.join(self.side_dir(jid), name)
 
-    def kept_output_path(self, jid: str, stream: str) -> str:
-        return os.path.join(self.path, '.%s.%s' % (validate_jid(jid), stream))
+    def output_dir_name(self, jid: str) -> str:
+        return '.' + validate_jid(jid) + OUTPUT_DIR_SUFFIX
 
     # -- side directories ----------------------------------------------------------------
     def create_side_dir(self, jid: str) -> str:
@@ -388,6 +401,7 @@ class JobStore:
                 continue  # a prune removed it between our mkdir and our open: make it again
             fcntl.flock(fd, fcntl.LOCK_SH)  # shared with the job's own writes, exclusive of a prune
             if self._same_entry(name, fd):
+                write_marker(fd, 'side directory of job %s' % jid)
                 self.starting[jid] = fd
                 return self.side_dir(jid)
             os.close(fd)  # a prune removed it between our mkdir and our lock: make it again
@@ -528,10 +542,24 @@ class JobStore:
             os.close(fd)
 
     def keep_output(self, jid: str, name: str) -> str:
-        """Move a (clipped) output file out of the side dir, where cleanup does not remove it; returns its path."""
-        target = '.%s.%s' % (jid, name)
-        os.rename('%s/%s' % (self.side_name(jid), name), target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
-        return os.path.join(self.path, target)
+        """Move a (clipped) output file out of the side dir into the job's output dir (.<jid>.output/, made with
+        the engine's marker), where cleanup of the record does not remove it; returns its path."""
+        target = self.output_dir_name(jid)
+        try:
+            os.mkdir(target, 0o700, dir_fd=self.fd)
+            created = True
+        except FileExistsError:
+            created = False
+        fd = open_checked(target, DIR_FLAGS, 'dir', os.path.join(self.path, target), dir_fd=self.fd)
+        try:
+            if created:
+                write_marker(fd, 'whole output of job %s' % jid)
+            elif not has_marker(fd):
+                raise JobStoreError('refusing to use %s: the engine did not make it' % os.path.join(self.path, target))
+            os.rename('%s/%s' % (self.side_name(jid), name), name, src_dir_fd=self.fd, dst_dir_fd=fd)
+        finally:
+            os.close(fd)
+        return os.path.join(self.path, target, name)
 
     # -- records -------------------------------------------------------------------------
     def write(self, jid: str, data: dict[str, t.Any]) -> None:
@@ -561,6 +589,34 @@ class JobStore:
                 raise
         finally:
             os.close(side)
+
+    def replace_with_note(self, jid: str, note: dict[str, t.Any]) -> bool:
+        """Replace the record of jid by a small note (a collected job's), then remove its side dir; True if done.
+
+        As remove(): with the side dir locked exclusively (no write in flight), the note is written and renamed
+        over the record, and the side dir is renamed away before the lock is released, so the supervisor can
+        never write the full record back. A record without a side dir of ours is left as it is (False)."""
+        side = self.open_side_dir(jid)
+        if side is None:
+            return False
+        try:
+            lock_exclusively(side, self.side_dir(jid))
+            if not self._same_entry(self.side_name(jid), side) or not has_marker(side, legacy_ok=True):
+                return False
+            tmp = 'note.%d.%d.tmp' % (os.getpid(), int(time.time() * 1e6))
+            fd = os.open(tmp, CREATE_FLAGS, 0o600, dir_fd=side)
+            try:
+                write_all(fd, dump_record(note))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, validate_jid(jid), src_dir_fd=side, dst_dir_fd=self.fd)
+            retired = self._retire_side_dir(self.side_name(jid))
+        finally:
+            os.close(side)
+        if retired:
+            self.remove_tree(retired)
+        return True
 
     def read(self, jid: str) -> dict[str, t.Any] | None:
         """The record of jid as a dict, None when there is none; raises JobStoreError on a corrupt or foreign one."""
@@ -622,33 +678,46 @@ class JobStore:
             found.append((st.st_mtime, name))
         return [name for _mtime, name in sorted(found)]
 
-    def orphan_side_dirs(self) -> list[tuple[str, float]]:
-        """(name, mtime) of side dirs whose record is gone, and of removals a crash left half done."""
-        orphans = []
+    def engine_dirs(self) -> list[tuple[str, str, float]]:
+        """(name, kind, mtime) of the directories the engine made here and left: side dirs whose record is gone,
+        removals a crash left half done ('orphan'), and kept outputs ('output'). Only directories named as the
+        engine names them, ours, and holding its marker: nothing else is ever listed for removal."""
+        found = []
         for name, st in self.entries():
-            if not name.startswith('.') or not stat.S_ISDIR(st.st_mode):
+            match = ENGINE_DIR.match(name)
+            if not match or not stat.S_ISDIR(st.st_mode) or not self.made_by_engine(name):
                 continue
-            if REMOVED_MARK in name:
-                orphans.append((name, st.st_mtime))
-            elif name.endswith(SIDE_DIR_SUFFIX):
-                jid = name[1:-len(SIDE_DIR_SUFFIX)]
-                if JID_PATTERN.match(jid) and not self.exists(jid):
-                    orphans.append((name, st.st_mtime))
-        return orphans
+            if match.group(3) or (match.group('kind') == SIDE_DIR_SUFFIX and not self.exists(match.group('jid'))):
+                found.append((name, 'orphan', st.st_mtime))
+            elif match.group('kind') == OUTPUT_DIR_SUFFIX:
+                found.append((name, 'output', st.st_mtime))
+        return found
 
-    def kept_outputs(self) -> list[tuple[str, float]]:
-        """(name, mtime) of full outputs kept for clipped records."""
-        return [(name, st.st_mtime) for name, st in self.entries()
-                if name.startswith('.') and name.endswith(KEPT_OUTPUT_SUFFIXES) and stat.S_ISREG(st.st_mode)]
+    def made_by_engine(self, name: str) -> bool:
+        """Whether the directory name of the async dir is ours and holds the engine's marker."""
+        try:
+            fd = open_checked(name, DIR_FLAGS, 'dir', os.path.join(self.path, name), dir_fd=self.fd)
+        except (OSError, JobStoreError):
+            return False
+        try:
+            return has_marker(fd)
+        finally:
+            os.close(fd)
 
-    def remove(self, jid: str) -> bool:
+    def remove(self, jid: str, ours: bool = False) -> bool:
         """Remove a job: with its side dir locked exclusively (no write in flight), the side dir is renamed away
-        (every later write fails), then the record goes, then the side dir's files. True if there was a record."""
+        (every later write fails), then the record goes, then the side dir's files. True if there was a record.
+
+        The side dir goes only if the engine made it: it holds the marker, or (a side dir of an older version of
+        this collection, made before the marker) the record it belongs to is one of ours (`ours`)."""
         side = self.open_side_dir(jid)
         try:
             if side is not None:
                 lock_exclusively(side, self.side_dir(jid))
-            removed_side = self._retire_side_dir(self.side_name(jid))
+                if not has_marker(side, legacy_ok=ours):
+                    os.close(side)
+                    side = None
+            removed_side = self._retire_side_dir(self.side_name(jid)) if side is not None else None
             try:
                 os.unlink(validate_jid(jid), dir_fd=self.fd)
                 had_record = True
@@ -673,20 +742,25 @@ class JobStore:
             return None
         return retired
 
-    def remove_orphan(self, name: str) -> bool:
-        """Remove an orphaned side dir unless a launch holds its lock; True if it was removed."""
+    def remove_engine_dir(self, name: str) -> bool:
+        """Remove a directory the engine made (engine_dirs()) unless a launch holds its lock; True if removed."""
+        match = ENGINE_DIR.match(name)
+        if not match:
+            return False
         try:
             fd = open_checked(name, DIR_FLAGS, 'dir', os.path.join(self.path, name), dir_fd=self.fd)
-        except (FileNotFoundError, JobStoreError):
+        except (OSError, JobStoreError):
             return False
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False  # a job is being started with it
-            if name.endswith(SIDE_DIR_SUFFIX) and self.exists(name[1:-len(SIDE_DIR_SUFFIX)]):
+            if not has_marker(fd):
+                return False
+            if not match.group(3) and match.group('kind') == SIDE_DIR_SUFFIX and self.exists(match.group('jid')):
                 return False  # its record appeared meanwhile
-            retired = name if REMOVED_MARK in name else self._retire_side_dir(name)
+            retired = name if match.group(3) else self._retire_side_dir(name)
         finally:
             os.close(fd)
         if retired:
@@ -703,6 +777,41 @@ class JobStore:
         """Remove a directory of the async dir without following links."""
         if self.fd is not None:
             remove_tree(name, self.fd)
+
+
+MARKER_TEXT = b'asyncops.jobs: '
+# what a side dir of this collection made before the marker existed can hold (a legacy side dir of one of our records)
+LEGACY_SIDE_FILES = re.compile(r'\A(payload|args|stdout|stderr|token|kill|(record|note)\.[0-9]+\.[0-9]+\.tmp)\Z')
+
+
+def write_marker(dir_fd: int, what: str) -> None:
+    """Mark a directory the engine just made as its own (see has_marker)."""
+    fd = os.open(MARKER_FILE, CREATE_FLAGS, 0o600, dir_fd=dir_fd)
+    try:
+        write_all(fd, MARKER_TEXT + what.encode('utf-8', 'replace') + b'\n')
+    finally:
+        os.close(fd)
+
+
+def has_marker(dir_fd: int, legacy_ok: bool = False) -> bool:
+    """Whether the directory open as dir_fd was made by the engine: it holds the marker file, a regular file of
+    ours that says so. legacy_ok: a directory without it also counts if it holds nothing but what a side dir of an
+    older version of this collection holds (for side dirs bound to one of our records)."""
+    try:
+        fd = open_checked(MARKER_FILE, READ_FLAGS, 'file', MARKER_FILE, dir_fd=dir_fd)
+    except (OSError, JobStoreError):
+        return legacy_ok and _only_legacy_side_files(dir_fd)
+    try:
+        return os.read(fd, len(MARKER_TEXT)) == MARKER_TEXT
+    finally:
+        os.close(fd)
+
+
+def _only_legacy_side_files(dir_fd: int) -> bool:
+    try:
+        return all(LEGACY_SIDE_FILES.match(name) for name in os.listdir(dir_fd))
+    except OSError:
+        return False
 
 
 def remove_tree(name: str, parent: int) -> None:

@@ -176,8 +176,10 @@ class Supervisor:
         self.argv: list[str] = list(spec['argv'])
         self.token = proc.new_token()
         self.group: proc.Group | None = None
-        # a no_log task's: messages name leftover processes by pid only, never by command line
+        # a no_log task's: every reader of its record censors it, and messages name leftover processes by pid only,
+        # never by command line (pids_only: that alone, where the task's no_log cannot be known)
         self.no_log = bool(spec.get('no_log'))
+        self.pids_only = self.no_log or bool(spec.get('pids_only'))
 
     @property
     def marker(self) -> proc.Marker:
@@ -231,7 +233,9 @@ class Supervisor:
         }
         if self.no_log:
             self.meta['no_log'] = True
-        for key in ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect'):
+        if self.pids_only:
+            self.meta['pids_only'] = True
+        for key in ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode'):
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
         record: JobRecord = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
@@ -384,7 +388,7 @@ class Supervisor:
         left = proc.ProcessTable().tree(root_pid=os.getpid(), group=self.group, marker=self.marker)
         if not left:
             return {}
-        described = proc.describe_pids(left, commands=not self.no_log)
+        described = proc.describe_pids(left, commands=not self.pids_only)
         if self.spec.get('leftovers') == 'stop':
             report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
                                     killpg=True)
@@ -400,7 +404,7 @@ class Supervisor:
         if not report.survivors:
             return ''
         return '; %d could not be stopped: %s' % (len(report.survivors),
-                                                  proc.describe_pids(report.survivors, commands=not self.no_log))
+                                                  proc.describe_pids(report.survivors, commands=not self.pids_only))
 
     def _interrupt(self, reason: str) -> dict[str, t.Any] | None:
         stopped_at = time.time()

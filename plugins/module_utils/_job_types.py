@@ -29,7 +29,10 @@ class JobSpec(t.TypedDict, total=False):
     key: str
     cleanup_dir: str         # keyword mode: the task's remote tmp dir, removed once the job ended
     collect: dict[str, t.Any]  # what async_status needs to return the result as the starting task would have
-    no_log: bool             # the task's no_log: leftover processes are named by pid only
+    no_log: bool             # the task's no_log: leftover processes are named by pid only, every reader censors
+    work: dict[str, t.Any]   # what the job does (kind, module, digests), for a key to compare
+    check_mode: bool         # started in check mode: a key never attaches to it
+    pids_only: bool          # name leftover processes by pid only (keyword mode: the task's no_log may be unknown)
 
 
 class JobMeta(t.TypedDict, total=False):
@@ -62,6 +65,11 @@ class JobMeta(t.TypedDict, total=False):
     cleanup_dir: str
     collect: dict[str, t.Any]
     no_log: bool
+    work: dict[str, t.Any]
+    check_mode: bool
+    pids_only: bool
+    collected_at: float      # a collected job's note: when its result was collected
+    result_state: str        # a collected job's note: how it had ended
 
 
 class JobRecord(t.TypedDict, total=False):

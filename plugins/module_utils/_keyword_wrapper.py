@@ -18,8 +18,10 @@ the job ended, whatever the way (ok, failed, timed out, killed, lost), unless it
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shlex
 import sys
 import typing as t
@@ -89,6 +91,46 @@ def interpreter(module_path: str) -> list[str]:
     return shlex.split(head[2:head.index(b'\n')].decode('utf-8', 'surrogateescape'))
 
 
+# in the module file ansible-core builds (AnsiballZ), the arguments are one line of the wrapper's trailer:
+#   params='{"ANSIBLE_MODULE_ARGS": {..., "_ansible_no_log": true, ...}}',
+ANSIBALLZ_PARAMS = re.compile(br'^params=(\'(?:[^\'\\\n]|\\.)*\'|"(?:[^"\\\n]|\\.)*"),$', re.MULTILINE)
+OLD_STYLE_NO_LOG = re.compile(br'(?:^|\s)_ansible_no_log=(\S+)')
+
+
+def task_no_log(invocation: Invocation) -> bool:
+    """The no_log of the task that started the job, from the module's arguments (in the AnsiballZ file ansible-core
+    built, or in its arguments file); False where they cannot be found."""
+    for path in [invocation.module_path] + [arg for arg in invocation.argv if arg != invocation.module_path]:
+        found = no_log_in_file(path)
+        if found is not None:
+            return found
+    return False
+
+
+def no_log_in_file(path: str) -> bool | None:
+    """_ansible_no_log as a module's file or an arguments file of ansible-core carries it; None when it is not there."""
+    try:
+        with open(path, 'rb') as f:
+            data = f.read(64 * 1024 * 1024)
+    except OSError:
+        return None
+    match = ANSIBALLZ_PARAMS.search(data)
+    if match:
+        try:
+            params = json.loads(ast.literal_eval(match.group(1).decode('utf-8', 'surrogateescape')))
+            return bool(params['ANSIBLE_MODULE_ARGS'].get('_ansible_no_log'))
+        except (ValueError, SyntaxError, KeyError, TypeError, AttributeError):
+            return None
+    try:
+        args = json.loads(data.decode('utf-8'))
+    except ValueError:
+        old = OLD_STYLE_NO_LOG.search(data)
+        return old.group(1).strip(b'"\'').lower() in (b'true', b'1', b'yes') if old else None
+    if isinstance(args, dict) and '_ansible_no_log' in args:
+        return bool(args['_ansible_no_log'])
+    return None
+
+
 def module_name(module_path: str) -> str:
     """'ping' for .../AnsiballZ_ping.py, as the record names what ran."""
     name = os.path.basename(module_path)
@@ -105,8 +147,9 @@ def start(invocation: Invocation) -> dict[str, t.Any]:
     spec: JobSpec = {'jid': jid, 'module': module_name(invocation.module_path), 'argv': invocation.argv,
                      'result_style': 'module', 'time_limit': invocation.time_limit, 'grace': DEFAULTS['grace'],
                      'leftovers': 'keep', 'output_limit': DEFAULTS['output_limit'],
-                     # the task's no_log is not passed to ansible-core's wrapper: leftovers are named by pid only
-                     'no_log': True}
+                     # ansible-core does not pass the task's no_log to its wrapper: it is read from the module's
+                     # arguments where they can be found, and leftovers are always named by pid only
+                     'no_log': task_no_log(invocation), 'pids_only': True}
     if not invocation.preserve_tmp and os.path.basename(os.path.dirname(invocation.module_path)).startswith(TMP_DIR_PREFIX):
         spec['cleanup_dir'] = os.path.dirname(invocation.module_path)
     record = launch(store, spec)

@@ -72,8 +72,9 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
     if mode == 'cleanup' and not jids:
         if params['older_than'] is None:
             module.fail_json(msg='mode=cleanup needs jid, or older_than (seconds) to prune old finished records')
-        erased = jobs.prune(params['older_than'])
-        return {'changed': bool(erased), 'jobs': erased, 'async_dir': jobs.store.path}
+        erased, removed = jobs.prune(params['older_than'])
+        return {'changed': bool(erased or removed), 'jobs': erased, 'removed': removed,
+                'async_dir': jobs.store.path}
     if not jids:
         module.fail_json(msg='mode=%s needs jid: the ansible_job_id (or a list of them) returned when the job started' % mode)
     if mode == 'kill':
@@ -84,6 +85,10 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
         if module.check_mode:
             return [{'ansible_job_id': jid, 'erased': jobs.store.record_path(jid)} for jid in jids]
         return [jobs.cleanup(jid) for jid in jids]
+    if mode == 'collect':
+        if module.check_mode:
+            return [{'ansible_job_id': jid, 'collected': False, 'changed': False} for jid in jids]
+        return [jobs.collect(jid) for jid in jids]
     if mode == 'wait':
         records = jobs.wait(jids, params['timeout'], tail=params['tail'])
     else:
@@ -91,8 +96,21 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
     if len(records) == 1:
         with_item_records(jobs, records[0])
     if params['cleanup'] and not module.check_mode:
-        jobs.erase_finished(records)
-    return records
+        jobs.collect_finished(records)
+    return [without_item_values(record) for record in records]
+
+
+def without_item_values(record: Record) -> Record:
+    """A batch's record while it runs, without the item values its launch kept for collecting it (no reader needs
+    them before the end, and they are the task's: with no_log, its arguments)."""
+    meta = job_status.job_meta(record)
+    collect = (meta or {}).get('collect')
+    if meta is not None and not record.get('finished') and isinstance(collect, dict) and 'items' in collect:
+        meta = dict(meta)
+        meta['collect'] = {key: value for key, value in collect.items() if key != 'items'}
+        record = dict(record)
+        record[META_KEY] = meta
+    return record
 
 
 def with_item_records(jobs: job_status.Jobs, record: Record) -> None:
@@ -119,7 +137,7 @@ def exit_with(module: AnsibleModule, result: Record) -> None:
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     jid=dict(type='raw'),
-    mode=dict(type='str', default='status', choices=['status', 'wait', 'kill', 'list', 'cleanup']),
+    mode=dict(type='str', default='status', choices=['status', 'wait', 'kill', 'list', 'cleanup', 'collect']),
     timeout=dict(type='float', default=300),
     older_than=dict(type='float'),
     tail=dict(type='int', default=10),
@@ -163,7 +181,11 @@ def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record
         if mode == 'cleanup':
             result['changed'] = not module.check_mode
             exit_with(module, result)
+        if mode == 'collect':
+            exit_with(module, result)
         exit_with_record(result)
+    if mode == 'collect':
+        exit_with(module, {'jobs': records, 'changed': any(r.get('changed') for r in records)})
     summary = summarise(records, module.no_log)
     if mode == 'cleanup':
         summary['changed'] = not module.check_mode

@@ -17,8 +17,9 @@ description:
     (a sliding window, not barrier batches).
   - Each status round is one module execution for all items of the host, which waits on the target for up to
     O(delay) seconds and returns the moment the last item ends; a progress line is printed per round. The round
-    that sees the last item end also brings back every result; one more execution then removes the job records
-    (see O(keep)), so a batch costs one execution to start, one per status round, and one to collect.
+    that sees the last item end also brings back every result; one more execution then collects the batch (its
+    records give way to a note saying when, see O(keep)), so a batch costs one execution to start, one per status
+    round, and one to collect.
   - The result looks like a registered loop's, RV(results) in item order, plus a RV(summary).
   - This is an action plugin; the module file only documents it.
 author:
@@ -91,17 +92,18 @@ options:
       - Collect it later with M(asyncops.jobs.async_status), O(asyncops.jobs.async_status#module:mode=wait) on the
         batch's job id (or O(asyncops.jobs.async_status#module:mode=status) once it finished). That returns exactly
         what this task returns with V(true) (RV(results) in item order with the item and index variables,
-        RV(summary), failed unless O(allow_failures)) and removes the records unless O(keep).
+        RV(summary), failed unless O(allow_failures)) and collects the batch unless O(keep).
       - With more hosts than forks, start the batch with V(false) everywhere, then collect it in a second task. Hosts
         then run side by side instead of in waves of C(forks), since waiting holds a fork per host.
     type: bool
     default: true
   keep:
     description:
-      - Keep the job records on the target after the results were read. By default they are removed by one more
-        round trip, made once the reply with the results arrived on the controller, so a reply lost in transit is
-        simply read again. Kept records can be read again with M(asyncops.jobs.async_status) and the batch's
-        RV(ansible_job_id).
+      - Keep the job records on the target after the results were read. By default the batch is collected by one
+        more round trip, made once the reply with the results arrived on the controller, so a reply lost in transit
+        is simply read again: its records give way to a small note saying when it was collected (a later status call
+        returns it, O(asyncops.jobs.async_status#module:mode=cleanup) removes it). Kept records can be read again with
+        M(asyncops.jobs.async_status) and the batch's RV(ansible_job_id).
       - In check mode the records are always kept, since check mode removes nothing on the target.
     type: bool
     default: false

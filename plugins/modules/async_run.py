@@ -52,10 +52,13 @@ options:
     default: 10
   cleanup:
     description:
-      - With O(poll) above 0, remove the job record once the result is safe on the controller (one more round trip, made
-        after the reply with the result arrived, so a reply lost in transit is simply read again).
-      - With O(poll=0), the same when the finished job is collected later by M(asyncops.jobs.async_status) (O(asyncops.jobs.async_status#module:mode=status)
-        or O(asyncops.jobs.async_status#module:mode=wait)); V(false) keeps the record until a O(asyncops.jobs.async_status#module:mode=cleanup).
+      - With O(poll) above 0, collect the job once the result is safe on the controller (one more round trip, made
+        after the reply with the result arrived, so a reply lost in transit is simply read again): its record gives way
+        to a small note saying when it was collected, which a later status call returns and
+        O(asyncops.jobs.async_status#module:mode=cleanup) removes.
+      - With O(poll=0), the same when the finished job is returned later by M(asyncops.jobs.async_status)
+        (O(asyncops.jobs.async_status#module:mode=status) or O(asyncops.jobs.async_status#module:mode=wait)); V(false)
+        keeps the record until a O(asyncops.jobs.async_status#module:mode=cleanup).
     type: bool
     default: true
 extends_documentation_fragment:
@@ -186,7 +189,7 @@ stdout_file:
   description: Where the whole stdout of a clipped result is kept on the target.
   returned: when stdout was clipped
   type: str
-  sample: /root/.ansible_async/.j117290271630.5121.stdout
+  sample: /root/.ansible_async/.j117290271630.5121.output/stdout
 stderr_file:
   description: Where the whole stderr of a clipped result is kept on the target.
   returned: when stderr was clipped

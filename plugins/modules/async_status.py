@@ -36,18 +36,29 @@ options:
         of a batch started by M(asyncops.jobs.async_batch) (O(asyncops.jobs.async_batch#module:wait=false)), V(status)
         and V(wait) collect it once it finished. The result is then exactly what that task returns when it waits
         (for a batch RV(ignore:results) in item order with the item and index variables, RV(ignore:summary), failed
-        unless C(allow_failures)), and the records are removed afterwards unless that task said to keep them
-        (C(keep), C(cleanup=false)).
+        unless C(allow_failures)), and the job is then collected (see V(collect)) unless that task said to keep its
+        records (C(keep), C(cleanup=false)).
+      - A job whose result was already collected answers with a failure that says so and when (C(collected=true),
+        C(result already collected)), never with C(could not find job); V(cleanup) on it succeeds. So the pattern of
+        ansible-core's documentation (start with C(poll=0), an until-loop on C(finished), then V(cleanup)) works
+        unchanged with every way of starting a job.
       - V(kill) stops the whole job tree (SIGTERM, then SIGKILL) and returns the final record, which says killed.
         The job id of a batch stops every item; the job id of one item stops that item alone (a pending item is
         recorded killed and never starts).
       - V(list) returns every job of the async dir with its state and age.
-      - V(cleanup) removes the record(s) of O(jid); without O(jid) and with O(older_than) it removes the finished
-        records older than that, the files of jobs whose record is gone (never those of a job being started) and the
-        full outputs kept for clipped results, when they are that old. A cleaned-up record never reappears, even if
-        the job was still running.
+      - V(cleanup) removes the record(s) of O(jid) (or the note of a collected job); without O(jid) and with
+        O(older_than) it removes the finished records and notes older than that, and what the engine made and left for
+        that long: the side directories of jobs whose record is gone (never those of a job being started), the full
+        outputs kept for clipped results, the key files of jobs that are gone. Only what the engine provably made is
+        removed (a directory holding its marker file, a file named and shaped as a job record or key file), never
+        other files of the async dir whatever their names; RV(removed) lists what went besides records. A cleaned-up
+        record never reappears, even if the job was still running.
+      - V(collect) says the caller holds the result of the finished job(s) of O(jid): each record (for a batch, with
+        its items' records) is replaced by a small note saying when it was collected, which a later status call
+        returns. A job still running, already collected or not there is left as it is. M(asyncops.jobs.async_run) and
+        M(asyncops.jobs.async_batch) collect with it once a result is on the controller.
     type: str
-    choices: [status, wait, kill, list, cleanup]
+    choices: [status, wait, kill, list, cleanup, collect]
     default: status
   timeout:
     description: Seconds O(mode=wait) waits at most (and O(mode=kill) waits for the tree to stop).
@@ -63,7 +74,8 @@ options:
   brief:
     description:
       - While any of the jobs has not finished, return only C(ansible_job_id), C(finished), C(failed) and C(state)
-        of each job (C(pending), C(running), C(succeeded), C(failed), C(timedout), C(killed), C(lost), C(skipped)),
+        of each job (C(pending), C(running), C(succeeded), C(failed), C(timedout), C(killed), C(lost), C(skipped),
+        C(collected)),
         not the whole records.
       - Once every job finished, the whole records are returned, so the last round of a status loop has the results.
       - Keeps status rounds of big batches small.
@@ -71,8 +83,8 @@ options:
     default: false
   cleanup:
     description:
-      - With O(mode=status) or O(mode=wait), once every job of O(jid) finished, remove their records (for a batch
-        job, its items' records too) after reading them; the returned result is then the only copy.
+      - With O(mode=status) or O(mode=wait), once every job of O(jid) finished, collect them (O(mode=collect)) after
+        reading them; the returned result is then the only copy.
       - Nothing is removed while any of them still runs. Saves the separate O(mode=cleanup) round trip.
       - Not done in check mode.
     type: bool
@@ -222,12 +234,24 @@ erased:
   description: Path of the removed record.
   returned: with O(mode=cleanup) and a single O(jid)
   type: str
+collected:
+  description:
+    - In the answer about a job whose result was already collected, V(true) (with a C(msg) saying when).
+    - With O(mode=collect), whether the job is now collected.
+  returned: for a collected job, and with O(mode=collect)
+  type: bool
+removed:
+  description: Paths of what pruning removed besides records (side directories, kept outputs, key files).
+  returned: with O(mode=cleanup) and O(older_than)
+  type: list
+  elements: str
 jobs:
   description:
     - With a list O(jid), the status of each job, in order.
     - With O(mode=list), the jobs of the async dir (C(ansible_job_id), C(state), C(age), C(elapsed), C(module),
       C(wrapper), C(finished), C(failed), C(results_file)), oldest first.
     - With O(mode=cleanup) and O(older_than), the ids removed.
+    - With O(mode=collect) and a list O(jid), the answer about each job.
   returned: with a list O(jid), O(mode=list), or pruning
   type: list
   elements: raw
@@ -248,9 +272,12 @@ asyncops_job:
   type: dict
   contains:
     state:
-      description: How the job ended, or V(running) or V(pending) (a batch item not started yet).
+      description:
+        - How the job ended, or V(running) or V(pending) (a batch item not started yet).
+        - V(collected) for the note left by a job whose result was collected (C(result_state) says how it ended,
+          C(collected_at) when it was collected).
       type: str
-      choices: [pending, running, succeeded, failed, timedout, killed, lost, skipped]
+      choices: [pending, running, succeeded, failed, timedout, killed, lost, skipped, collected]
     pid:
       description: Process id (and process group id) of the job.
       type: int

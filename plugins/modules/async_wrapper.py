@@ -107,6 +107,14 @@ options:
       - For a batch, C(items), C(loop_var), C(index_var), C(allow_failures), C(keep) and C(no_log); for a job,
         C(cleanup) and C(no_log).
     type: dict
+  work:
+    description:
+      - What the job does, as the caller wants a O(key) to compare it (M(asyncops.jobs.async_run) and
+        M(asyncops.jobs.async_batch) set it to the kind, the module and digests of the args and items). Only digests are
+        kept in the record.
+      - A O(key) attaches only to a job with the same O(work); otherwise the launch fails naming what differs. Without
+        it, digests of O(jobs) are compared.
+    type: dict
   cleanup_dir:
     description:
       - A directory to remove once the job (or every job of the batch) ended, however it ended. The action plugins set it
@@ -132,7 +140,9 @@ attributes:
     support: none
   check_mode:
     support: full
-    details: The jobs start in check mode too; a wrapped module built in check mode runs in check mode.
+    details:
+      - The jobs start in check mode too; a wrapped module built in check mode runs in check mode.
+      - A check mode launch never claims a O(key), and a job started in check mode is never attached to by a key.
   connection:
     support: full
   delegation:
@@ -220,7 +230,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import item_jid, launch_batch
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import KeyLock, claim_key, keyed_jid
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import KeyLock, claim_key, digest, keyed_jid
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError, resolve_async_dir
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, expand_argv, launch
@@ -279,6 +289,10 @@ def job_spec(jid: str, job: dict[str, t.Any], argv: list[str], params: dict[str,
         spec['cleanup_dir'] = params['cleanup_dir']
     if params.get('collect') and params['concurrency'] is None:
         spec['collect'] = params['collect']
+    if params['concurrency'] is None:
+        spec['work'] = params['work']
+    if params.get('check_mode'):
+        spec['check_mode'] = True
     return spec
 
 
@@ -293,7 +307,8 @@ def start_batch(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
         spec['index'] = index
         specs.append(spec)
     record = launch_batch(store, batch_jid, specs, params['concurrency'], params['fail_fast'], key=params.get('key'),
-                          cleanup_dir=params.get('cleanup_dir'), collect=params.get('collect'))
+                          cleanup_dir=params.get('cleanup_dir'), collect=params.get('collect'), work=params['work'],
+                          check_mode=bool(params.get('check_mode')))
     items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]
     return dict(started=True, finished=False, batch=True, ansible_job_id=record['ansible_job_id'],
                 results_file=record['results_file'], jobs=items)
@@ -318,31 +333,85 @@ def start(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def attach_or_start(store: JobStore, params: dict[str, t.Any]) -> dict[str, t.Any]:
-    """With a key: the job that has it, if its record is still there (running, or finished and not collected);
-    otherwise a new job that gets the key. Without a key: a new job."""
+    """With a key: the job that has it, if its record is still there (running, or finished and not collected) and it
+    does the same work; otherwise a new job that gets the key. Without a key: a new job.
+
+    In check mode a key is only looked up: a check mode run reports the real job that has it, and otherwise starts
+    its job without claiming the key, so a later real run never attaches to a check mode job."""
     key = params.get('key')
     if not key:
         return start(store, params)
     with KeyLock(store):
-        found = attached(store, keyed_jid(store, key))
+        found = attached(store, keyed_jid(store, key), params)
         if found is not None:
             return found
         result = start(store, params)
-        claim_key(store, key, result['ansible_job_id'])
+        if not params.get('check_mode'):
+            claim_key(store, key, result['ansible_job_id'])
         return dict(result, attached=False)
 
 
-def attached(store: JobStore, jid: str | None) -> dict[str, t.Any] | None:
-    """What launch returns for an existing job (None when it is gone)."""
+def attached(store: JobStore, jid: str | None, params: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    """What launch returns for the job a key names (None when there is none to attach to: gone, collected, or
+    started in check mode); KeyMismatch when it does other work than asked."""
     if jid is None or not store.exists(jid):
         return None
     record = job_status.Jobs(store).status(jid, tail=0)
     meta = job_status.job_meta(record) or {}
+    if not meta or job_status.is_note(record) or meta.get('check_mode'):
+        return None
+    check_same_work(jid, meta, params)
     batch = meta.get('kind') == 'batch'
     items = record.get('jobs') if batch else [jid]
     return dict(started=True, finished=bool(record.get('finished')), batch=batch, attached=True, ansible_job_id=jid,
-                results_file=store.record_path(jid),
+                results_file=store.record_path(jid), no_log=bool(meta.get('no_log')),
                 jobs=[{'ansible_job_id': item, 'results_file': store.record_path(item)} for item in items or []])
+
+
+class KeyMismatch(Exception):
+    """A key names a job that does other work than the launch asks for."""
+
+
+WORK_WORDS = {'kind': 'kind of job', 'module': 'module', 'args': 'args', 'items': 'items', 'jobs': 'jobs'}
+
+
+def check_same_work(jid: str, meta: t.Mapping[str, t.Any], params: t.Mapping[str, t.Any]) -> None:
+    """Raise KeyMismatch naming what differs between the job a key names and the work asked for (never the values:
+    they can be a no_log task's)."""
+    wanted, found = params['work'], meta.get('work')
+    kind = 'batch' if meta.get('kind') == 'batch' else 'job'
+    if not isinstance(found, dict):  # a record of an older version: only its kind can be told
+        found = {'kind': kind}
+    differs = [name for name in ('kind', 'module', 'args', 'items', 'jobs')
+               if name in found and name in wanted and found[name] != wanted[name]]
+    if differs:
+        key = 'the key (censored, no_log)' if params.get('no_log') else 'key %r' % params['key']
+        raise KeyMismatch(
+            '%s names %s %s, which does other work (%s): a key attaches only to the same kind of job with the '
+            'same module, args and items. Use another key, or collect or clean up that job first '
+            '(asyncops.jobs.async_status jid=%s mode=cleanup)'
+            % (key, 'batch' if kind == 'batch' else 'job', jid, differ(WORK_WORDS[name] for name in differs), jid))
+
+
+def differ(words: t.Iterable[str]) -> str:
+    """'its items differ', 'its module differs', 'its kind of job, args differ'."""
+    words = list(words)
+    plural = len(words) > 1 or words[0] in ('args', 'items', 'jobs')
+    return 'its %s %s' % (', '.join(words), 'differ' if plural else 'differs')
+
+
+def work_of(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """What the launch asks for, to compare with the job a key names: the caller's `work` (digested), or digests of
+    the jobs themselves."""
+    kind = 'batch' if params['concurrency'] is not None else 'job'
+    given = params.get('work')
+    if isinstance(given, dict):
+        work = {name: (value if name == 'module' else digest(value)) for name, value in given.items()}
+        work['kind'] = kind
+        return work
+    jobs = [[job.get('module'), job.get('argv'), job.get('cmd'), job.get('chdir'),
+             digest(job.get('payload')), digest(job.get('args_data'))] for job in params['jobs']]
+    return {'kind': kind, 'module': params['jobs'][0].get('module'), 'jobs': digest(jobs)}
 
 
 def problems(params: dict[str, t.Any]) -> list[str]:
@@ -369,18 +438,22 @@ def main() -> None:
             key=dict(type='str', no_log=False),
             cleanup_dir=dict(type='str'),
             collect=dict(type='dict'),
+            work=dict(type='dict'),
             async_dir=dict(type='str'),
         ),
         supports_check_mode=True,
     )
-    params = dict(module.params, no_log=module.no_log)
+    params = dict(module.params, no_log=module.no_log, check_mode=module.check_mode)
     found = problems(params)
     if found:
         module.fail_json(msg='; '.join(found))
+    params['work'] = work_of(params)
     async_dir = resolve_async_dir(params['async_dir'])
     try:
         store = JobStore(async_dir).ensure()
         result = attach_or_start(store, params)
+    except KeyMismatch as exc:
+        module.fail_json(msg=str(exc), no_log_safe=True)  # names no value, and the key only without no_log
     except (JobStoreError, LaunchError) as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:

@@ -200,14 +200,25 @@ class JobActionBase(ActionBase):
         if concurrency is not None:
             args.update(concurrency=concurrency, fail_fast=fail_fast)
         result = self.run_target_module(jobs.WRAPPER, args, task_vars)
+        if result.get('failed') or result.get('attached'):
+            self.drop_job_tmpdir()  # no job of this launch takes the files transferred for it
         if result.get('failed'):
             raise AnsibleActionFail('could not start the background job: %s' % self.failure_text(result))
         return result
 
+    def drop_job_tmpdir(self) -> None:
+        """Remove the remote tmp dir a module's action plugin filled for a job that is not started (the launch failed,
+        or a key attached to a job already there)."""
+        keep_remote_files = C.DEFAULT_KEEP_REMOTE_FILES  # type: ignore[attr-defined]  # set from the config at run time
+        if self.job_tmpdir and not keep_remote_files:
+            # made by the module's own action plugin, not by this one: removed whatever this one's own cleanup flag
+            self._remove_tmp_path(self.job_tmpdir, force=True)
+        self.job_tmpdir = None
+
     def failure_text(self, result: Result) -> str:
         """What a failed call returned, for our own message: never any of it for a no_log task (a module's or an
         action's message can hold the task's arguments, and ansible-core displays failed messages)."""
-        if self._task.no_log:
+        if self._task.no_log and not result.get('no_log_safe'):  # our wrapper's refusals say when they are
             return 'details censored, no_log'
         return str(result.get('msg', result))
 
@@ -288,16 +299,24 @@ class JobActionBase(ActionBase):
             display.display(line)
 
     def collect(self, task_vars: dict[str, t.Any], jid: str, pause: float) -> None:
-        """Remove the records of results the controller now holds (the second phase of their delivery).
+        """Collect a job whose result the controller now holds (the second phase of its delivery): its records
+        give way to a note saying when it was collected (async_status mode=collect).
 
-        A status round only reads; this call, made once its reply arrived, removes them. So a reply lost in
-        transit is simply read again by the retried round. A retried removal that finds nothing is fine; one
-        that cannot reach the host leaves the records for a later cleanup, with a warning."""
+        A status round only reads; this call, made once its reply arrived, collects. So a reply lost in
+        transit is simply read again by the retried round. A retried collection that finds nothing to do is fine;
+        one that cannot reach the host leaves the records for a later cleanup, with a warning."""
         try:
-            self.status_round(task_vars, jid, pause, mode='cleanup')
+            self.status_round(task_vars, jid, pause, mode='collect')
         except AnsibleConnectionFailure:
             display.warning('the results of job %s were read but its records could not be removed (host unreachable): '
                             'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid))
+
+    def censored_if_no_log(self, result: Result, reply: t.Mapping[str, t.Any]) -> Result:
+        """Mark result for censoring (as ansible-core censors a no_log task's) when the reply it comes from holds
+        anything of a job started under no_log, whatever this task's own no_log: the record carries it."""
+        if jobs.carries_no_log(reply):
+            result['_ansible_no_log'] = True
+        return result
 
 
 def send_async_poll(task: t.Any, data: Result) -> bool:

@@ -108,6 +108,27 @@ def normalise_status(result: dict[str, t.Any]) -> dict[str, t.Any]:
     return result
 
 
+def record_no_log(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether a record (or a status answer about one job) is of a job started under no_log: the record carries it."""
+    meta = record.get('asyncops_job')
+    if not isinstance(meta, dict):
+        return False
+    collect = meta.get('collect')
+    return bool(meta.get('no_log') or (isinstance(collect, dict) and collect.get('no_log')))
+
+
+def carries_no_log(reply: t.Mapping[str, t.Any]) -> bool:
+    """Whether a status answer holds anything of a job started under no_log: then the whole answer is censored for
+    display, whatever the no_log of the task that reads it (the registered result keeps it, as ansible-core does)."""
+    if record_no_log(reply):
+        return True
+    for key in ('jobs', 'item_records'):
+        entries = reply.get(key)
+        if isinstance(entries, list) and any(isinstance(entry, dict) and record_no_log(entry) for entry in entries):
+            return True
+    return False
+
+
 def poll_line(host: str, result: t.Mapping[str, t.Any], no_log: bool = False) -> str:
     """A progress line like ansible's 'ASYNC POLL on host'; never any output of a no_log task."""
     line = 'ASYNC POLL on %s: jid=%s started=True finished=False elapsed=%ss' % (

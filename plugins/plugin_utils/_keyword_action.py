@@ -62,10 +62,11 @@ class ActionModule(JobActionBase):
         result.update(started=False, finished=False, stdout='', stderr='', stdout_lines=[], stderr_lines=[])
         args = dict(self._task.args)
         args['_async_dir'] = self.async_dir_setting()
-        result = merge_hash(result, self.run_target_module(KEYWORD_STATUS, args, task_vars or {}))
+        reply = self.run_target_module(KEYWORD_STATUS, args, task_vars or {})
+        result = merge_hash(result, reply)
         for key in ('started', 'finished'):
             result[key] = bool(result.get(key))
-        return t.cast(Result, result)
+        return self.censored_if_no_log(t.cast(Result, result), reply)
 
     def not_ours(self) -> bool:
         """Jobs that ansible-core's wrapper never started: PowerShell hosts, connections with native async."""

@@ -6,7 +6,7 @@ set -eux
 # (inside the collection, `async_status` would resolve to asyncops.jobs.async_status first)
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp keyword.yml inventory.ini "$work/"
+cp keyword.yml keyword_no_log.yml inventory.ini "$work/"
 cd "$work"
 inv=(-i inventory.ini)
 
@@ -17,6 +17,14 @@ export ANSIBLE_ACTION_PLUGINS="$collection/asyncops/jobs/extensions/keyword_mode
 test -f "$ANSIBLE_LIBRARY/async_wrapper.py"
 
 ansible-playbook "${inv[@]}" keyword.yml "$@"
+
+# a job started under no_log stays censored for every later reader, whatever the reading task says
+ansible-playbook "${inv[@]}" keyword_no_log.yml -vvvv "$@" >"$OUTPUT_DIR/keyword_no_log.out" 2>&1 || { cat "$OUTPUT_DIR/keyword_no_log.out"; exit 1; }
+grep -q 'visible-keyword-output' "$OUTPUT_DIR/keyword_no_log.out"
+if grep -n 'SECRET' "$OUTPUT_DIR/keyword_no_log.out"; then
+    echo 'output of a no_log job was displayed by a later reader' >&2
+    exit 1
+fi
 
 # ad hoc: -B 2 -P 1 on a command that runs longer is stopped at the limit, as a timeout
 if ansible testhost "${inv[@]}" -m ansible.builtin.command -a 'sleep 30' -B 2 -P 1 >"$OUTPUT_DIR/adhoc.out" 2>&1; then

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -16,7 +17,10 @@ def test_run_polls_to_the_result_and_collects_it(make_action, async_dir):
                                                   'poll': 1})
     result = action.run(task_vars=task_vars)
     assert result['stdout'] == 'hi' and result['rc'] == 0 and result['finished']
-    assert not [name for name in os.listdir(async_dir) if not name.startswith('.')]  # collected
+    with open(result['results_file']) as f:
+        note = json.load(f)  # collected: the record gave way to a note saying so, without the output
+    assert note['asyncops_job']['state'] == 'collected' and 'stdout' not in note
+    assert [name for name in os.listdir(async_dir) if not name.startswith('.')] == [result['ansible_job_id']]
 
 
 def test_poll_zero_returns_the_job_id(make_action, async_dir):

@@ -73,3 +73,57 @@ def test_records_of_ansible_core_and_of_batch_items_are_still_pruned(make_action
     plant(async_dir, '4242.77', json.dumps({'rc': 0, 'stdout': 'x', 'changed': True}))  # an older core's job id
     pruned = status(make_action, mode='cleanup', older_than=0)
     assert sorted(pruned['jobs']) == ['4242.77', 'j123456.789']
+
+
+def age(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+TWO_DAYS = 2 * 86400
+
+
+def test_prune_never_removes_what_the_engine_did_not_make(make_action, async_dir, tmp_path):
+    """An async dir pointed at a private directory holding the user's own files with names like the engine's."""
+    os.makedirs(async_dir, mode=0o700)
+    plant(async_dir, '.build.stdout', 'the build log')
+    os.makedirs(os.path.join(async_dir, '.deploy.job'))
+    plant(async_dir, '.deploy.job/config', 'deploy config')
+    plant(async_dir, '.key-backup', 'a backup key')
+    os.makedirs(os.path.join(async_dir, '.photos.removed.2024'))
+    plant(async_dir, '.photos.removed.2024/img1', 'a photo')
+    os.makedirs(os.path.join(async_dir, '.j7.7.job'))  # named as a side dir of ours, made by someone else
+    plant(async_dir, '.j7.7.job/notes', 'notes')
+    plant(async_dir, '.key-' + 'a' * 40, 'not a job id')  # named as a key file, not written as one
+    for name in ('.build.stdout', '.deploy.job/config', '.deploy.job', '.key-backup', '.photos.removed.2024/img1',
+                 '.photos.removed.2024', '.j7.7.job/notes', '.j7.7.job', '.key-' + 'a' * 40):
+        age(os.path.join(async_dir, name), TWO_DAYS)
+    before = sorted(os.path.relpath(os.path.join(root, name), async_dir)
+                    for root, dirs, files in os.walk(async_dir) for name in dirs + files)
+    pruned = status(make_action, mode='cleanup', older_than=3600)
+    assert not pruned.get('failed'), pruned.get('msg')
+    after = sorted(os.path.relpath(os.path.join(root, name), async_dir)
+                   for root, dirs, files in os.walk(async_dir) for name in dirs + files)
+    assert after == before
+    assert pruned['jobs'] == [] and pruned['removed'] == [] and not pruned['changed']
+
+
+def test_prune_removes_and_reports_what_the_engine_made_and_left(make_action, async_dir):
+    """A side dir whose record is gone, the whole output of a clipped result kept after its record went, a key file
+    whose job is gone, the note of a collected job: removed once old enough, and said."""
+    store = JobStore(async_dir).ensure()
+    store.create_side_dir('j50.1')  # a launch that died before the record was written
+    store.release_starting('j50.1')
+    run, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'poll': 1, 'output_limit': 1024,
+                                               'args': {'cmd': 'head -c 5000 /dev/zero | tr "\\0" x'}, 'key': 'K'})
+    clipped = run.run(task_vars=task_vars)  # collected: a note, and the kept output
+    assert clipped['output_truncated'] and os.path.isfile(clipped['stdout_file'])
+    kept_dir = os.path.dirname(clipped['stdout_file'])
+    plant(async_dir, '.key-' + 'b' * 40, 'asyncops.jobs key of job:\nj999.1\n')  # its job is gone
+    for name in os.listdir(async_dir):
+        age(os.path.join(async_dir, name), TWO_DAYS)
+    pruned = status(make_action, mode='cleanup', older_than=3600)
+    assert pruned['jobs'] == [clipped['ansible_job_id']] and pruned['changed']
+    assert sorted(pruned['removed']) == sorted([os.path.join(async_dir, '.j50.1.job'), kept_dir,
+                                                os.path.join(async_dir, '.key-' + 'b' * 40)])
+    assert os.listdir(async_dir) == []

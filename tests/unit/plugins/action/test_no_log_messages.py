@@ -123,3 +123,48 @@ def test_a_crashed_status_round_of_a_no_log_task_shows_no_stderr(make_action, no
         action.check_round(reply, 'job', 'j1.2')
     assert str(failure.value).startswith('checking on job j1.2 failed: MODULE FAILURE (module stderr')
     assert ('SECRET' in str(failure.value)) is not no_log
+
+
+def later_read(make_action, **args):
+    """A later async_status task, not no_log itself."""
+    action, task_vars = make_action('async_status', args)
+    return action.run(task_vars=task_vars)
+
+
+def test_every_later_reader_of_a_no_log_job_censors_it(make_action):
+    """The record carries the no_log of the task that started the job: status, wait, a list of jids, an item's jid,
+    kill, a running batch, cleanup=true: each answer is marked for censoring (as ansible-core marks a no_log task's)."""
+    job, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'poll': 0, 'timeout': 60,
+                                               'args': {'cmd': 'echo SECRET_LATER_O; sleep 30'}}, no_log=True)
+    jid = job.run(task_vars=task_vars)['ansible_job_id']
+    batch, task_vars = make_action('async_batch', {'module': 'ansible.builtin.shell', 'wait': False, 'concurrency': 2,
+                                                   'items': ['SECRET_LATER_I1', 'SECRET_LATER_I2'], 'timeout': 60,
+                                                   'args': {'cmd': trust_as_template('echo {{ item }}; sleep 30')}},
+                                   no_log=True)
+    started = batch.run(task_vars=task_vars)
+    batch_jid, item_jid = started['ansible_job_id'], started['jobs'][0]['ansible_job_id']
+    for _attempt in range(100):
+        running = later_read(make_action, jid=jid, tail=5)
+        if running.get('stdout_tail'):
+            break
+        time.sleep(0.1)
+    assert running['stdout_tail'] == ['SECRET_LATER_O'] and running['_ansible_no_log'] is True
+    answers = [
+        later_read(make_action, jid=[jid, batch_jid]),
+        later_read(make_action, jid=batch_jid),
+        later_read(make_action, jid=item_jid),
+        later_read(make_action, jid=item_jid, mode='kill'),
+        later_read(make_action, jid=jid, mode='kill'),
+        later_read(make_action, jid=jid, mode='wait', cleanup=True, timeout=30),
+        later_read(make_action, jid=batch_jid, mode='wait', timeout=30),
+    ]
+    assert all(answer.get('_ansible_no_log') is True for answer in answers), [a.get('_ansible_no_log') for a in answers]
+    assert 'SECRET_LATER_I' not in repr(answers[1]['asyncops_job'])  # a running batch's record shows no item values
+
+
+def test_other_jobs_are_not_censored(make_action):
+    job, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'poll': 0,
+                                               'args': {'cmd': 'echo visible'}})
+    jid = job.run(task_vars=task_vars)['ansible_job_id']
+    answer = later_read(make_action, jid=jid, mode='wait', timeout=30)
+    assert answer['stdout'] == 'visible' and not answer.get('_ansible_no_log')

@@ -95,19 +95,20 @@ def test_item_time_limit(store):
     assert items[0]['timedout'] and not items[1].get('failed')
 
 
-def test_erase_finished_keeps_everything_while_an_item_runs(store):
+def test_collecting_keeps_everything_while_an_item_runs(store):
     record, jids = start_batch(store, [['true'], ['sleep', '1']], 2)
     deadline = time.time() + 5
     while not job_status.Jobs(store).status(jids[0])['finished'] and time.time() < deadline:
         time.sleep(0.02)
     early = job_status.Jobs(store).wait([record['ansible_job_id']] + jids, 0)
-    assert not job_status.Jobs(store).erase_finished(early)
+    assert not job_status.Jobs(store).collect_finished(early)
     assert store.exists(record['ansible_job_id']) and all(store.exists(jid) for jid in jids)
     final = job_status.Jobs(store).wait([record['ansible_job_id']] + jids, 20)
     assert all(r['finished'] for r in final) and final[2]['rc'] == 0
-    assert job_status.Jobs(store).erase_finished(final)
-    assert not store.exists(record['ansible_job_id']) and not any(store.exists(jid) for jid in jids)
-    assert store.jids() == [] and store.orphan_side_dirs() == []
+    assert job_status.Jobs(store).collect_finished(final)
+    assert job_status.is_note(store.read(record['ansible_job_id']))  # the batch's note
+    assert not any(store.exists(jid) for jid in jids)  # its items go with it
+    assert store.jids() == [record['ansible_job_id']] and store.engine_dirs() == []
 
 
 def test_wait_returns_when_the_last_item_ends(store):

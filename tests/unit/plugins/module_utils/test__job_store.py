@@ -233,7 +233,7 @@ def test_write_is_atomic_private_and_readable(tmp_path):
     path = store.record_path('j1.1')
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert store.read('j1.1') == {'started': True, 'finished': False}
-    assert os.listdir(store.side_dir('j1.1')) == []  # no temp file left behind
+    assert os.listdir(store.side_dir('j1.1')) == ['.asyncops']  # the engine's marker, no temp file left behind
 
 
 def test_records_are_always_valid_utf8_json(tmp_path):
@@ -370,20 +370,22 @@ def test_jids_lists_only_records(tmp_path):
     store = JobStore(str(tmp_path)).ensure()
     (tmp_path / 'j1.1').write_text('{}')
     (tmp_path / 'j2.2.tmp').write_text('{}')
-    (tmp_path / '.j3.3.job').mkdir()
+    (tmp_path / '.j3.3.job').mkdir()  # named as a side dir, not made by the engine: never listed for removal
+    store.create_side_dir('j4.4')
+    store.release_starting('j4.4')
     (tmp_path / 'subdir').mkdir()
     (tmp_path / 'jlink').symlink_to(tmp_path / 'j1.1')
     assert store.jids() == ['j1.1']
-    assert [name for name, _mtime in store.orphan_side_dirs()] == ['.j3.3.job']
+    assert [(name, kind) for name, kind, _mtime in store.engine_dirs()] == [('.j4.4.job', 'orphan')]
 
 
 def test_a_side_dir_being_started_is_never_pruned(tmp_path):
     store = JobStore(str(tmp_path)).ensure()
     store.create_side_dir('j1.1')  # locked until its record exists
-    assert not store.remove_orphan('.j1.1.job')
+    assert not store.remove_engine_dir('.j1.1.job')
     assert os.path.isdir(store.side_dir('j1.1'))
     store.release_starting('j1.1')
-    assert store.remove_orphan('.j1.1.job')
+    assert store.remove_engine_dir('.j1.1.job')
     assert not os.path.exists(store.side_dir('j1.1'))
 
 

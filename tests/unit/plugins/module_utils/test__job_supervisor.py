@@ -156,7 +156,7 @@ def test_prune_keeps_running_jobs(store):
     start(store, 'j11.1', ['true'])
     wait_done(store, 'j11.1')
     start(store, 'j12.1', ['sleep', '5'])
-    assert job_status.Jobs(store).prune(0) == ['j11.1']
+    assert job_status.Jobs(store).prune(0)[0] == ['j11.1']
     assert store.exists('j12.1')
     job_status.Jobs(store).kill('j12.1')
 
@@ -179,9 +179,9 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     store.write_side_file('j20.1', 'args', b'password=SECRET_ARGS')
     launch(store, {'jid': 'j20.1', 'module': 'test', 'argv': ['sleep', '0.3'], 'result_style': 'command',
                    'cmd': 'sleep', 'time_limit': 0, 'grace': 0.2})
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['args', 'payload', 'stderr', 'stdout', 'token']
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'args', 'payload', 'stderr', 'stdout', 'token']
     wait_done(store, 'j20.1')
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['stderr', 'stdout', 'token']  # before any cleanup
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'stderr', 'stdout', 'token']  # before cleanup
 
 
 def test_processes_left_running_are_reported_and_kept_by_default(store):
