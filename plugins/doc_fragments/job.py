@@ -47,7 +47,7 @@ options:
         returned, and its result once it finished. The result then says RV(ignore:attached=true).
       - Running a playbook again after the controller died, was interrupted or lost the connection thus never starts a
         job twice. Once the result was collected, the key starts a new job.
-      - A key attaches only to the same kind of job (a single job or a batch) with the same module, args and items: a
+      - A key attaches only to the same kind of job (a single job or a batch) with the same module, args and items. A
         launch whose key names a job doing other work fails, naming what differs.
       - A check mode run never claims a key (it reports the real job that has it, if any), and a job started in check
         mode is never attached to.

@@ -101,7 +101,7 @@ options:
     description:
       - Keep the job records on the target after the results were read. By default the batch is collected by one
         more round trip, made once the reply with the results arrived on the controller, so a reply lost in transit
-        is simply read again: its records give way to a small note saying when it was collected (a later status call
+        is simply read again. Its records give way to a small note saying when it was collected (a later status call
         returns it, O(asyncops.jobs.async_status#module:mode=cleanup) removes it). Kept records can be read again with
         M(asyncops.jobs.async_status) and the batch's RV(ansible_job_id).
       - In check mode the records are always kept, since check mode removes nothing on the target.

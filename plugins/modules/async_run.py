@@ -53,7 +53,7 @@ options:
   cleanup:
     description:
       - With O(poll) above 0, collect the job once the result is safe on the controller (one more round trip, made
-        after the reply with the result arrived, so a reply lost in transit is simply read again): its record gives way
+        after the reply with the result arrived, so a reply lost in transit is simply read again). Its record gives way
         to a small note saying when it was collected, which a later status call returns and
         O(asyncops.jobs.async_status#module:mode=cleanup) removes.
       - With O(poll=0), the same when the finished job is returned later by M(asyncops.jobs.async_status)

@@ -48,12 +48,12 @@ options:
       - V(list) returns every job of the async dir with its state and age.
       - V(cleanup) removes the record(s) of O(jid) (or the note of a collected job); without O(jid) and with
         O(older_than) it removes the finished records and notes older than that, and what the engine made and left for
-        that long: the side directories of jobs whose record is gone (never those of a job being started), the full
-        outputs kept for clipped results, the key files of jobs that are gone. Only what the engine provably made is
+        that long (the side directories of jobs whose record is gone, never those of a job being started; the full
+        outputs kept for clipped results; the key files of jobs that are gone). Only what the engine provably made is
         removed (a directory holding its marker file, a file named and shaped as a job record or key file), never
         other files of the async dir whatever their names; RV(removed) lists what went besides records. A cleaned-up
         record never reappears, even if the job was still running.
-      - V(collect) says the caller holds the result of the finished job(s) of O(jid): each record (for a batch, with
+      - V(collect) says the caller holds the result of the finished job(s) of O(jid). Each record (for a batch, with
         its items' records) is replaced by a small note saying when it was collected, which a later status call
         returns. A job still running, already collected or not there is left as it is. M(asyncops.jobs.async_run) and
         M(asyncops.jobs.async_batch) collect with it once a result is on the controller.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 
 import pytest
 
@@ -143,8 +142,19 @@ def test_a_failing_status_round_stops_the_batch_with_its_message(make_action, as
     action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.shell', 'items': [1],
                                                     'args': {'cmd': 'chmod 777 %s; sleep 6' % async_dir}, 'delay': 1,
                                                     'timeout': 10})
-    started = time.time()
+    replies = []
+    real = action.run_target_module
+
+    def recording(name, args, task_vars):
+        reply = real(name, args, task_vars)
+        if args.get('mode') == 'wait':
+            replies.append(dict(reply))
+        return reply
+
+    action.run_target_module = recording
     with pytest.raises(AnsibleActionFail, match=r'checking on batch j\S+ failed: refusing to use %s: it is writable by'
                        % re.escape(async_dir)):
         action.run(task_vars=task_vars)
-    assert time.time() - started < 5
+    # the task stopped at the first failed round: no round was made after it
+    assert ['finished' in reply for reply in replies][-1:] == [False]
+    assert sum(1 for reply in replies if 'finished' not in reply) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 
 import pytest
 
@@ -98,7 +97,24 @@ def test_a_failing_status_round_stops_the_task_with_its_message(make_action, asy
         cmd, message = 'sleep 0.5; printf garbage > "$ASYNCOPS_JOB_ID"; sleep 6', 'is not valid JSON'
     action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'args': {'cmd': cmd}, 'poll': 1,
                                                   'timeout': 10})
-    started = time.time()
+    replies = record_status_replies(action)
     with pytest.raises(AnsibleActionFail, match=r'checking on job j\S+ failed: .*%s' % re.escape(message)):
         action.run(task_vars=task_vars)
-    assert time.time() - started < 5
+    # the task stopped at the first failed round: no round was made after it
+    assert ['finished' in reply for reply in replies][-1:] == [False]
+    assert sum(1 for reply in replies if 'finished' not in reply) == 1
+
+
+def record_status_replies(action):
+    """The replies of the status rounds the action makes, in order."""
+    replies = []
+    real = action.run_target_module
+
+    def recording(name, args, task_vars):
+        reply = real(name, args, task_vars)
+        if args.get('mode') == 'wait':
+            replies.append(dict(reply))
+        return reply
+
+    action.run_target_module = recording
+    return replies

@@ -102,10 +102,8 @@ def test_an_unreachable_host_under_no_log_hides_the_connection_text(make_action,
         raise AnsibleConnectionFailure('ssh: connect failed, banner SECRET_CONN_U')
 
     monkeypatch.setattr(action, 'query', unreachable)
-    started = time.time()
     with pytest.raises(AnsibleConnectionFailure) as failure:
         action.status_round(task_vars, 'j1.1', 1.0, mode='wait')
-    assert time.time() - started < 5
     assert 'host unreachable during status rounds' in failure.value.message
     assert len(warnings) == 2
     shown = failure.value.message + ' '.join(warnings)
