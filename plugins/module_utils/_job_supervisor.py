@@ -340,10 +340,7 @@ class Supervisor:
                                                ended_at, strip_empty_ends=self.spec.get('strip_empty_ends', True))
             self._keep_clipped(result, {STDOUT_FILE: out, STDERR_FILE: err})
         else:
-            stdout = self.store.read_output(self.jid, STDOUT_FILE, 1 << 62, 0)[0]
-            result = job_result.parse_module_output(stdout, self._captured(STDERR_FILE).data(), rc, exit_text)
-            if job_result.clip_fields(result, self.output_limit):
-                self._keep_clipped(result, {STDOUT_FILE: job_result.Captured(b'', b'', len(stdout))})
+            result = self._module_result(rc, exit_text)
         for key, value in notes.items():
             if key == 'warnings':
                 job_result.add_warnings(result, value)
@@ -352,9 +349,36 @@ class Supervisor:
         state = 'failed' if result.get('failed') else 'succeeded'
         return self._record(result, state, ended_at, rc=rc)
 
-    def _captured(self, name: str) -> job_result.Captured:
-        half = self.output_limit // 2
-        return job_result.Captured(*self.store.read_output(self.jid, name, half, self.output_limit - half))
+    def _module_result(self, rc: int, exit_text: str) -> dict[str, t.Any]:
+        """A module job's result: its stdout parsed as JSON if it is no bigger than module_parse_limit (nothing bigger
+        is read into memory), else a failure with its head and tail. Whenever the record holds only part of the raw
+        output (or of the result's stdout/stderr), the whole of it is kept on the target and the record says where."""
+        parse_limit = job_result.module_parse_limit(self.output_limit)
+        raw_limit = min(self.output_limit, job_result.RAW_OUTPUT_LIMIT)
+        stderr = self._captured(STDERR_FILE, raw_limit)
+        size = self.store.read_output(self.jid, STDOUT_FILE, 0, 0)[2]
+        if size > parse_limit:
+            stdout = self._captured(STDOUT_FILE, raw_limit)
+            parsed = job_result.unparsed_module_output(stdout, stderr, rc, exit_text, parse_limit)
+            self._keep_clipped(parsed.result, {STDOUT_FILE: stdout},
+                               "what is parsed as a module's result (%d)" % parse_limit)
+        else:
+            whole = self.store.read_output(self.jid, STDOUT_FILE, parse_limit, 0)[0]
+            parsed = job_result.read_module_output(whole, stderr, rc, exit_text, raw_limit)
+            if parsed.stdout_clipped:
+                self._keep_clipped(parsed.result, {STDOUT_FILE: job_result.Captured(b'', b'', len(whole))},
+                                   'what a failure record shows (%d)' % raw_limit)
+            elif job_result.clip_fields(parsed.result, self.output_limit):
+                self._keep_clipped(parsed.result, {STDOUT_FILE: job_result.Captured(b'', b'', len(whole))})
+        if parsed.stderr_clipped:
+            self._keep_clipped(parsed.result, {STDERR_FILE: stderr}, 'what a record shows of it (%d)' % raw_limit)
+        return parsed.result
+
+    def _captured(self, name: str, limit: int | None = None) -> job_result.Captured:
+        """Head and tail of an output file, at most limit (default: output_limit) bytes in all."""
+        limit = self.output_limit if limit is None else limit
+        half = limit // 2
+        return job_result.Captured(*self.store.read_output(self.jid, name, half, limit - half))
 
     def _captured_or_nothing(self, name: str) -> job_result.Captured:
         """What _captured gives, or nothing when the output cannot be read: a crash is still recorded."""
@@ -363,8 +387,10 @@ class Supervisor:
         except (OSError, JobStoreError):
             return job_result.Captured(b'', b'', 0)
 
-    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured]) -> None:
-        """Move the whole output of clipped streams out of the side dir and say where it is."""
+    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured],
+                      limit: str | None = None) -> None:
+        """Move the whole output of clipped streams out of the side dir and say where it is (limit: what it was
+        more than, output_limit by default)."""
         for name, captured in streams.items():
             if not captured.cut:
                 continue
@@ -375,9 +401,9 @@ class Supervisor:
             result['output_truncated'] = True
             result['%s_file' % name] = path
             job_result.add_warnings(result, [
-                '%s was %d bytes, more than output_limit (%d): the result holds its first and last part; the whole of '
+                '%s was %d bytes, more than %s: the result holds its first and last part; the whole of '
                 'it is in %s on the target (removed by asyncops.jobs.async_status mode=cleanup older_than=...)'
-                % (name, captured.size, self.output_limit, path)])
+                % (name, captured.size, limit or 'output_limit (%d)' % self.output_limit, path)])
 
     def _leftovers(self) -> dict[str, t.Any]:
         """Processes of the job tree still running after its main process ended: reported, or stopped."""

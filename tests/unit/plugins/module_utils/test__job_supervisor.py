@@ -296,3 +296,42 @@ def test_a_fifo_in_place_of_an_output_file_before_the_start_is_refused_without_h
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_module_printing_more_than_is_parsed_is_a_bounded_failure_with_its_whole_output_kept(store):
+    """40 MB of non-JSON output (more than the 32 MiB a module's output is parsed up to with the default output_limit):
+    not read into memory, a failure record with its head and tail, and the whole of it kept on the target."""
+    size = 40 * 1000 * 1000
+    start(store, 'j42.1', ['sh', '-c', 'yes 0123456789abcdef | head -c %d; echo END' % size], style='module')
+    done = wait_done(store, 'j42.1', timeout=120)
+    assert done['failed'] and done['output_truncated'] and done['rc'] == 0
+    assert 'MODULE FAILURE' in done['msg'] and 'not parsed' in done['msg']
+    assert done['module_stdout'].startswith('0123456789abcdef\n') and done['module_stdout'].endswith('END\n')
+    assert 'bytes of output left out' in done['module_stdout']
+    assert os.path.getsize(done['stdout_file']) == size + 4
+    assert stat.S_IMODE(os.stat(done['stdout_file']).st_mode) == 0o600
+    assert any(done['stdout_file'] in w for w in done['warnings'])
+    assert os.path.getsize(store.record_path('j42.1')) < 1024 * 1024
+
+
+def test_a_module_failure_record_that_clips_its_raw_output_says_where_the_whole_of_it_is(store):
+    """Non-JSON output small enough to be parsed but bigger than what a failure record shows (256 KiB)."""
+    start(store, 'j43.1', ['sh', '-c', 'yes 0123456789abcdef | head -c 1000000; echo END >&2; exit 2'], style='module')
+    done = wait_done(store, 'j43.1', timeout=60)
+    assert done['failed'] and done['output_truncated'] and done['rc'] == 2
+    assert 'bytes of output left out' in done['module_stdout'] and done['module_stderr'] == 'END\n'
+    assert os.path.getsize(done['stdout_file']) == 1000000
+    assert 'stderr_file' not in done  # shown whole
+    assert any(done['stdout_file'] in w for w in done['warnings'])
+
+
+def test_a_module_result_somewhat_bigger_than_output_limit_still_parses(store):
+    """A command module's result with 5 MB of stdout (stdout + stdout_lines: about 10 MB of JSON, more than the
+    default output_limit of 4 MiB) is a result: parsed, its stdout clipped, the raw output kept."""
+    code = ('import json; out = "\\n".join(["x" * 79] * 62500); '
+            'print(json.dumps({"changed": True, "rc": 0, "stdout": out, "stdout_lines": out.splitlines()}))')
+    start(store, 'j44.1', [sys.executable, '-c', code], style='module')
+    done = wait_done(store, 'j44.1', timeout=60)
+    assert not done.get('failed') and done['rc'] == 0 and done['changed'] is True, done.get('msg')
+    assert done['output_truncated'] and 'bytes of output left out' in done['stdout']
+    assert os.path.getsize(done['stdout_file']) > 10 * 1000 * 1000
