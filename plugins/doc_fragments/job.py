@@ -26,6 +26,9 @@ options:
       - The kept files are 0600 in the job's output directory C(.<jid>.output/) of the async dir;
         M(asyncops.jobs.async_status) with O(asyncops.jobs.async_status#module:mode=cleanup) and
         O(asyncops.jobs.async_status#module:older_than) removes them.
+      - A module's stdout is its JSON result, parsed only up to 8 times this (and never less than 32 MiB). A bigger
+        one fails the job, with its head and tail in the result and the whole of it kept in RV(ignore:stdout_file),
+        as is any raw output of a module that a failure result shows only in part.
     type: int
     default: 4194304
   leftovers:

@@ -16,6 +16,11 @@ once every item is.
 
 Killing one pending item (async_status mode=kill on its jid) leaves a request file in the item's
 side dir and wakes the scheduler with SIGUSR1: the item is recorded killed and never starts.
+
+A full file system never makes a batch or an item read as lost: each item's supervisor reserves room
+for its final record (see _job_supervisor), an item that cannot start says why in its record, and the
+scheduler reserves room in the batch's side dir, before any item starts, for the batch's final record
+and for the record of an item whose supervisor could not write one.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    KILL_REQUEST_FILE, META_KEY, RECORD_VERSION, JobStore, remove_task_tmp_dir)
+    KILL_REQUEST_FILE, META_KEY, RECORD_VERSION, JobStore, dump_record, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import BatchRecord, JobMeta, JobSpec
@@ -120,6 +125,37 @@ class BatchScheduler:
         return self.write_batch_record()
 
     def write_batch_record(self) -> BatchRecord:
+        record = self.batch_record()
+        if record['finished']:
+            self.write_final(self.jid, t.cast(t.Dict[str, t.Any], record))
+            return record
+        try:
+            self.store.write(self.jid, t.cast(t.Dict[str, t.Any], record))
+        except OSError:
+            pass  # cleaned up while running (keep going, items still record their own results), or full for now
+        return record
+
+    def reserve_size(self) -> int:
+        """Room for the batch's final record (about as big as its first) and for small item records."""
+        return job_supervisor.RECORD_RESERVE + len(dump_record(self.batch_record()))
+
+    def write_final(self, jid: str, record: dict[str, t.Any]) -> None:
+        """Write a record that must be there in the end (the batch's final one, or an item's whose supervisor could not
+        write it): when the file system is full, with the room reserved at the start given back."""
+        try:
+            self.store.write(jid, record)
+        except FileNotFoundError:
+            return  # cleaned up
+        except OSError as exc:
+            if exc.errno not in job_supervisor.NO_ROOM:
+                return
+            job_supervisor.release_reserve(self.store, self.jid)
+            job_supervisor.write_when_room(self.store, jid, record)
+            return
+        if jid == self.jid:
+            job_supervisor.release_reserve(self.store, self.jid)
+
+    def batch_record(self) -> BatchRecord:
         finished = not self.pending and not self.running and not self.finishing
         counts = {'pending': len(self.pending), 'running': len(self.running) + len(self.finishing)}
         for state in self.done.values():
@@ -136,10 +172,6 @@ class BatchScheduler:
         if finished:
             record['failed'] = self.failed_seen
             record['changed'] = True
-        try:
-            self.store.write(self.jid, t.cast(t.Dict[str, t.Any], record))
-        except OSError:
-            pass  # cleaned up while running: keep going, items still record their own results
         return record
 
     # -- scheduling --------------------------------------------------------------------
@@ -190,29 +222,32 @@ class BatchScheduler:
         self.pending = []
 
     def record_not_started(self, index: int, state: str, reason: str) -> None:
-        """The final record of an item that never ran: skipped, or killed on request (a failure)."""
+        """The final record of an item that never ran: skipped, killed on request or failed to start (failures)."""
         spec = self.specs[index]
         self.done[index] = state
-        failed = state == 'killed'
+        failed = state != 'skipped'
         self.failed_seen = self.failed_seen or failed
         record = {'started': False, 'finished': True, 'failed': failed, 'changed': False, 'msg': reason,
                   'ansible_job_id': spec['jid'],
                   META_KEY: self.item_meta(state=state, index=index)}
-        record['killed' if failed else 'skipped'] = True
-        try:
-            self.store.write(spec['jid'], record)
-        except OSError:
-            pass
+        if state in ('killed', 'skipped'):
+            record[state] = True
+        self.write_final(spec['jid'], record)
 
     def collect(self) -> bool:
         changed = False
-        for pid, _status in proc.reap_children().items():
+        for pid, status in proc.reap_children().items():
             index = self.running.pop(pid, self.finishing.pop(pid, None))
             if index is None:
                 continue
             changed = True
             record = self.store.read(self.specs[index]['jid']) or {}
             state = (record.get(META_KEY) or {}).get('state') or ('failed' if record.get('failed') else 'succeeded')
+            if state == 'pending' and os.WIFEXITED(status) and os.WEXITSTATUS(status) == job_supervisor.EXIT_NOT_STARTED:
+                self.record_not_started(index, 'failed', 'could not start the job, and its supervisor could not record '
+                                                         'why (is the file system of %s full?); nothing was started'
+                                                         % self.store.path)
+                continue
             if state in ('pending', 'running'):
                 state = 'lost'  # the item's supervisor died without recording a result
             self.done[index] = state
@@ -282,11 +317,15 @@ def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], concur
     proc.become_subreaper()
     try:
         store.create_side_dir(batch_jid)
+        job_supervisor.write_reserve(store, batch_jid, sched.reserve_size())
         record = sched.start()
         store.release_starting(batch_jid)
     except BaseException as exc:
+        outcome = ('the %d item(s) it had started are being stopped' % len(sched.running) if sched.running
+                   else 'nothing was started')
         sched.stop_running()
-        job_supervisor.notify(notify_fd, {'error': 'could not start the batch: %s' % exc})
+        job_supervisor.notify(notify_fd, {'error': 'could not start the batch: %s; %s'
+                                                   % (job_supervisor.describe_error(exc, store.path), outcome)})
         os._exit(1)
     job_supervisor.notify(notify_fd, {'record': record})
     sched.run(wake_r)

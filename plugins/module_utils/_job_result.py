@@ -7,23 +7,32 @@
 """Turning what a finished job left behind (exit status, captured output) into its result record.
 
 Records stay bounded: a command's stdout/stderr larger than the output limit is kept whole in a
-file on the target and the record gets its head and tail, saying so.
+file on the target and the record gets its head and tail, saying so. A module's stdout is parsed
+as its result only up to module_parse_limit(output_limit): a bigger one is never read into memory.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import typing as t
 
-from ansible.module_utils.json_utils import _filter_non_json_lines
-
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import utf8_safe
 
 # How much raw output a failure record carries (head + tail) to explain a module that printed no JSON.
 RAW_OUTPUT_LIMIT = 256 * 1024
 INVALID_UTF8_WARNING = ('the job\'s output held bytes that are not valid UTF-8: they were replaced by U+FFFD in its '
                         'result')
+# where str.splitlines() ends a line, and the blanks that str.strip() removes within one
+LINE_BREAKS = '\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'
+BLANK = '[^\\S%s]' % LINE_BREAKS
+OBJECT_LINE_START = re.compile('(?:\\A|(?<=[%s]))%s*\\{' % (LINE_BREAKS, BLANK))
+BLANKS_TO_LINE_END = re.compile('%s*(?:\r\n|[%s]|\\Z)' % (BLANK, LINE_BREAKS))
+NOT_BLANK = re.compile('\\S')
+# the most of the junk after a module's JSON that its warning quotes (head and tail)
+JUNK_LIMIT = 64 * 1024
 
 
 class Captured(t.NamedTuple):
@@ -72,31 +81,107 @@ def is_utf8(data: bytes) -> bool:
     return True
 
 
+def module_parse_limit(output_limit: int) -> int:
+    """The most bytes of a module's stdout that are parsed as its result: 8 x output_limit, and never less than 8 x its
+    default (32 MiB). A result bigger than output_limit is normal: a command module's holds stdout and stdout_lines
+    (and stderr, stderr_lines), each up to output_limit, and JSON escapes non-ASCII text as \\uXXXX (up to 6 bytes
+    a character); facts or package lists do not depend on output_limit at all. Parsing takes about 4 times the
+    output's size in memory, so this bounds the supervisor's too."""
+    return 8 * max(output_limit, int(DEFAULTS['output_limit']))
+
+
+class ModuleOutput(t.NamedTuple):
+    """A module job's result, and whether it shows only part of the raw stdout / stderr (to be kept on the target)."""
+    result: dict[str, t.Any]
+    stdout_clipped: bool
+    stderr_clipped: bool
+
+
 def parse_module_output(stdout: bytes, stderr: bytes, rc: int, exit_text: str) -> dict[str, t.Any]:
-    """The result of a module job: its JSON object, or a clear failure carrying the raw output.
+    """The result of a module job: its JSON object, or a clear failure carrying the raw output."""
+    return read_module_output(stdout, captured_bytes(stderr, RAW_OUTPUT_LIMIT), rc, exit_text).result
+
+
+def read_module_output(stdout: bytes, stderr: Captured, rc: int, exit_text: str,
+                       raw_limit: int = RAW_OUTPUT_LIMIT) -> ModuleOutput:
+    """The result of a module job: its JSON object, or a clear failure carrying the raw output (raw_limit bytes of
+    stdout at most, head and tail; stderr as captured).
 
     A module that printed its result but was then killed by a signal failed: its result may be
     incomplete. Bytes that are not UTF-8 are replaced, with a warning, so the record stays readable."""
     text = stdout.decode('utf-8', 'surrogateescape')
     try:
-        filtered, warnings = _filter_non_json_lines(text, objects_only=True)
+        filtered, warnings = json_object_text(text)
         result = json.loads(filtered)
         if not isinstance(result, dict):
             raise ValueError('not a JSON object')
     except ValueError as exc:
-        return module_failure(stdout, stderr, rc, exit_text, str(exc))
+        return ModuleOutput(module_failure(stdout, stderr, rc, exit_text, str(exc), raw_limit),
+                            len(stdout) > raw_limit, stderr.cut)
     result, replaced = t.cast(t.Tuple[t.Dict[str, t.Any], bool], utf8_safe(result))
     if replaced or not is_utf8(stdout):
         warnings.append(INVALID_UTF8_WARNING)
     if warnings:
         add_warnings(result, warnings)
-    if stderr.strip():
-        result['module_stderr'] = clip_text(stderr)[0]
+    shows_stderr = bool(stderr.data().strip())
+    if shows_stderr:
+        result['module_stderr'] = stderr.text()
     if rc < 0:
         result.update(failed=True, rc=rc,
                       msg='the module printed its result and was then %s: the result may be incomplete (%s)'
                           % (exit_text, result.get('msg') or 'no message'))
-    return result
+    return ModuleOutput(result, False, shows_stderr and stderr.cut)
+
+
+def unparsed_module_output(stdout: Captured, stderr: Captured, rc: int, exit_text: str,
+                           parse_limit: int) -> ModuleOutput:
+    """The failure of a module whose stdout is bigger than what is parsed as a result (its head and tail are shown)."""
+    result = {
+        'failed': True,
+        'rc': rc,
+        'msg': 'MODULE FAILURE: the module %s and printed %d bytes on stdout, more than the %d that are parsed as a '
+               'module\'s result (8 x output_limit, at least 32 MiB): it was not parsed. See module_stdout (its first and '
+               'last part), module_stderr and stdout_file (all of it)' % (exit_text, stdout.size, parse_limit),
+        'module_stdout': stdout.text(),
+        'module_stderr': stderr.text(),
+        'output_truncated': True,
+    }
+    return ModuleOutput(result, True, stderr.cut)
+
+
+def json_object_text(text: str) -> tuple[str, list[str]]:
+    """The JSON object in a module's output, and a warning about junk after it, where ansible-core's
+    _filter_non_json_lines(text, objects_only=True) finds them: from the first line that starts with '{' to the last
+    line that ends with '}' (blanks aside); junk before it is ignored, junk after it is warned about. Found by searching
+    the text rather than by making a list of its lines, which for an output of short lines takes tens of times its
+    size in memory. Raises ValueError as _filter_non_json_lines does."""
+    first = OBJECT_LINE_START.search(text) if '{' in text else None
+    if first is None:
+        raise ValueError('No start of json char found')
+    start = first.end() - 1
+    end = len(text)
+    while True:
+        brace = text.rfind('}', start, end)
+        if brace < 0:
+            raise ValueError('No end of json char found')
+        line_end = BLANKS_TO_LINE_END.match(text, brace + 1)
+        if line_end is not None:
+            break
+        end = brace
+    warnings = []
+    if NOT_BLANK.search(text, line_end.end()):
+        warnings.append('Module invocation had junk after the JSON data: %s' % clipped_junk(text, line_end.end()))
+    return text[start:brace + 1], warnings
+
+
+def clipped_junk(text: str, start: int) -> str:
+    """text from start on, its head and tail only when longer than JUNK_LIMIT (a warning stays small)."""
+    size = len(text) - start
+    if size <= JUNK_LIMIT:
+        return text[start:].rstrip(LINE_BREAKS)
+    half = JUNK_LIMIT // 2
+    return '%s\n[... %d characters left out ...]\n%s' % (text[start:start + half], size - 2 * half,
+                                                         text[len(text) - half:].rstrip(LINE_BREAKS))
 
 
 def add_warnings(result: dict[str, t.Any], warnings: t.Sequence[str]) -> None:
@@ -104,9 +189,10 @@ def add_warnings(result: dict[str, t.Any], warnings: t.Sequence[str]) -> None:
     result['warnings'] = (found if isinstance(found, list) else [found]) + list(warnings)
 
 
-def module_failure(stdout: bytes, stderr: bytes, rc: int, exit_text: str, reason: str) -> dict[str, t.Any]:
-    out, out_cut = clip_text(stdout)
-    err, err_cut = clip_text(stderr)
+def module_failure(stdout: bytes, stderr: Captured, rc: int, exit_text: str, reason: str,
+                   raw_limit: int = RAW_OUTPUT_LIMIT) -> dict[str, t.Any]:
+    out, out_cut = clip_text(stdout, raw_limit)
+    err, err_cut = stderr.text(), stderr.cut
     problems = []
     if not stdout.strip():
         problems.append('printed nothing on stdout')

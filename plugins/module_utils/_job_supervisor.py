@@ -14,7 +14,10 @@ is no fixed start window.  The supervisor:
     job's side directory (no pipes: huge output cannot deadlock, and status can show a tail);
   * wakes on SIGCHLD, on its deadline and on SIGTERM (mode=kill), so a timeout is enforced
     on time and a finished job is recorded at once;
-  * removes the job's payload and arguments the moment the job process ends;
+  * hands the job its payload and arguments as /proc/<supervisor pid>/fd/N of descriptors it holds (never
+    inherited by what the job starts), and closes and removes them the moment the job process ends;
+  * starts nothing unless the job's record can be written: the room its final record needs is reserved in
+    its side dir first, and a job whose running record cannot be written is stopped at once;
   * on timeout or kill, SIGTERMs the whole tree, waits the grace period, SIGKILLs the rest,
     and records failed/timedout (or killed) with the output captured so far;
   * when the job's main process ends and processes it started are still running, reports them
@@ -23,6 +26,7 @@ is no fixed start window.  The supervisor:
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import gc
 import json
@@ -37,7 +41,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_result as job_result
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    META_KEY, RECORD_VERSION, TOKEN_FILE, JobStore, JobStoreError, remove_task_tmp_dir)
+    META_KEY, RECORD_VERSION, TOKEN_FILE, JobStore, JobStoreError, dump_record, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
@@ -51,6 +55,16 @@ INPUT_FILES = ('payload', 'args')
 JOB_DEFAULT_SIGNALS = (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1)
 OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 INPUT_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+# in a job's (or batch's) side dir from its start until its final record is written: room on the async dir's file
+# system for that record, given back to write a small one when the full one does not fit (a disk full of output)
+RESERVE_FILE = 'reserve'
+RECORD_RESERVE = 64 * 1024
+# keys of the spec that a job's record carries in its meta
+META_FROM_SPEC = ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode')
+# the exit code of a supervisor that could not start its job (nothing of it runs)
+EXIT_NOT_STARTED = 3
+PR_GET_DUMPABLE = 3
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 
 
 class LaunchError(Exception):
@@ -174,6 +188,7 @@ class Supervisor:
         self.meta: JobMeta = t.cast('JobMeta', {})
         self.release_fd: int | None = None  # set by a batch scheduler: told the moment the job process ended
         self.argv: list[str] = list(spec['argv'])
+        self.inputs: list[int] = []  # payload and args, held open (close-on-exec) while the job process runs
         self.token = proc.new_token()
         self.group: proc.Group | None = None
         # a no_log task's: every reader of its record censors it, and messages name leftover processes by pid only,
@@ -187,40 +202,47 @@ class Supervisor:
 
     # -- start -------------------------------------------------------------------------
     def start(self) -> JobRecord:
+        """Start the job and write its running record; all or nothing: when this raises, nothing of the job runs
+        (what failed before the job process started stopped it from starting; after, the job tree was stopped)."""
         proc.become_subreaper()
         self.started_at = time.time()
-        self.store.write_side_file(self.jid, TOKEN_FILE, self.token.encode())
-        out = self.store.open_output(self.jid, STDOUT_FILE, OUTPUT_FLAGS)
         try:
-            err = self.store.open_output(self.jid, STDERR_FILE, OUTPUT_FLAGS)
+            out, err = self._prepare()
         except BaseException:
-            os.close(out)
+            self._discard_start()
             raise
-        inputs: list[int] = []
         try:
-            self.argv = self._argv_through_fds(inputs)
             self.child = self._spawn_job(out, err)
             if self.child is None:
                 self.child = os.fork()
                 if self.child == 0:  # pragma: no cover - the job process
                     self._exec_job(out, err)
+        except BaseException:
+            self._discard_start()
+            raise
         finally:
             os.close(out)
             os.close(err)
-            for fd in inputs:
-                os.close(fd)
         try:
-            os.setpgid(self.child, self.child)
+            return self._record_start()
+        except BaseException as exc:
+            raise self._stop_unrecorded(exc)
+
+    def _record_start(self) -> JobRecord:
+        """Once the job process exists: its identity, and the running record that names it."""
+        child = t.cast(int, self.child)
+        try:
+            os.setpgid(child, child)
         except OSError:
             pass  # the child already made itself a group leader (or is already gone)
         ident = proc.identity(os.getpid())
-        job_start_ticks = proc.start_ticks(self.child)
-        self.group = proc.Group(self.child, os.getsid(0), job_start_ticks)
+        job_start_ticks = proc.start_ticks(child)
+        self.group = proc.Group(child, os.getsid(0), job_start_ticks)
         self.meta = {
             'version': RECORD_VERSION,
             'module': self.spec.get('module'),
-            'pid': self.child,
-            'pgid': self.child,
+            'pid': child,
+            'pgid': child,
             'sid': self.group.session,
             'supervisor_pid': ident['pid'],
             'supervisor_start_ticks': ident['start_ticks'],
@@ -235,7 +257,7 @@ class Supervisor:
             self.meta['no_log'] = True
         if self.pids_only:
             self.meta['pids_only'] = True
-        for key in ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode'):
+        for key in META_FROM_SPEC:
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
         record: JobRecord = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
@@ -243,25 +265,96 @@ class Supervisor:
         self.store.write(self.jid, t.cast(t.Dict[str, t.Any], record))
         return record
 
+    def _prepare(self) -> tuple[int, int]:
+        """What the job needs in its side dir before it starts: the room its final record needs, its token, its
+        output files (returned open) and its payload and args (held open). Failing here, nothing was started."""
+        write_reserve(self.store, self.jid, self._reserve_size())
+        self.store.write_side_file(self.jid, TOKEN_FILE, self.token.encode())
+        out = self.store.open_output(self.jid, STDOUT_FILE, OUTPUT_FLAGS)
+        try:
+            err = self.store.open_output(self.jid, STDERR_FILE, OUTPUT_FLAGS)
+            try:
+                self.argv = self._argv_through_fds(self.inputs)
+            except BaseException:
+                os.close(err)
+                raise
+        except BaseException:
+            os.close(out)
+            raise
+        return out, err
+
+    def _reserve_size(self) -> int:
+        """Room for the small record _record_write_failure writes: a margin, and what of the spec its meta carries."""
+        return RECORD_RESERVE + len(dump_record({key: value for key, value in self.spec.items() if key in META_FROM_SPEC}))
+
+    def _discard_start(self) -> None:
+        """The job does not run: close and remove what was made for it (its payload and args go too)."""
+        self._close_inputs()
+        try:
+            self.store.remove_side_files(self.jid, INPUT_FILES + (TOKEN_FILE, RESERVE_FILE))
+        except (OSError, JobStoreError):
+            pass
+
+    def _stop_unrecorded(self, exc: BaseException) -> LaunchError:
+        """The job process started but its running record could not be written: no job may run without a record (a
+        run again would run it twice), so its whole tree is stopped at once. Returns the error that says so."""
+        report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=0,
+                                on_reap=self._on_reap, killpg=True)
+        self._discard_start()
+        outcome = 'the job had started and was stopped at once (%d process(es) signalled)' % report.termed
+        if report.survivors:
+            outcome += ', but %d could not be stopped: %s' % (
+                len(report.survivors), proc.describe_pids(report.survivors, commands=not self.no_log))
+        else:
+            outcome += ': nothing of it runs'
+        return LaunchError('its record could not be written: %s; %s' % (describe_error(exc, self.store.path), outcome))
+
+    def start_error(self, exc: BaseException) -> str:
+        """What start() raising exc means for the user: why, and that nothing of the job runs."""
+        if isinstance(exc, LaunchError):
+            return str(exc)  # _stop_unrecorded's: says what became of the job
+        return '%s; nothing was started' % describe_error(exc, self.store.path)
+
+    def record_start_failure(self, message: str) -> None:
+        """A batch item that could not start: its pending record becomes a failure that says why. When even that
+        cannot be written, its scheduler records it (the supervisor exits with EXIT_NOT_STARTED)."""
+        if 'batch_jid' not in self.spec:
+            return
+        try:
+            pending = self.store.read(self.jid) or {}
+            meta = dict(pending.get(META_KEY) or {}, state='failed', ended_at=time.time())
+            self.store.write(self.jid, {'started': False, 'finished': True, 'failed': True, 'changed': False,
+                                        'msg': message, 'ansible_job_id': self.jid,
+                                        'results_file': self.store.record_path(self.jid), META_KEY: meta})
+        except (OSError, JobStoreError):
+            pass
+
     def _argv_through_fds(self, opened: list[int]) -> list[str]:
-        """The job's argv, with its payload and args files (in its side dir) passed as descriptors the job inherits:
-        opened relative to the side dir's descriptor, without following links, and checked to be ours, so nothing
-        runs or is read through a path that could have been swapped since. Where the system has no /proc/self/fd or
-        /dev/fd that reopens a descriptor, the path itself (below directories only we or root can change)."""
+        """The job's argv, its payload and args files (in its side dir) named by /proc/<our pid>/fd/N of descriptors
+        this supervisor holds open until the job process ended: opened relative to the side dir's descriptor, without
+        following links, and checked to be ours, so nothing runs or is read through a path that could have been
+        swapped since. They are close-on-exec: no process the job starts inherits them (one of another user, after
+        `su`, would read the task's arguments), and the kernel lets only processes of our uid open that path.
+        Where /proc is missing or this process is not dumpable (then only root may open it), the path in the side
+        dir itself: 0700, below directories only we or root can change."""
         argv = list(self.spec['argv'])
         wanted = {self.store.side_file(self.jid, name): name for name in INPUT_FILES}
         if not any(arg in wanted for arg in argv):
             return argv
+        held = held_fds_dir()
         for index, arg in enumerate(argv):
             if arg not in wanted:
                 continue
             fd = self.store.open_side_file(self.jid, wanted[arg], INPUT_FLAGS)
             opened.append(fd)
-            through = fd_path(fd)
+            through = held_fd_path(held, fd) if held else None
             if through is not None:
-                os.set_inheritable(fd, True)
                 argv[index] = through
         return argv
+
+    def _close_inputs(self) -> None:
+        while self.inputs:
+            os.close(self.inputs.pop())
 
     def _job_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -329,6 +422,7 @@ class Supervisor:
         """The job process is gone: free a batch slot and remove what carried the task's arguments (and, in keyword
         mode, the task's remote tmp dir, where the module file was)."""
         release(self.release_fd)
+        self._close_inputs()
         self.store.remove_side_files(self.jid, INPUT_FILES)
         if self.spec.get('cleanup_dir'):
             remove_task_tmp_dir(self.spec['cleanup_dir'])
@@ -344,10 +438,7 @@ class Supervisor:
                                                ended_at, strip_empty_ends=self.spec.get('strip_empty_ends', True))
             self._keep_clipped(result, {STDOUT_FILE: out, STDERR_FILE: err})
         else:
-            stdout = self.store.read_output(self.jid, STDOUT_FILE, 1 << 62, 0)[0]
-            result = job_result.parse_module_output(stdout, self._captured(STDERR_FILE).data(), rc, exit_text)
-            if job_result.clip_fields(result, self.output_limit):
-                self._keep_clipped(result, {STDOUT_FILE: job_result.Captured(b'', b'', len(stdout))})
+            result = self._module_result(rc, exit_text)
         for key, value in notes.items():
             if key == 'warnings':
                 job_result.add_warnings(result, value)
@@ -356,9 +447,36 @@ class Supervisor:
         state = 'failed' if result.get('failed') else 'succeeded'
         return self._record(result, state, ended_at, rc=rc)
 
-    def _captured(self, name: str) -> job_result.Captured:
-        half = self.output_limit // 2
-        return job_result.Captured(*self.store.read_output(self.jid, name, half, self.output_limit - half))
+    def _module_result(self, rc: int, exit_text: str) -> dict[str, t.Any]:
+        """A module job's result: its stdout parsed as JSON if it is no bigger than module_parse_limit (nothing bigger
+        is read into memory), else a failure with its head and tail. Whenever the record holds only part of the raw
+        output (or of the result's stdout/stderr), the whole of it is kept on the target and the record says where."""
+        parse_limit = job_result.module_parse_limit(self.output_limit)
+        raw_limit = min(self.output_limit, job_result.RAW_OUTPUT_LIMIT)
+        stderr = self._captured(STDERR_FILE, raw_limit)
+        size = self.store.read_output(self.jid, STDOUT_FILE, 0, 0)[2]
+        if size > parse_limit:
+            stdout = self._captured(STDOUT_FILE, raw_limit)
+            parsed = job_result.unparsed_module_output(stdout, stderr, rc, exit_text, parse_limit)
+            self._keep_clipped(parsed.result, {STDOUT_FILE: stdout},
+                               "what is parsed as a module's result (%d)" % parse_limit)
+        else:
+            whole = self.store.read_output(self.jid, STDOUT_FILE, parse_limit, 0)[0]
+            parsed = job_result.read_module_output(whole, stderr, rc, exit_text, raw_limit)
+            if parsed.stdout_clipped:
+                self._keep_clipped(parsed.result, {STDOUT_FILE: job_result.Captured(b'', b'', len(whole))},
+                                   'what a failure record shows (%d)' % raw_limit)
+            elif job_result.clip_fields(parsed.result, self.output_limit):
+                self._keep_clipped(parsed.result, {STDOUT_FILE: job_result.Captured(b'', b'', len(whole))})
+        if parsed.stderr_clipped:
+            self._keep_clipped(parsed.result, {STDERR_FILE: stderr}, 'what a record shows of it (%d)' % raw_limit)
+        return parsed.result
+
+    def _captured(self, name: str, limit: int | None = None) -> job_result.Captured:
+        """Head and tail of an output file, at most limit (default: output_limit) bytes in all."""
+        limit = self.output_limit if limit is None else limit
+        half = limit // 2
+        return job_result.Captured(*self.store.read_output(self.jid, name, half, limit - half))
 
     def _captured_or_nothing(self, name: str) -> job_result.Captured:
         """What _captured gives, or nothing when the output cannot be read: a crash is still recorded."""
@@ -367,8 +485,10 @@ class Supervisor:
         except (OSError, JobStoreError):
             return job_result.Captured(b'', b'', 0)
 
-    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured]) -> None:
-        """Move the whole output of clipped streams out of the side dir and say where it is."""
+    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured],
+                      limit: str | None = None) -> None:
+        """Move the whole output of clipped streams out of the side dir and say where it is (limit: what it was
+        more than, output_limit by default)."""
         for name, captured in streams.items():
             if not captured.cut:
                 continue
@@ -379,9 +499,9 @@ class Supervisor:
             result['output_truncated'] = True
             result['%s_file' % name] = path
             job_result.add_warnings(result, [
-                '%s was %d bytes, more than output_limit (%d): the result holds its first and last part; the whole of '
+                '%s was %d bytes, more than %s: the result holds its first and last part; the whole of '
                 'it is in %s on the target (removed by asyncops.jobs.async_status mode=cleanup older_than=...)'
-                % (name, captured.size, self.output_limit, path)])
+                % (name, captured.size, limit or 'output_limit (%d)' % self.output_limit, path)])
 
     def _leftovers(self) -> dict[str, t.Any]:
         """Processes of the job tree still running after its main process ended: reported, or stopped."""
@@ -440,33 +560,104 @@ class Supervisor:
         except FileNotFoundError:
             return None  # the record was cleaned up while the job ran: do not bring it back
         except OSError as exc:
-            self._record_write_failure(exc)
+            self._record_write_failure(exc, result)
+            return result
+        release_reserve(self.store, self.jid)
         return result
 
-    def _record_write_failure(self, exc: OSError) -> None:
-        """Storing the full result failed (e.g. ENOSPC): try a small record that says so."""
+    def _record_write_failure(self, exc: OSError, result: dict[str, t.Any]) -> None:
+        """Storing the full result failed (a file system full of the job's output): the room reserved at the start is
+        given back, and a small record says so with the job's exit code, state and elapsed time (never lost)."""
+        release_reserve(self.store, self.jid)
+        state = self.meta.get('state')
         small = {'started': True, 'finished': True, 'failed': True, 'ansible_job_id': self.jid,
-                 'msg': 'the job ended but its result could not be stored in %s: %s (free space in the async dir, '
-                        'or point async_dir at a bigger file system)' % (self.store.path, exc.strerror),
-                 META_KEY: dict(self.meta, state='failed')}
-        try:
-            self.store.write(self.jid, small)
-        except OSError:
-            pass
+                 'results_file': self.store.record_path(self.jid),
+                 'msg': 'the job ended (%s) after %ss, but its result could not be stored in %s: %s (the full record was '
+                        '%d bytes). Free space in the async dir, or point async_dir at a bigger file system'
+                        % (describe_end(state, result.get('rc')), self.meta.get('elapsed'), self.store.path,
+                           exc.strerror, len(dump_record(result))),
+                 META_KEY: dict(self.meta, state='failed' if state == 'succeeded' else state)}
+        for key in ('rc', 'changed', 'timedout', 'killed', 'output_truncated', 'stdout_file', 'stderr_file'):
+            if key in result:
+                small[key] = result[key]
+        write_when_room(self.store, self.jid, small)
 
 
-def fd_path(fd: int) -> str | None:
-    """A path by which a child process that inherits fd opens (or executes) that same file, if the system has one."""
-    held = os.fstat(fd)
-    for base in ('/proc/self/fd', '/dev/fd'):
-        path = '%s/%d' % (base, fd)
+def describe_end(state: str | None, rc: int | None) -> str:
+    """How a job ended, in a few words: 'failed, rc 3', 'timed out', ..."""
+    words = {'timedout': 'timed out', 'killed': 'killed on request'}.get(state or '', state or 'ended')
+    return words if rc is None else '%s, rc %d' % (words, rc)
+
+
+def describe_error(exc: BaseException, async_dir: str) -> str:
+    """An error of the engine's own files for a message: a full file system says which and what to do."""
+    if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+        return ('%s in %s (free space there, or point async_dir at a bigger file system)'
+                % (exc.strerror, async_dir))
+    if isinstance(exc, OSError) and exc.strerror:
+        return '%s: %s' % (exc.filename, exc.strerror) if exc.filename else exc.strerror
+    return str(exc)
+
+
+def write_reserve(store: JobStore, jid: str, size: int) -> None:
+    """Reserve room on the async dir's file system for a record written later, however full it gets by then: a file
+    of size bytes in jid's side dir, of real blocks (random bytes: no compressing file system stores them in less).
+    Raises when there is no room (a partial file is removed)."""
+    try:
+        store.write_side_file(jid, RESERVE_FILE, os.urandom(size))
+    except BaseException:
+        release_reserve(store, jid)
+        raise
+
+
+def release_reserve(store: JobStore, jid: str) -> None:
+    """Give back the room write_reserve took (nothing when there is none)."""
+    try:
+        store.remove_side_files(jid, (RESERVE_FILE,))
+    except (OSError, JobStoreError):
+        pass
+
+
+def write_when_room(store: JobStore, jid: str, record: dict[str, t.Any], attempts: int = 10) -> bool:
+    """Write a small record right after giving back reserved room. A copy-on-write file system (btrfs, ZFS) may make
+    freed blocks usable only once it committed, so a full one is tried again for a couple of seconds. True if written."""
+    for attempt in range(attempts):
         try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
-            return path
-    return None
+            store.write(jid, record)
+            return True
+        except OSError as exc:
+            if exc.errno not in NO_ROOM or attempt == attempts - 1:
+                return False
+            time.sleep(0.2)
+    return False
+
+
+def held_fds_dir() -> str | None:
+    """/proc/<our pid>/fd, through which another process of our uid (the job) opens a descriptor we hold, if it can:
+    /proc is there and we are dumpable (prctl PR_GET_DUMPABLE == 1; otherwise the kernel lets only root in)."""
+    if not is_dumpable():
+        return None
+    path = '/proc/%d/fd' % os.getpid()
+    return path if os.path.isdir(path) else None
+
+
+def is_dumpable() -> bool:
+    """Whether prctl says this process is dumpable; False where that cannot be asked (no ctypes, not Linux)."""
+    try:
+        import ctypes
+        return bool(ctypes.CDLL(None, use_errno=True).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1)
+    except Exception:  # pylint: disable=broad-except
+        return False  # any failure means: do not rely on /proc/<pid>/fd
+
+
+def held_fd_path(base: str, fd: int) -> str | None:
+    """base/fd if it names the file fd has open (what another process of our uid then opens), else None."""
+    path = '%s/%d' % (base, fd)
+    try:
+        st, held = os.stat(path), os.fstat(fd)
+    except OSError:
+        return None
+    return path if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino) else None
 
 
 def wait_readable(fd: int, timeout: float, extra_fds: t.Sequence[int] = ()) -> bytes:
@@ -541,8 +732,11 @@ def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
     try:
         record = sup.start()
     except BaseException as exc:
-        notify(notify_fd, {'error': 'could not start the job: %s' % exc})
-        os._exit(1)
+        message = 'could not start the job: %s' % sup.start_error(exc)
+        if notify_fd is None:
+            sup.record_start_failure(message)  # a batch item's: its record says why
+        notify(notify_fd, {'error': message})
+        os._exit(EXIT_NOT_STARTED)
     notify(notify_fd, {'record': record})
     try:
         sup.run(wake_r)

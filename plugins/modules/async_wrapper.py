@@ -20,6 +20,11 @@ description:
     a job whose supervisor dies is reported as lost instead of running forever; stdout and stderr are
     captured to files while the job runs so M(asyncops.jobs.async_status) can show a tail.
   - Records stay readable by M(ansible.builtin.async_status).
+  - Starting is all or nothing. Before the job starts, room for its final record is reserved in its private
+    directory (64 KiB and what the record keeps of the task); when that, or any file the job needs, cannot be
+    written (a full file system), nothing runs and the message says so. A job whose record cannot be written
+    once its process started is stopped at once. When the job's output fills the file system, the reserved room
+    holds a small record with its exit code, state and elapsed time, so the job is never reported as lost.
 author:
   - asyncops.jobs developers (@asyncops)
 options:
@@ -36,8 +41,13 @@ options:
         default: command
       argv:
         description:
-          - Program and arguments to execute. The placeholders C({payload}) and C({args}) are replaced by the
-            paths of O(jobs[].payload) and O(jobs[].args_data) stored in the job's private directory.
+          - Program and arguments to execute. The placeholders C({payload}) and C({args}) are replaced by paths to
+            O(jobs[].payload) and O(jobs[].args_data), stored in the job's private directory.
+          - That path is C(/proc/<supervisor pid>/fd/N), a descriptor the job's supervisor holds open until the job
+            process ended. No process the job starts inherits it, and only processes of the job's user can open
+            it, so a module that runs something as another user (C(su), C(runuser)) does not give that user the
+            task's arguments. Where C(/proc) is missing or the supervisor is not dumpable, it is the file in the
+            job's private directory (mode 0700, below directories only the user or root can change).
         type: list
         elements: str
         required: true

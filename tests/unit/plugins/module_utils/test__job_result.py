@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import (
     RAW_OUTPUT_LIMIT, Captured, captured_bytes, clip_fields, clip_text, command_result, interrupted_result,
     parse_module_output)
+
+try:
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import json_object_text
+except ImportError:  # before it existed: the tests that use it fail
+    json_object_text = None
 
 
 def whole(data):
@@ -119,3 +125,44 @@ def test_interrupted_result_carries_output_so_far():
     assert result['failed'] is True
     assert result['stdout'] == 'progress 50%\n'
     assert result['stderr'] == ''
+
+
+def test_parsing_a_module_output_of_many_short_lines_takes_a_few_times_its_size_in_memory():
+    """Up to the parse limit (32 MiB by default) a module's stdout is read and parsed; looking for its JSON must not
+    make a list of every line (50+ bytes each: 10 MB of 2-byte lines would take 300 MB). The bound, 4 x its size,
+    leaves room for the text decoded from the bytes and a copy of the JSON, and catches any list of the lines."""
+    for data in (b'ab\n' * (3 * 1000 * 1000), b'{"a": 1}\n' + b'y\n' * (5 * 1000 * 1000),
+                 b'{\n' + b'1,\n' * (5 * 1000 * 1000) + b'}\n'):
+        tracemalloc.start()
+        try:
+            result = parse_module_output(data, b'', 0, 'exited with code 0')
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 * len(data), (peak, len(data))
+        assert bool(result.get('failed')) is (data[:2] != b'{"')  # the object followed by junk is found
+
+
+@pytest.mark.parametrize('text', [
+    '{"a": 1}', '\n{"a": 1}\n', 'MOTD\n  {"a": 1}  \r\ntrailing junk\n', 'junk\r{"a": 1}', 'a {"x": 1}\n{"a": 1}',
+    '{"a": 1}\n\n  \n', '{"a": 1} tail\n{"b": 2}\nend', 'no json', '{ no end', 'end }\n{"a"', '[1, 2]\n',
+    '{"a":\n  {"b": [1,\n 2]\n  }\n}\n\u2028junk', '  {\n"a": "}"\n}\x0cafter',
+])
+def test_the_json_is_found_where_ansible_core_finds_it(text):
+    """The same object, warnings and errors as ansible-core's _filter_non_json_lines(objects_only=True)."""
+    from ansible.module_utils.json_utils import _filter_non_json_lines
+    try:
+        core_text, core_warnings = _filter_non_json_lines(text, objects_only=True)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=str(exc)):
+            json_object_text(text)
+        return
+    ours, warnings = json_object_text(text)
+    assert ours.split() == core_text.split()  # the same text; core's lines are joined again by '\n'
+    assert [w.split() for w in warnings] == [w.split() for w in core_warnings]
+
+
+def test_a_warning_about_junk_after_the_json_quotes_only_its_head_and_tail():
+    text, warnings = json_object_text('{"a": 1}\n' + 'junk ' * 100000 + 'END')
+    assert text == '{"a": 1}' and len(warnings) == 1
+    assert len(warnings[0]) < 70 * 1024 and warnings[0].endswith('END') and 'characters left out' in warnings[0]

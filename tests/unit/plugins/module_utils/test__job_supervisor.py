@@ -3,6 +3,8 @@
 """The engine end to end on this machine: real forks, real signals, real files."""
 from __future__ import annotations
 
+import ctypes
+import json
 import os
 import signal
 import stat
@@ -17,6 +19,8 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import Jo
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
 
 pytestmark = pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)')
+NOBODY = 65534
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to start a process as another user')
 
 
 @pytest.fixture
@@ -178,9 +182,11 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     store.write_side_file('j20.1', 'args', b'password=SECRET_ARGS')
     launch(store, {'jid': 'j20.1', 'module': 'test', 'argv': ['sleep', '0.3'], 'result_style': 'command',
                    'cmd': 'sleep', 'time_limit': 0, 'grace': 0.2})
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'args', 'payload', 'stderr', 'stdout', 'token']
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'args', 'payload', 'reserve', 'stderr',
+                                                            'stdout', 'token']
     wait_done(store, 'j20.1')
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'stderr', 'stdout', 'token']  # before cleanup
+    # before any cleanup; the room reserved for the record is given back once it is written
+    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'stderr', 'stdout', 'token']
 
 
 def test_processes_left_running_are_reported_and_kept_by_default(store):
@@ -246,10 +252,11 @@ def test_the_payload_runs_from_the_file_checked_at_start_even_if_its_path_is_swa
 def test_a_payload_executed_directly_runs_through_its_descriptor(store):
     store.create_side_dir('j31.1')
     payload = store.write_side_file('j31.1', 'payload', b'#!/bin/sh\necho "ran $0"\n', mode=0o700)
-    launch(store, {'jid': 'j31.1', 'module': 'test', 'argv': [payload], 'result_style': 'command', 'cmd': 'payload',
-                   'time_limit': 0, 'grace': 0.2})
+    record = launch(store, {'jid': 'j31.1', 'module': 'test', 'argv': [payload], 'result_style': 'command',
+                            'cmd': 'payload', 'time_limit': 0, 'grace': 0.2})
     done = wait_done(store, 'j31.1')
-    assert done['rc'] == 0 and done['stdout'].startswith('ran /proc/self/fd/'), done
+    held_by_supervisor = 'ran /proc/%d/fd/' % record['asyncops_job']['supervisor_pid']
+    assert done['rc'] == 0 and done['stdout'].startswith(held_by_supervisor), done
 
 
 def test_a_payload_that_is_a_symlink_is_refused_and_not_run(store, tmp_path):
@@ -295,3 +302,121 @@ def test_a_fifo_in_place_of_an_output_file_before_the_start_is_refused_without_h
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# What a process the job starts finds of the job's payload and args: the descriptors it inherited that read them, and
+# the paths given to the job that it can read. It becomes `uid` first (as `su otheruser -c ...` in a module would),
+# keeping every descriptor it inherited; it prints no secret, only where it found one.
+PROBE = r'''
+import json, os, sys
+uid = int(sys.argv[1])
+if uid != os.geteuid():
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+held = []
+for name in os.listdir('/proc/self/fd'):
+    try:
+        if int(name) > 2 and b'SECRET' in os.pread(int(name), 4096, 0):
+            held.append(int(name))
+    except OSError:
+        pass
+readable = []
+for path in sys.argv[2:]:
+    try:
+        with open(path, 'rb') as f:
+            if b'SECRET' in f.read():
+                readable.append(path)
+    except OSError:
+        pass
+print(json.dumps({'uid': os.geteuid(), 'held': held, 'readable': readable}))
+'''
+
+
+@as_root
+def test_no_process_the_job_starts_inherits_or_can_open_its_payload_and_args(store, tmp_path):
+    """A WANT_JSON-like payload run by a root job hands work to another user: that user's process finds no descriptor
+    of the payload or args and cannot open the paths the job got; a child of the job's own user inherits none either
+    (it may open the paths: they are its own user's files)."""
+    probe = tmp_path / 'probe.py'
+    probe.write_text(PROBE)
+    store.create_side_dir('j40.1')
+    payload = store.write_side_file('j40.1', 'payload', (
+        '#!/bin/sh\n# SECRET_PAYLOAD\n"%s" "%s" 0 "$0" "$1"\n"%s" "%s" %d "$0" "$1"\n'
+        % (sys.executable, probe, sys.executable, probe, NOBODY)).encode(), mode=0o700)
+    args = store.write_side_file('j40.1', 'args', b'password=SECRET_ARGS')
+    argv = ['sh', payload, args]
+    launch(store, {'jid': 'j40.1', 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': 'x',
+                   'time_limit': 0, 'grace': 0.2})
+    done = wait_done(store, 'j40.1')
+    assert done['rc'] == 0, done
+    same, other = [json.loads(line) for line in done['stdout'].splitlines()]
+    assert other == {'uid': NOBODY, 'held': [], 'readable': []}
+    assert same['uid'] == 0 and same['held'] == []
+    assert len(same['readable']) == 2  # the paths the job got work for its own user: the probe can see secrets
+
+
+PR_SET_DUMPABLE = 4
+
+
+def set_dumpable(value):
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_DUMPABLE, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                      ctypes.c_ulong(0)) == 0
+
+
+def test_a_supervisor_whose_descriptors_others_of_its_user_cannot_open_gives_the_side_dir_paths(store):
+    """A supervisor that is not dumpable (prctl PR_GET_DUMPABLE != 1): a process of its user cannot open its
+    /proc/<pid>/fd/N, so the job gets the paths in its private side dir, never a descriptor it would inherit."""
+    store.create_side_dir('j41.1')
+    payload = store.write_side_file('j41.1', 'payload', b'PAYLOAD\n', mode=0o700)
+    argv = ['sh', '-c', 'echo "$1"; ls /proc/self/fd | wc -l; cat "$1"', 'sh', payload]
+    set_dumpable(0)  # the supervisor, forked from here, inherits it
+    try:
+        launch(store, {'jid': 'j41.1', 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': 'x',
+                       'time_limit': 0, 'grace': 0.2})
+    finally:
+        set_dumpable(1)
+    done = wait_done(store, 'j41.1')
+    path, fds, content = done['stdout'].splitlines()
+    assert (path, content) == (payload, 'PAYLOAD'), done
+    assert int(fds) == 4  # stdin, stdout, stderr and ls's own: nothing inherited
+
+
+def test_a_module_printing_more_than_is_parsed_is_a_bounded_failure_with_its_whole_output_kept(store):
+    """40 MB of non-JSON output (more than the 32 MiB a module's output is parsed up to with the default output_limit):
+    not read into memory, a failure record with its head and tail, and the whole of it kept on the target."""
+    size = 40 * 1000 * 1000
+    start(store, 'j42.1', ['sh', '-c', 'yes 0123456789abcdef | head -c %d; echo END' % size], style='module')
+    done = wait_done(store, 'j42.1', timeout=120)
+    assert done['failed'] and done['output_truncated'] and done['rc'] == 0
+    assert 'MODULE FAILURE' in done['msg'] and 'not parsed' in done['msg']
+    assert done['module_stdout'].startswith('0123456789abcdef\n') and done['module_stdout'].endswith('END\n')
+    assert 'bytes of output left out' in done['module_stdout']
+    assert os.path.getsize(done['stdout_file']) == size + 4
+    assert stat.S_IMODE(os.stat(done['stdout_file']).st_mode) == 0o600
+    assert any(done['stdout_file'] in w for w in done['warnings'])
+    assert os.path.getsize(store.record_path('j42.1')) < 1024 * 1024
+
+
+def test_a_module_failure_record_that_clips_its_raw_output_says_where_the_whole_of_it_is(store):
+    """Non-JSON output small enough to be parsed but bigger than what a failure record shows (256 KiB)."""
+    start(store, 'j43.1', ['sh', '-c', 'yes 0123456789abcdef | head -c 1000000; echo END >&2; exit 2'], style='module')
+    done = wait_done(store, 'j43.1', timeout=60)
+    assert done['failed'] and done['output_truncated'] and done['rc'] == 2
+    assert 'bytes of output left out' in done['module_stdout'] and done['module_stderr'] == 'END\n'
+    assert os.path.getsize(done['stdout_file']) == 1000000
+    assert 'stderr_file' not in done  # shown whole
+    assert any(done['stdout_file'] in w for w in done['warnings'])
+
+
+def test_a_module_result_somewhat_bigger_than_output_limit_still_parses(store):
+    """A command module's result with 5 MB of stdout (stdout + stdout_lines: about 10 MB of JSON, more than the
+    default output_limit of 4 MiB) is a result: parsed, its stdout clipped, the raw output kept."""
+    code = ('import json; out = "\\n".join(["x" * 79] * 62500); '
+            'print(json.dumps({"changed": True, "rc": 0, "stdout": out, "stdout_lines": out.splitlines()}))')
+    start(store, 'j44.1', [sys.executable, '-c', code], style='module')
+    done = wait_done(store, 'j44.1', timeout=60)
+    assert not done.get('failed') and done['rc'] == 0 and done['changed'] is True, done.get('msg')
+    assert done['output_truncated'] and 'bytes of output left out' in done['stdout']
+    assert os.path.getsize(done['stdout_file']) > 10 * 1000 * 1000
