@@ -38,18 +38,36 @@ def test_bad_values_are_refused_before_anything_starts(make_action, async_dir):
     assert not os.path.exists(async_dir)
 
 
-def test_progress_of_a_no_log_job_carries_no_output(make_action, progress_events):
-    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell',
-                                                  'args': {'cmd': 'echo SECRET_TOKEN_123; sleep 2'}, 'poll': 1},
-                                    no_log=True)
+def release_after(action, flag, progress_events, enough):
+    """Let the job end (it waits for flag) once enough(progress_events) holds: progress is seen whatever the load."""
+    real = action.report_progress
+
+    def reporting(data, line):
+        real(data, line)
+        if enough(progress_events):
+            flag.touch()
+
+    action.report_progress = reporting
+
+
+def test_progress_of_a_no_log_job_carries_no_output(make_action, progress_events, tmp_path, give_up_after):
+    give_up_after(120)
+    flag = tmp_path / 'flag'
+    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'poll': 1, 'args': {
+        'cmd': 'echo SECRET_TOKEN_123; while [ ! -e %s ]; do sleep 0.05; done' % flag}}, no_log=True)
+    release_after(action, flag, progress_events, lambda events: len(events) >= 2)
     action.run(task_vars=task_vars)
-    assert progress_events and all(name == 'v2_runner_on_async_poll' for name, _data in progress_events)
+    assert len(progress_events) >= 2 and all(name == 'v2_runner_on_async_poll' for name, _data in progress_events)
     assert 'SECRET' not in repr(progress_events)
 
 
-def test_progress_carries_the_last_output_lines_otherwise(make_action, progress_events):
-    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell',
-                                                  'args': {'cmd': 'echo visible-line; sleep 2'}, 'poll': 1})
+def test_progress_carries_the_last_output_lines_otherwise(make_action, progress_events, tmp_path, give_up_after):
+    give_up_after(120)
+    flag = tmp_path / 'flag'
+    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'poll': 1, 'args': {
+        'cmd': 'echo visible-line; while [ ! -e %s ]; do sleep 0.05; done' % flag}})
+    release_after(action, flag, progress_events,
+                  lambda events: any('visible-line' in data.get('stdout_tail', []) for _name, data in events))
     action.run(task_vars=task_vars)
     assert any('visible-line' in data.get('stdout_tail', []) for _name, data in progress_events)
     assert all(data['ansible_job_id'] and data['finished'] is False for _name, data in progress_events)

@@ -168,14 +168,11 @@ def test_records_from_another_boot_are_lost_without_scanning_processes(tmp_path,
         store.write(jid, json.loads(planted_record(1, boot_id='another-boot', pgid=1, job_start_ticks=1)))
     scans = []
     monkeypatch.setattr(proc.ProcessTable, '_scan', lambda self: scans.append(1))
-    started = time.time()
     jobs = job_status.Jobs(store)
     listed = [jobs.describe(jid) for jid in store.jids()]
-    took = time.time() - started
     assert [job['state'] for job in listed] == ['lost'] * 1000
-    assert scans == []
+    assert scans == []  # the cost is not timed here: no process scan at all is what makes it cheap
     assert 'rebooted' in store.read('j0.9')['msg']
-    assert took < 15
 
 
 def test_lost_verdicts_share_one_process_scan_per_call(tmp_path, monkeypatch):
