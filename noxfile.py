@@ -18,7 +18,9 @@ ansible-lint) are configured in antsibull-nox.toml. This file adds what they can
 - typing: mypy, the controller code strict (.mypy.ini), the target code as Python 3.8 (tests/mypy-target.ini);
 - core-targets-{2.19,2.20,2.21}: ansible-core's own integration targets for `async:` (from the sdist of the
   pinned version), with ansible-core alone and with keyword mode (tests/core_targets/run.py);
-- demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh).
+- demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh), with a new async dir of its own;
+- docs-examples: every YAML example of README.md, docs/*.md and docs/docsite/rst/*.rst, run as written on a podman
+  container of its own, with the fixtures of tests/docs_examples (root only; syntax-checked only otherwise).
 """
 
 from __future__ import annotations
@@ -177,14 +179,34 @@ def add_demo_session(series: str, python: str) -> None:
         collections = link_work_tree(session)
         inventory = collections.parent / "inventory.ini"
         inventory.write_text(LOCAL_INVENTORY, encoding="utf-8")
-        env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+        # the demo's jobs in a new async dir of their own: nothing read from or left in the user's ~/.ansible_async
+        async_dir = tmp_dir(session) / "async"
+        shutil.rmtree(async_dir, ignore_errors=True)
+        env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+               "ANSIBLE_ASYNC_DIR": str(async_dir)}
         session.run("ansible-playbook", "-i", str(inventory), str(playbook), *session.posargs, env=env)
 
-    demo.__doc__ = f"docs/examples/demo.yml (or ASYNCOPS_DEMO_PLAYBOOK) on localhost with ansible-core {series}"
+    demo.__doc__ = (f"docs/examples/demo.yml (or ASYNCOPS_DEMO_PLAYBOOK) on localhost with ansible-core {series}, "
+                    "in an async dir of its own")
 
 
 for _series, _python in CORE_PYTHON.items():
     add_demo_session(_series, _python)
+
+
+@nox.session(name="docs-examples", python="3.11", default=False)
+def docs_examples(session: nox.Session) -> None:
+    """Every YAML example of README.md, docs/*.md, docs/docsite/rst/*.rst run as written, each on a podman container
+    of its own with the fixtures of tests/docs_examples (root only; otherwise only syntax-checked, and skipped)."""
+    session.install("-r", "tests/requirements-core-2.19.txt")
+    collections = link_work_tree(session)
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+    command = ["python", str(ROOT / "tests" / "docs_examples" / "run.py"),
+               "--work", str(tmp_dir(session) / "work"), "--logs", str(output_dir(session))]
+    if os.geteuid() != 0:
+        session.run(*command, "--check", *session.posargs, env=env)
+        session.skip("the examples were only syntax-checked: running them needs root (podman containers)")
+    session.run(*command, *session.posargs, env=env)
 
 
 # --- plain pytest ----------------------------------------------------------------------------------------
@@ -243,8 +265,11 @@ def collection_tarball(session: nox.Session) -> None:
     shutil.rmtree(tmp / "smoke", ignore_errors=True)
     shutil.copytree(ROOT / "tests" / "smoke", tmp / "smoke")
     (tmp / "inventory.ini").write_text(LOCAL_INVENTORY, encoding="utf-8")
+    # its jobs in a new async dir of their own: nothing read from or left in the user's ~/.ansible_async
+    shutil.rmtree(tmp / "async", ignore_errors=True)
     with session.chdir(tmp / "smoke"):
-        session.run("ansible-playbook", "-i", str(tmp / "inventory.ini"), "fqcn.yml", env=env)
+        session.run("ansible-playbook", "-i", str(tmp / "inventory.ini"), "fqcn.yml",
+                    env=dict(env, ANSIBLE_ASYNC_DIR=str(tmp / "async")))
     with session.chdir(tmp):
         # the listing leaves async_wrapper out (ansible-core skips modules of that name): render each module
         session.run("ansible-doc", "-t", "module", "-l", f"{NAMESPACE}.{NAME}", env=env)

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Run docs/examples/demo.yml against localhost with the collection straight from this work tree
-# (the nox session demo-<series> of noxfile.py).
+# Run docs/examples/demo.yml against localhost with the collection straight from this work tree, its jobs
+# in an async dir of their own (the nox session demo-<series> of noxfile.py, which scripts/test.sh runs too).
 #
 #   bash scripts/demo.sh [extra ansible-playbook args, e.g. -v]
 #

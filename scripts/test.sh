@@ -109,6 +109,7 @@ main() {
         session "ansible-test-units-$series"
         session "ansible-test-integration-$series"
         session "core-targets-$series"
+        session "demo-$series"
         if ((first)); then
             first=0
             session pytest-ansible
@@ -119,9 +120,11 @@ main() {
                 session "$name"
             done
             if [[ "$(id -u)" != 0 ]]; then
+                skip_step docs-examples "needs root (debootstrap and rootful podman)"
                 skip_step molecule "needs root (debootstrap and rootful podman)"
                 skip_step chaos "needs root (debootstrap and rootful podman)"
             else
+                session docs-examples
                 session molecule
                 session chaos
                 [[ ! -s "$ROOT/tests/output/chaos/figures.txt" ]] || sed 's/^/    /' "$ROOT/tests/output/chaos/figures.txt"

@@ -8,8 +8,9 @@
 #   bash scripts/test_hosts.sh start DIR NAME:SUITE:PORT ...   start hosts, write DIR/inventory.ini
 #   bash scripts/test_hosts.sh stop DIR                        remove the containers started into DIR
 #
-# SUITE is a Debian suite (bookworm, trixie, bullseye). Images contain python3, openssh-server, sudo and
-# a user "asyncops" with passwordless sudo, for become tests. Each container also has a 256 KiB tmpfs
+# SUITE is a Debian suite (bookworm, trixie, bullseye). Images contain python3, python3-apt (for the apt
+# examples of the docs, run offline against a local repository), openssh-server, sudo and a user "asyncops"
+# with passwordless sudo, for become tests. Each container also has a 256 KiB tmpfs
 # on /mnt/small (for full-disk tests) and its sshd can be stopped and restarted (see write_sshd_script).
 # PID 1 of each container is an init that reaps orphans (podman --init with catatonit or tini-static from
 # Debian's packages; see init_binary): jobs' supervisors and sshd daemonize, so their processes end
@@ -17,17 +18,18 @@
 #
 # Environment:
 #   ASYNCOPS_IMAGE_<SUITE>   use this image instead of building one (e.g. ASYNCOPS_IMAGE_BOOKWORM=
-#                            registry.example.com/debian-sshd:12); it needs python3, sshd and sudo
+#                            registry.example.com/debian-sshd:12); it needs python3, sshd and sudo (and
+#                            python3-apt for the docs' apt examples)
 #   ASYNCOPS_DEBIAN_MIRROR   Debian mirror for debootstrap (default http://deb.debian.org/debian)
 #   ASYNCOPS_IMAGE_CACHE     where root file systems are built (default ~/.cache/asyncops-jobs/images)
 set -euo pipefail
 
 IMAGE_REPO="localhost/asyncops-jobs-debian"
 # bump when the image recipe below changes: a new tag forces a rebuild
-IMAGE_RECIPE="r1"
+IMAGE_RECIPE="r2"
 MIRROR="${ASYNCOPS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${ASYNCOPS_IMAGE_CACHE:-$HOME/.cache/asyncops-jobs/images}"
-PACKAGES="python3,openssh-server,sudo,procps"
+PACKAGES="python3,python3-apt,openssh-server,sudo,procps"
 TEST_USER="asyncops"
 PODMAN_CONF="/etc/containers/containers.conf"
 

@@ -14,6 +14,7 @@ import time
 import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleUndefinedVariable
+from ansible.module_utils.datatag import native_type_name
 from ansible.utils.display import Display
 
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _job_results as job_results
@@ -47,6 +48,7 @@ class ActionModule(JobActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
+        check_items(self._task.args.get('items'))
         params = self.validated_params(('concurrency', 'timeout', 'delay', 'retries', 'grace', 'output_limit'))
         check_values(params)
         items = params['items']
@@ -135,6 +137,15 @@ class ActionModule(JobActionBase):
                 raise AnsibleActionFail('the batch %s still runs %ds after its items could have ended under their time '
                                         'limit; its scheduler is not enforcing it (check the target)'
                                         % (batch_jid, time.time() - started_at))
+
+
+def check_items(items: t.Any) -> None:
+    """Refuse items that are not a list, as `loop` does, before the option's type would turn them into one (a
+    string split at its commas, a number into one string item). The value itself is not named: it may be no_log."""
+    if items is not None and not isinstance(items, list):
+        raise AnsibleActionFail("items must be a list, not %r: a string is never split into items (as `loop` refuses "
+                                "one too). Give a YAML list (items: [a, b, c]) or a template that makes one, e.g. "
+                                "items: \"{{ my_string | split(',') }}\"" % native_type_name(items))
 
 
 def check_values(params: dict[str, t.Any]) -> None:

@@ -13,9 +13,13 @@ A job's tree is every process that is, at the time of asking:
     started no earlier than the job (a group id is a pid: once the group is empty, another
     user's daemon can get the same id after the pids wrap), or
   * carrying the job's marker in its environment (ASYNCOPS_JOB_ID=<absolute path of the job
-    record> and ASYNCOPS_JOB_TOKEN=<a random token kept only in the job's private side dir and
-    the supervisor's memory>) and owned by us, which catches processes that escaped with setsid
-    after the supervisor itself died. The path alone is not enough: it is visible in `ps`.
+    record> and ASYNCOPS_JOB_TOKEN=<a random token per job>) and owned by us, which catches
+    processes that escaped with setsid after the supervisor itself died. The path alone is not
+    enough: it is visible in `ps`. The token is kept in the job's private side dir and the
+    supervisor's memory, and it is in the environment of every process of the job (inherited by
+    whatever they start, printed by a job that prints its environment). That is harmless because
+    of the uid check: only our own processes (real and effective uid) count, and only their
+    environment is read; to our own user the token is no secret, as it could signal the job anyway.
 A process that leaves all three (a new session, a cleared environment, and a parent outside the
 tree, which can only happen once the supervisor is gone) cannot be found: see docs/jobs.md.
 

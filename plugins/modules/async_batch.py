@@ -36,7 +36,9 @@ options:
     type: str
     required: true
   items:
-    description: The items. An empty list is not an error; nothing runs.
+    description:
+      - The items. An empty list is not an error; nothing runs.
+      - Anything else than a list is refused, as C(loop) refuses it (a string is not split at its commas).
     type: list
     elements: raw
     required: true

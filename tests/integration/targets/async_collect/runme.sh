@@ -2,6 +2,10 @@
 # Collecting batches and jobs (issue: fleets larger than forks), the hint for hosts > forks, the default wait,
 # and progress through the callbacks.
 set -eux
+# the jobs' own async dir, new for this run: nothing read from or left in the ~/.ansible_async this machine has
+async_home="$(mktemp -d)"
+export ANSIBLE_ASYNC_DIR="$async_home/async"
+trap 'rm -rf "$async_home"' EXIT
 inv=(-i inventory.ini)
 
 # three hosts, two forks: async_batch with wait=true says once that hosts run in waves, and how to avoid it

@@ -2,6 +2,8 @@
 # package, service, uri, get_url, git through async_run/async_batch: a loopback HTTP server, an init script, a repo.
 set -eux
 work="$(mktemp -d)"
+# the jobs' own async dir, new for this run: nothing read from or left in the ~/.ansible_async this machine has
+export ANSIBLE_ASYNC_DIR="$work/async"
 port=$((20000 + RANDOM % 20000))
 cleanup() {
     [[ -z "${server:-}" ]] || kill "$server" || true

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Safety properties that need the whole controller (display, connection, signals), each a playbook here.
 set -eux
+# the jobs' own async dir, new for this run: nothing read from or left in the ~/.ansible_async this machine has
+async_home="$(mktemp -d)"
+export ANSIBLE_ASYNC_DIR="$async_home/async"
+trap 'rm -rf "$async_home"' EXIT
 inv=(-i inventory.ini)
 
 # no_log: progress is shown, but nothing of the task's output, items or args, even at -vvvv
@@ -30,15 +34,18 @@ interrupt() {
     local mode="$1" sig="$2" flag="$OUTPUT_DIR/started-$1" err="$OUTPUT_DIR/interrupt-$1.err" pid jid
     rm -f "$flag"
     rm -f "$err"
-    # stderr appended to, as a terminal or a pipe would take it
-    OUTPUT_DIR="$OUTPUT_DIR" ansible-playbook "${inv[@]}" interrupt.yml -e "mode=$mode" >"$OUTPUT_DIR/interrupt-$mode.out" 2>>"$err" &
+    # stderr appended to, as a terminal or a pipe would take it; unbuffered, so the progress lines reach the file at once
+    OUTPUT_DIR="$OUTPUT_DIR" PYTHONUNBUFFERED=1 ansible-playbook "${inv[@]}" interrupt.yml -e "mode=$mode" \
+        >"$OUTPUT_DIR/interrupt-$mode.out" 2>>"$err" &
     pid=$!
-    for _ in $(seq 300); do
-        [[ -e "$flag" ]] && break
+    # the job runs (its flag) and the task polls it (a progress line of a status round, printed once the launch is
+    # back): stopped then, and not after a fixed sleep, which a loaded machine can spend on the launch alone
+    for _ in $(seq 600); do
+        [[ -e "$flag" ]] && grep -q 'ASYNC POLL on testhost' "$OUTPUT_DIR/interrupt-$mode.out" && break
         sleep 0.1
     done
     [[ -e "$flag" ]]
-    sleep 2
+    grep -q 'ASYNC POLL on testhost' "$OUTPUT_DIR/interrupt-$mode.out"
     kill -s "$sig" "$pid"
     if wait "$pid"; then
         echo "ansible-playbook was not interrupted" >&2

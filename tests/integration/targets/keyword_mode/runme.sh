@@ -7,6 +7,8 @@ set -eux
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp keyword.yml keyword_no_log.yml inventory.ini "$work/"
+# the jobs' own async dir, new for this run: nothing read from or left in the ~/.ansible_async this machine has
+export ANSIBLE_ASYNC_DIR="$work/async"
 cd "$work"
 inv=(-i inventory.ini)
 

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The collection's main paths under mitogen's strategy (mitogen pinned in tests/requirements-mitogen.txt).
 set -eux
+# the jobs' own async dir, new for this run: nothing read from or left in the ~/.ansible_async this machine has
+async_home="$(mktemp -d)"
+export ANSIBLE_ASYNC_DIR="$async_home/async"
+trap 'rm -rf "$async_home"' EXIT
 inv=(-i inventory.ini)
 root="$(ansible-galaxy collection list asyncops.jobs --format json |
     python -c 'import json, sys; paths = json.load(sys.stdin); print(next(p for p in paths if "asyncops.jobs" in paths[p]))')/asyncops/jobs"
@@ -24,7 +28,7 @@ echo "mitogen play took ${elapsed}s"
 # keyword mode under mitogen: async: tasks run on mitogen's runner, and an async_status task says so; run from
 # outside the collection, as a user's playbook (inside, `async_status` would resolve to asyncops.jobs.async_status)
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$async_home"' EXIT
 cp keyword.yml inventory.ini "$work/"
 (cd "$work" && ANSIBLE_LIBRARY="$root/extensions/keyword_mode/library" \
     ANSIBLE_ACTION_PLUGINS="$root/extensions/keyword_mode/action_plugins" \

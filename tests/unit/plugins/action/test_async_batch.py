@@ -85,6 +85,16 @@ def test_bad_values_are_refused(make_action, args, message):
         action.run(task_vars=task_vars)
 
 
+@pytest.mark.parametrize('items', ['a,b,c', 'a', 3])
+def test_items_that_are_not_a_list_are_refused_as_loop_refuses_them(make_action, async_dir, items):
+    """A string used to be split at its commas ('a,b,c' ran 3 items) and a number became one string item."""
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': items,
+                                                    'args': {'cmd': 'true'}})
+    with pytest.raises(AnsibleActionFail, match=r"items must be a list, not '(str|int)'.*split\(','\)"):
+        action.run(task_vars=task_vars)
+    assert not os.path.exists(async_dir)  # refused before anything started
+
+
 def test_no_items_is_not_an_error(make_action):
     action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [],
                                                     'args': {'cmd': 'true'}})
