@@ -338,6 +338,7 @@ def stop_tree(root_pid: int | None = None, group: Group | None = None, marker: M
     while time.time() < deadline:
         reap()
         if not tree():
+            reap()  # what died between the two looks is a zombie the table leaves out: collect its exit status too
             return StopReport(termed, 0, [])
         time.sleep(0.02)
     killed = 0

@@ -420,3 +420,14 @@ def test_a_module_result_somewhat_bigger_than_output_limit_still_parses(store):
     assert not done.get('failed') and done['rc'] == 0 and done['changed'] is True, done.get('msg')
     assert done['output_truncated'] and 'bytes of output left out' in done['stdout']
     assert os.path.getsize(done['stdout_file']) > 10 * 1000 * 1000
+
+
+def test_a_stopped_job_always_has_its_exit_status(store):
+    """The job process of a timed-out job dies of the SIGTERM: its record says so (rc -15). It used to be missing more
+    often than not (the job process was found dead before it was reaped), which ansible-core shows as rc=-1."""
+    jids = ['j30.%d' % index for index in range(10)]
+    for jid in jids:
+        start(store, jid, ['sleep', '30'], time_limit=0.3)
+    done = job_status.Jobs(store).wait(jids, 60)
+    assert [record.get('rc') for record in done] == [-15] * len(jids)
+    assert all(record['timedout'] for record in done)
