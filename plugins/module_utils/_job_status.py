@@ -90,7 +90,7 @@ def collected_note(jid: str, record: t.Mapping[str, t.Any], results_file: str, n
     """What stays of a job once its result was delivered: that it was, when, and how it ended (never its output).
 
     ansible.builtin.async_status reads it as a finished, failed job whose msg says so."""
-    meta = job_meta(record) or {}
+    meta: t.Mapping[str, t.Any] = job_meta(record) or {}
     note_meta: dict[str, t.Any] = {key: meta[key] for key in NOTE_META_KEYS if key in meta}
     note_meta.update(state=COLLECTED, collected_at=now, result_state=job_state(record))
     return {'started': True, 'finished': True, 'failed': True, 'collected': True, 'ansible_job_id': jid,

@@ -106,10 +106,10 @@ def without_item_values(record: Record) -> Record:
     meta = job_status.job_meta(record)
     collect = (meta or {}).get('collect')
     if meta is not None and not record.get('finished') and isinstance(collect, dict) and 'items' in collect:
-        meta = dict(meta)
-        meta['collect'] = {key: value for key, value in collect.items() if key != 'items'}
+        shown: dict[str, t.Any] = dict(meta)
+        shown['collect'] = {key: value for key, value in collect.items() if key != 'items'}
         record = dict(record)
-        record[META_KEY] = meta
+        record[META_KEY] = shown
     return record
 
 

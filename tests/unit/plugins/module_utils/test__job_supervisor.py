@@ -182,8 +182,8 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     store.write_side_file('j20.1', 'args', b'password=SECRET_ARGS')
     launch(store, {'jid': 'j20.1', 'module': 'test', 'argv': ['sleep', '0.3'], 'result_style': 'command',
                    'cmd': 'sleep', 'time_limit': 0, 'grace': 0.2})
-    assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'args', 'payload', 'reserve', 'stderr',
-                                                            'stdout', 'token']
+    listed = sorted(os.listdir(store.side_dir('j20.1')))
+    assert listed == ['.asyncops', 'args', 'payload', 'reserve', 'stderr', 'stdout', 'token']
     wait_done(store, 'j20.1')
     # before any cleanup; the room reserved for the record is given back once it is written
     assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'stderr', 'stdout', 'token']
