@@ -61,6 +61,9 @@ class ActionModule(JobActionBase):
                                concurrency=params['concurrency'], fail_fast=params['fail_fast'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
                                collect=collect)
+        # the items run from the launch on, however long it took to start them all: the give-up deadline counts
+        # from here (from before the launch, a slow launch of many items outlived it while every item ran healthy)
+        launched_at = time.time()
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
         if len(item_jids) != len(items):
             key = 'the key (censored, no_log)' if self._task.no_log else 'key %r' % (params['key'],)
@@ -74,7 +77,8 @@ class ActionModule(JobActionBase):
             return result
         host = task_vars.get('inventory_hostname', '?')
         with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
-            batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
+            batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at,
+                                              launched_at)
         if not params['keep']:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
         result.update(job_results.batch_result(batch, records, collect), **attached)
@@ -99,16 +103,17 @@ class ActionModule(JobActionBase):
         return rendered
 
     def poll_rounds(self, params: dict[str, t.Any], batch_jid: str, item_jids: list[str], task_vars: dict[str, t.Any],
-                    host: str, started_at: float) -> tuple[Result, list[Result]]:
+                    host: str, started_at: float, launched_at: float) -> tuple[Result, list[Result]]:
         """Status rounds until every item finished; returns the batch's record and the items' records.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
         the round in which the last item ends returns the whole records (removed afterwards by collect(), once
         they are safe here). How long: `retries` rounds when given; otherwise as long as the items can run under
-        their time limit (and a margin); without a time limit, until the batch ends (a lost one ends too).
+        their time limit (and a margin) from the moment the launch reply arrived (launched_at); without a time limit,
+        until the batch ends (a lost one ends too). Progress shows the time since started_at, before the launch.
         """
         jids = [batch_jid] + item_jids
-        deadline = wait_deadline(params, len(item_jids), started_at)
+        deadline = wait_deadline(params, len(item_jids), launched_at)
         rounds = 0
         while True:
             reply = self.status_round(task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
@@ -127,9 +132,9 @@ class ActionModule(JobActionBase):
                                         'goes on on the target: follow it with asyncops.jobs.async_status jid=%s, or raise '
                                         'retries' % (batch_jid, rounds, rounds * params['delay'], batch_jid))
             if deadline is not None and time.time() > deadline:
-                raise AnsibleActionFail('the batch %s still runs %ds after its items could have ended under their time '
-                                        'limit; its scheduler is not enforcing it (check the target)'
-                                        % (batch_jid, time.time() - started_at))
+                raise AnsibleActionFail('the batch %s still runs %ds after its launch, longer than its items could run '
+                                        'under their time limit; its scheduler is not enforcing it (check the target)'
+                                        % (batch_jid, time.time() - launched_at))
 
 
 def check_values(params: dict[str, t.Any]) -> None:
@@ -137,13 +142,14 @@ def check_values(params: dict[str, t.Any]) -> None:
         raise AnsibleActionFail('loop_var and index_var must differ (both are %r)' % params['loop_var'])
 
 
-def wait_deadline(params: t.Mapping[str, t.Any], items: int, started_at: float) -> float | None:
-    """When a batch whose items have a time limit must have ended: the windows of `concurrency` items one after
-    another, each at most its limit and grace, plus a margin. None without a time limit."""
+def wait_deadline(params: t.Mapping[str, t.Any], items: int, launched_at: float) -> float | None:
+    """When a batch whose items have a time limit must have ended: from the moment its launch reply arrived
+    (every item has a record then), the windows of `concurrency` items one after another, each at most its limit
+    and grace, plus a margin. None without a time limit."""
     if not params['timeout']:
         return None
     windows = -(-items // max(1, int(params['concurrency'])))
-    return started_at + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
+    return launched_at + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
 
 
 def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:

@@ -141,3 +141,34 @@ def test_a_failing_status_round_stops_the_batch_with_its_message(make_action, as
                        % re.escape(async_dir)):
         action.run(task_vars=task_vars)
     assert time.time() - started < 5
+
+
+def test_a_slow_launch_does_not_give_up_on_a_healthy_batch(make_action, async_dir, monkeypatch, give_up_after):
+    """The give-up deadline counted from before the launch: a launch slower than the items' time limit (800 items
+    took 35 s to start) made the task fail "its scheduler is not enforcing it" while the batch ran as it should.
+
+    Here the launch reply arrives after the old deadline (its margin shrunk to 1 s): the items start at the end of
+    the launch, as the last items of a big launch do, and run within their limit."""
+    give_up_after(60)
+    from ansible_collections.asyncops.jobs.plugins.action import async_batch
+    monkeypatch.setattr(async_batch, 'DEADLINE_MARGIN', 1)
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': ['a', 'b'],
+                                                    'args': {'cmd': trust_as_template('sleep 2')},
+                                                    'concurrency': 2, 'timeout': 3, 'grace': 0, 'delay': 1})
+    slow_launch(action, 4.5)  # old deadline: 1 window x (3 s + 0) + 1 s after the launch began
+    result = action.run(task_vars=task_vars)
+    assert not result.get('failed') and result['summary']['ok'] == 2
+    assert [r['rc'] for r in result['results']] == [0, 0]
+    assert records_left(async_dir) == []  # collected
+
+
+def slow_launch(action, seconds):
+    """The launch round trip of action takes `seconds` more before it starts the jobs (a slow launch)."""
+    real = action.run_target_module
+
+    def slow(name, args, task_vars):
+        if name == 'asyncops.jobs.async_wrapper':
+            time.sleep(seconds)
+        return real(name, args, task_vars)
+
+    action.run_target_module = slow
