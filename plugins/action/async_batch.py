@@ -109,11 +109,14 @@ class ActionModule(JobActionBase):
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
         the round in which the last item ends returns the whole records (removed afterwards by collect(), once
         they are safe here). How long: `retries` rounds when given; otherwise as long as the items can run under
-        their time limit (and a margin) from the moment the launch reply arrived (launched_at); without a time limit,
-        until the batch ends (a lost one ends too). Progress shows the time since started_at, before the launch.
+        their time limit (and a margin) from the moment the launch reply arrived (launched_at), and from the last
+        round in which an item started or ended (the scheduler answers the launch before it starts the first window);
+        without a time limit, until the batch ends (a lost one ends too). Progress shows the time since started_at,
+        before the launch.
         """
         jids = [batch_jid] + item_jids
         deadline = wait_deadline(params, len(item_jids), launched_at)
+        moved = (len(item_jids), 0)  # (pending, done) when the scheduler last moved: at the launch, all pending
         rounds = 0
         while True:
             reply = self.status_round(task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
@@ -123,6 +126,9 @@ class ActionModule(JobActionBase):
                 return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
             rounds += 1
             counts = job_results.progress_counts(reply['jobs'][1:])
+            if deadline is not None and (counts['pending'], counts['done']) != moved:
+                moved = (counts['pending'], counts['done'])
+                deadline = max(deadline, wait_deadline(params, counts['pending'], time.time(), started=True))
             elapsed = time.time() - started_at
             self.report_progress({'ansible_job_id': batch_jid, 'started': True, 'finished': False,
                                   'elapsed': round(elapsed, 3), 'asyncops_progress': counts},
@@ -142,14 +148,15 @@ def check_values(params: dict[str, t.Any]) -> None:
         raise AnsibleActionFail('loop_var and index_var must differ (both are %r)' % params['loop_var'])
 
 
-def wait_deadline(params: t.Mapping[str, t.Any], items: int, launched_at: float) -> float | None:
-    """When a batch whose items have a time limit must have ended: from the moment its launch reply arrived
-    (every item has a record then), the windows of `concurrency` items one after another, each at most its limit
-    and grace, plus a margin. None without a time limit."""
+def wait_deadline(params: t.Mapping[str, t.Any], pending: int, since: float, started: bool = False) -> float | None:
+    """When a batch whose items have a time limit must have ended: from `since` (the moment its launch reply arrived,
+    or a round in which an item started or ended), the windows of `concurrency` pending items one after another,
+    after the window of the items already started (started=True), each at most its limit and grace, plus a margin.
+    None without a time limit."""
     if not params['timeout']:
         return None
-    windows = -(-items // max(1, int(params['concurrency'])))
-    return launched_at + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
+    windows = -(-pending // max(1, int(params['concurrency']))) + int(started)
+    return since + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
 
 
 def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:
