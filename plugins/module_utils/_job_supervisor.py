@@ -439,6 +439,21 @@ class Supervisor:
             self._record_write_failure(exc)
         return result
 
+    def record_start_failure(self, exc: BaseException) -> None:
+        """The final record of a batch item whose job process could not be started (e.g. the process limit)."""
+        meta = {'version': RECORD_VERSION, 'module': self.spec.get('module'), 'state': 'failed',
+                'started_at': self.started_at, 'ended_at': time.time()}
+        for key in ('batch_jid', 'index'):
+            if key in self.spec:
+                meta[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
+        self._job_ended()
+        try:
+            self.store.write(self.jid, {'started': False, 'finished': True, 'failed': True, 'changed': False,
+                                        'ansible_job_id': self.jid, 'results_file': self.store.record_path(self.jid),
+                                        'msg': 'could not start the job: %s' % exc, META_KEY: meta})
+        except OSError:
+            pass
+
     def _record_write_failure(self, exc: OSError) -> None:
         """Storing the full result failed (e.g. ENOSPC): try a small record that says so."""
         small = {'started': True, 'finished': True, 'failed': True, 'ansible_job_id': self.jid,
@@ -537,6 +552,8 @@ def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
     try:
         record = sup.start()
     except BaseException as exc:
+        if notify_fd is None:  # a batch item: no launch waits for this start, so its record says why it failed
+            sup.record_start_failure(exc)
         notify(notify_fd, {'error': 'could not start the job: %s' % exc})
         os._exit(1)
     notify(notify_fd, {'record': record})
