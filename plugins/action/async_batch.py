@@ -128,7 +128,7 @@ class ActionModule(JobActionBase):
             counts = job_results.progress_counts(reply['jobs'][1:])
             if deadline is not None and (counts['pending'], counts['done']) != moved:
                 moved = (counts['pending'], counts['done'])
-                deadline = max(deadline, wait_deadline(params, counts['pending'], time.time(), started=True))
+                deadline = max(deadline, wait_deadline(params, counts['pending'], time.time(), started=True) or deadline)
             elapsed = time.time() - started_at
             self.report_progress({'ansible_job_id': batch_jid, 'started': True, 'finished': False,
                                   'elapsed': round(elapsed, 3), 'asyncops_progress': counts},
