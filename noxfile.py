@@ -18,7 +18,8 @@ ansible-lint) are configured in antsibull-nox.toml. This file adds what they can
 - typing: mypy, the controller code strict (.mypy.ini), the target code as Python 3.8 (tests/mypy-target.ini);
 - core-targets-{2.19,2.20,2.21}: ansible-core's own integration targets for `async:` (from the sdist of the
   pinned version), with ansible-core alone and with keyword mode (tests/core_targets/run.py);
-- demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh).
+- demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh);
+- bench: bench/bench.py (docs/benchmark.md) with ansible-core 2.19 as pinned, against this work tree.
 """
 
 from __future__ import annotations
@@ -185,6 +186,16 @@ def add_demo_session(series: str, python: str) -> None:
 
 for _series, _python in CORE_PYTHON.items():
     add_demo_session(_series, _python)
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """bench/bench.py against this work tree with ansible-core 2.19 as pinned; its arguments after --
+    (e.g. nox -s bench -- --scenario launch, see docs/benchmark.md)."""
+    session.install("-r", "tests/requirements-core-2.19.txt")
+    collections = link_work_tree(session)
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+    session.run("python", str(ROOT / "bench" / "bench.py"), *session.posargs, env=env)
 
 
 # --- plain pytest ----------------------------------------------------------------------------------------
