@@ -552,7 +552,7 @@ def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
     try:
         record = sup.start()
     except BaseException as exc:
-        if notify_fd is None:  # a batch item: no launch waits for this start, so its record says why it failed
+        if notify_fd is None and sup.child is None:  # a batch item that never ran: no launch waits, its record says why
             sup.record_start_failure(exc)
         notify(notify_fd, {'error': 'could not start the job: %s' % exc})
         os._exit(1)
