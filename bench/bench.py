@@ -493,10 +493,10 @@ def run_all(args, durations, bound, workdir, inventory):
             row['hosts'] = len(counts) if counts != [0] else 0
             row['execs_per_host'] = str(counts[0]) if counts[0] == counts[-1] else '%d-%d' % (counts[0], counts[-1])
             rows.append(row)
-            print('%-7s rc=%d wall=%.1fs first task=%ss execs/host=%s cpu=%.1fs tasks=%s (processes: %s; log: %s)' % (
+            tasks = ' tasks=%s' % ' '.join('%.2f' % seconds for seconds in row['tasks']) if method == 'launch' else ''
+            print('%-7s rc=%d wall=%.1fs first task=%ss execs/host=%s cpu=%.1fs%s (processes: %s; log: %s)' % (
                 method, row['rc'], row['wall'], '%.1f' % row['launch'] if row['launch'] is not None else '-',
-                row['execs_per_host'], row['cpu'], ' '.join('%.2f' % seconds for seconds in row['tasks']),
-                processes.describe(), row['log']), flush=True)
+                row['execs_per_host'], row['cpu'], tasks, processes.describe(), row['log']), flush=True)
     finally:
         processes.close()
     print()
