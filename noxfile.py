@@ -21,6 +21,7 @@ ansible-lint) are configured in antsibull-nox.toml. This file adds what they can
 - demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh), with a new async dir of its own;
 - docs-examples: every YAML example of README.md, docs/*.md and docs/docsite/rst/*.rst, run as written on a podman
   container of its own, with the fixtures of tests/docs_examples (root only; syntax-checked only otherwise).
+- bench: bench/bench.py (docs/benchmark.md) with ansible-core 2.19 as pinned, against this work tree.
 """
 
 from __future__ import annotations
@@ -207,6 +208,16 @@ def docs_examples(session: nox.Session) -> None:
         session.run(*command, "--check", *session.posargs, env=env)
         session.skip("the examples were only syntax-checked: running them needs root (podman containers)")
     session.run(*command, *session.posargs, env=env)
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """bench/bench.py against this work tree with ansible-core 2.19 as pinned; its arguments after --
+    (e.g. nox -s bench -- --scenario launch, see docs/benchmark.md)."""
+    session.install("-r", "tests/requirements-core-2.19.txt")
+    collections = link_work_tree(session)
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+    session.run("python", str(ROOT / "bench" / "bench.py"), *session.posargs, env=env)
 
 
 # --- plain pytest ----------------------------------------------------------------------------------------

@@ -17,9 +17,18 @@ command executions per host, counted from the connection's own -vvv log (every `
 for a host), and the controller's CPU time (user + sys of ansible-playbook and everything it waited for:
 workers, ssh), in total, per host and per item.
 
+The `launch` scenario (method `launch`) measures what starting a big batch costs: M items at concurrency M,
+started with wait: false, then collected with async_status mode: wait. In the same run: one no-op module task
+(ansible.builtin.ping) and the launch of a 1-item batch, for reference. It reports the launch time, the cost
+per item ((launch of M - launch of 1) / (M - 1)), that cost as a fraction of the no-op task, and the time to
+all results (launch + collect) against the lower bound (one item's duration). The run is bounded to
+--max-processes processes (M supervisors + M jobs run at once): a pids cgroup when run as root, which
+ulimit -u does not bind, else RLIMIT_NPROC.
+
 Usage (from the collection root; ANSIBLE_COLLECTIONS_PATH must reach this collection):
   python bench/bench.py --items 100 --concurrency 4 [--containers N | --inventory INV] [--methods recipe,until,batch]
   python bench/bench.py --scenario forks     # 8 hosts, forks 2, 12 x 3 s items, concurrency 3, all methods
+  python bench/bench.py --scenario launch    # localhost, 1,000 x 3 s items at concurrency 1,000
 Without --inventory or --containers the target is localhost over the local connection. --containers N
 starts N SSH test hosts (podman containers of a Debian image built here, sshd on 127.0.0.1 ports, see
 scripts/test_hosts.sh) for the run and removes them afterwards.
@@ -127,11 +136,55 @@ COLLECT = """\
         mode: wait
 """
 
+LAUNCH = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: One no-op module task
+      ansible.builtin.ping:
+
+    - name: Launch a batch of 1 item
+      asyncops.jobs.async_batch:
+        module: ansible.builtin.command
+        items: "{{ durations[:1] }}"
+        args:
+          cmd: "sleep {{ item }}"
+        concurrency: 1
+        timeout: 600
+        wait: false
+      register: one
+
+    - name: Collect the batch of 1 item
+      asyncops.jobs.async_status:
+        jid: "{{ one.ansible_job_id }}"
+        mode: wait
+
+    - name: Launch all items
+      asyncops.jobs.async_batch:
+        module: ansible.builtin.command
+        items: "{{ durations }}"
+        args:
+          cmd: "sleep {{ item }}"
+        concurrency: "{{ concurrency }}"
+        timeout: 600
+        wait: false
+      register: launched
+
+    - name: Collect all items
+      asyncops.jobs.async_status:
+        jid: "{{ launched.ansible_job_id }}"
+        mode: wait
+        timeout: 1200
+      register: collected
+      failed_when: collected is failed or collected.summary.ok != durations | length
+"""
+
 PLAYBOOKS = {
     'recipe': {'main.yml': RECIPE_MAIN, 'recipe_batch.yml': RECIPE_BATCH},
     'until': {'main.yml': UNTIL},
     'batch': {'main.yml': BATCH},
     'collect': {'main.yml': COLLECT},
+    'launch': {'main.yml': LAUNCH},
 }
 
 # Writes when each task of the play started, so the first task's duration (the launch phase) is known.
@@ -166,7 +219,10 @@ SCENARIOS = {
     # hosts > forks: the fleet case (8 SSH hosts, forks 2, 12 items of 3 s, concurrency 3: bound 12 s)
     'forks': {'containers': 8, 'forks': 2, 'items': 12, 'duration': 3.0, 'concurrency': 3,
               'methods': 'recipe,until,batch,collect'},
+    # the cost of starting a big batch: 1,000 items of 3 s at concurrency 1,000 on localhost
+    'launch': {'items': 1000, 'duration': 3.0, 'concurrency': 1000, 'methods': 'launch', 'max_processes': 2400},
 }
+PIDS_CGROUPS = ('/sys/fs/cgroup/pids', '/sys/fs/cgroup')  # cgroup v1's pids hierarchy, cgroup v2's root
 EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC (.*)$', re.M)
 SSH_PORT = re.compile(r"\bPort=(\d+)")
 
@@ -204,18 +260,98 @@ def write_timing_callback(workdir):
     return path
 
 
-def first_task_seconds(timing_file):
-    """Duration of the play's first task (from its start to the next task's start or the end)."""
+def task_seconds(timing_file):
+    """Duration of each task of the play, in order (from its start to the next task's start or the end)."""
     try:
         with open(timing_file) as f:
             marks = json.load(f)
     except (OSError, ValueError):
-        return None
-    return marks[1][1] - marks[0][1] if len(marks) >= 2 else None
+        return []
+    return [end - start for (_name, start), (_next, end) in zip(marks, marks[1:])]
 
 
-def run_method(method, inventory, extra_vars, workdir, forks):
-    """Run one method; a row of measurements (wall, execs per host, rc, log, launch, cpu)."""
+def first_task_seconds(timing_file):
+    """Duration of the play's first task."""
+    tasks = task_seconds(timing_file)
+    return tasks[0] if tasks else None
+
+
+class ProcessBound:
+    """At most `limit` processes for what runs under it (the playbook, and the supervisors and jobs it starts on
+    localhost): a pids cgroup as root (RLIMIT_NPROC does not bind root), else RLIMIT_NPROC on top of the processes
+    this user already has. limit 0: no bound."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.cgroup = None
+        self.nproc = None
+        if not limit:
+            return
+        if os.geteuid() != 0:
+            mine = sum(1 for name in os.listdir('/proc') if name.isdigit() and owned_by_me('/proc/' + name))
+            self.nproc = mine + limit
+            return
+        for root in PIDS_CGROUPS:
+            if os.path.isfile(os.path.join(root, 'cgroup.procs')) and pids_controller(root):
+                path = os.path.join(root, 'asyncops-bench-%d' % os.getpid())
+                try:
+                    os.mkdir(path)
+                    with open(os.path.join(path, 'pids.max'), 'w') as f:
+                        f.write(str(limit))
+                except OSError:
+                    continue
+                self.cgroup = path
+                return
+        sys.exit('cannot bound the processes of this run: as root, ulimit -u does not apply and no pids cgroup could '
+                 'be made (%s); run as another user, or give --max-processes 0 to run unbounded'
+                 % ', '.join(PIDS_CGROUPS))
+
+    def enter(self):
+        """In the child, before exec: join the bound."""
+        if self.cgroup:
+            with open(os.path.join(self.cgroup, 'cgroup.procs'), 'w') as f:
+                f.write(str(os.getpid()))
+        elif self.nproc:
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
+
+    def describe(self):
+        if self.cgroup:
+            return 'pids cgroup %s, pids.max %d' % (self.cgroup, self.limit)
+        return 'RLIMIT_NPROC %d' % self.nproc if self.nproc else 'unbounded'
+
+    def close(self, timeout=60):
+        """Remove the cgroup once what ran in it ended (the supervisors exit right after their last record)."""
+        if not self.cgroup:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                os.rmdir(self.cgroup)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    print('left %s behind: processes still run in it' % self.cgroup)
+                    return
+                time.sleep(0.5)
+
+
+def owned_by_me(path):
+    try:
+        return os.stat(path).st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def pids_controller(root):
+    """Whether the cgroup hierarchy at root limits pids (v1: its own hierarchy; v2: pids among the controllers)."""
+    if os.path.isfile(os.path.join(root, 'cgroup.controllers')):
+        with open(os.path.join(root, 'cgroup.subtree_control')) as f:
+            return 'pids' in f.read().split()
+    return os.path.basename(root) == 'pids'
+
+
+def run_method(method, inventory, extra_vars, workdir, forks, bound=None):
+    """Run one method; a row of measurements (wall, execs per host, rc, log, launch, cpu, tasks)."""
     playbook = write_playbooks(workdir, method)
     log_path = os.path.join(workdir, '%s.log' % method)
     timing_file = os.path.join(workdir, '%s.timing.json' % method)
@@ -224,7 +360,8 @@ def run_method(method, inventory, extra_vars, workdir, forks):
     cmd = ['ansible-playbook', '-vvv', '-i', inventory, '-f', str(forks), '-e', '@' + extra_vars, playbook]
     cpu_before, start = children_cpu(), time.monotonic()
     with open(log_path, 'w') as log:
-        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
+                             preexec_fn=bound.enter if bound else None)
     wall, cpu = time.monotonic() - start, children_cpu() - cpu_before
     with open(log_path) as log:
         execs = {}
@@ -232,7 +369,7 @@ def run_method(method, inventory, extra_vars, workdir, forks):
             host = exec_target(host, command)
             execs[host] = execs.get(host, 0) + 1
     return {'method': method, 'wall': wall, 'execs': execs, 'rc': rc, 'log': log_path,
-            'launch': first_task_seconds(timing_file), 'cpu': cpu}
+            'launch': first_task_seconds(timing_file), 'cpu': cpu, 'tasks': task_seconds(timing_file)}
 
 
 def exec_target(host, command):
@@ -277,6 +414,21 @@ def table(rows, bound, args):
     return '\n'.join(lines)
 
 
+def launch_table(row, durations, concurrency, bound):
+    """The launch scenario's row: its tasks are no-op, launch 1, collect 1, launch M, collect M."""
+    items = len(durations)
+    noop, launch_one, _collect_one, launch_all, collect_all = row['tasks']
+    per_item = (launch_all - launch_one) / max(1, items - 1)
+    return '\n'.join([
+        '| items | C | no-op task (s) | launch of 1 (s) | launch of %d (s) | per item (ms) | per item / no-op task '
+        '| all results (s) | lower bound (s) |' % items,
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| %d | %d | %.2f | %.2f | %.2f | %.2f | %.4f | %.1f | %.1f |' % (
+            items, concurrency, noop, launch_one, launch_all, 1000 * per_item, per_item / noop,
+            launch_all + collect_all, bound),
+    ])
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--scenario', choices=sorted(SCENARIOS),
@@ -296,6 +448,8 @@ def parse_args(argv):
     parser.add_argument('--duration', type=float, help='every item sleeps this long (instead of seeded durations)')
     parser.add_argument('--forks', type=int, default=10)
     parser.add_argument('--json', help='also write the measurements to this file')
+    parser.add_argument('--max-processes', type=int, default=0,
+                        help='bound the run to this many processes (pids cgroup as root, else RLIMIT_NPROC); 0: none')
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.scenario:
@@ -331,26 +485,34 @@ def run_all(args, durations, bound, workdir, inventory):
     with open(extra_vars, 'w') as f:
         json.dump({'durations': durations, 'concurrency': args.concurrency}, f)
     rows = []
-    failed = False
-    for method in args.methods.split(','):
-        row = run_method(method, inventory, extra_vars, workdir, args.forks)
-        failed = failed or row['rc'] != 0
-        counts = sorted(row.pop('execs').values()) or [0]
-        row['hosts'] = len(counts) if counts != [0] else 0
-        row['execs_per_host'] = str(counts[0]) if counts[0] == counts[-1] else '%d-%d' % (counts[0], counts[-1])
-        rows.append(row)
-        print('%-7s rc=%d wall=%.1fs first task=%ss execs/host=%s cpu=%.1fs (log: %s)' % (
-            method, row['rc'], row['wall'], '%.1f' % row['launch'] if row['launch'] is not None else '-',
-            row['execs_per_host'], row['cpu'], row['log']), flush=True)
+    processes = ProcessBound(args.max_processes)
+    try:
+        for method in args.methods.split(','):
+            row = run_method(method, inventory, extra_vars, workdir, args.forks, processes)
+            counts = sorted(row.pop('execs').values()) or [0]
+            row['hosts'] = len(counts) if counts != [0] else 0
+            row['execs_per_host'] = str(counts[0]) if counts[0] == counts[-1] else '%d-%d' % (counts[0], counts[-1])
+            rows.append(row)
+            tasks = ' tasks=%s' % ' '.join('%.2f' % seconds for seconds in row['tasks']) if method == 'launch' else ''
+            print('%-7s rc=%d wall=%.1fs first task=%ss execs/host=%s cpu=%.1fs%s (processes: %s; log: %s)' % (
+                method, row['rc'], row['wall'], '%.1f' % row['launch'] if row['launch'] is not None else '-',
+                row['execs_per_host'], row['cpu'], tasks, processes.describe(), row['log']), flush=True)
+    finally:
+        processes.close()
     print()
-    print('items=%d concurrency=%d forks=%d durations %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
-          % (args.items, args.concurrency, args.forks, min(durations), max(durations), sum(durations),
-             max(durations), bound))
-    print(table(rows, bound, args))
+    if args.methods == 'launch':
+        if rows[0]['rc'] == 0:
+            print('items=%d concurrency=%d durations %.1fs' % (args.items, args.concurrency, max(durations)))
+            print(launch_table(rows[0], durations, args.concurrency, bound))
+    else:
+        print('items=%d concurrency=%d forks=%d durations %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
+              % (args.items, args.concurrency, args.forks, min(durations), max(durations), sum(durations),
+                 max(durations), bound))
+        print(table(rows, bound, args))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'durations': durations, 'lower_bound': bound, 'rows': rows}, f, indent=2)
-    return 1 if failed else 0
+    return 1 if any(row['rc'] != 0 for row in rows) else 0
 
 
 if __name__ == '__main__':

@@ -66,6 +66,9 @@ class ActionModule(JobActionBase):
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
                                collect=collect, work={'module': job_list[0]['module'], 'args': digest(params['args']),
                                                       'items': digest(items)})
+        # the items run from the launch on, however long it took to start them all: the give-up deadline counts
+        # from here (from before the launch, a slow launch of many items outlived it while every item ran healthy)
+        launched_at = time.time()
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
         if len(item_jids) != len(items):
             key = 'the key (censored, no_log)' if self._task.no_log else 'key %r' % (params['key'],)
@@ -79,7 +82,8 @@ class ActionModule(JobActionBase):
             return result
         host = task_vars.get('inventory_hostname', '?')
         with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
-            batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at)
+            batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at,
+                                              launched_at)
         if not params['keep']:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
         if jobs.record_no_log(batch):  # attached by key to a batch started under no_log: the record carries it
@@ -106,16 +110,20 @@ class ActionModule(JobActionBase):
         return rendered
 
     def poll_rounds(self, params: dict[str, t.Any], batch_jid: str, item_jids: list[str], task_vars: dict[str, t.Any],
-                    host: str, started_at: float) -> tuple[Result, list[Result]]:
+                    host: str, started_at: float, launched_at: float) -> tuple[Result, list[Result]]:
         """Status rounds until every item finished; returns the batch's record and the items' records.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
         the round in which the last item ends returns the whole records (removed afterwards by collect(), once
         they are safe here). How long: `retries` rounds when given; otherwise as long as the items can run under
-        their time limit (and a margin); without a time limit, until the batch ends (a lost one ends too).
+        their time limit (and a margin) from the moment the launch reply arrived (launched_at), and from the last
+        round in which an item started or ended (the scheduler answers the launch before it starts the first window);
+        without a time limit, until the batch ends (a lost one ends too). Progress shows the time since started_at,
+        before the launch.
         """
         jids = [batch_jid] + item_jids
-        deadline = wait_deadline(params, len(item_jids), started_at)
+        deadline = wait_deadline(params, len(item_jids), launched_at)
+        moved = (len(item_jids), 0)  # (pending, done) when the scheduler last moved: at the launch, all pending
         rounds = 0
         while True:
             reply = self.status_round(task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
@@ -125,6 +133,9 @@ class ActionModule(JobActionBase):
                 return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
             rounds += 1
             counts = job_results.progress_counts(reply['jobs'][1:])
+            if deadline is not None and (counts['pending'], counts['done']) != moved:
+                moved = (counts['pending'], counts['done'])
+                deadline = max(deadline, wait_deadline(params, counts['pending'], time.time(), started=True) or deadline)
             elapsed = time.time() - started_at
             self.report_progress({'ansible_job_id': batch_jid, 'started': True, 'finished': False,
                                   'elapsed': round(elapsed, 3), 'asyncops_progress': counts},
@@ -134,9 +145,9 @@ class ActionModule(JobActionBase):
                                         'goes on on the target: follow it with asyncops.jobs.async_status jid=%s, or raise '
                                         'retries' % (batch_jid, rounds, rounds * params['delay'], batch_jid))
             if deadline is not None and time.time() > deadline:
-                raise AnsibleActionFail('the batch %s still runs %ds after its items could have ended under their time '
-                                        'limit; its scheduler is not enforcing it (check the target)'
-                                        % (batch_jid, time.time() - started_at))
+                raise AnsibleActionFail('the batch %s still runs %ds after its launch, longer than its items could run '
+                                        'under their time limit; its scheduler is not enforcing it (check the target)'
+                                        % (batch_jid, time.time() - launched_at))
 
 
 def check_items(items: t.Any) -> None:
@@ -153,13 +164,15 @@ def check_values(params: dict[str, t.Any]) -> None:
         raise AnsibleActionFail('loop_var and index_var must differ (both are %r)' % params['loop_var'])
 
 
-def wait_deadline(params: t.Mapping[str, t.Any], items: int, started_at: float) -> float | None:
-    """When a batch whose items have a time limit must have ended: the windows of `concurrency` items one after
-    another, each at most its limit and grace, plus a margin. None without a time limit."""
+def wait_deadline(params: t.Mapping[str, t.Any], pending: int, since: float, started: bool = False) -> float | None:
+    """When a batch whose items have a time limit must have ended: from `since` (the moment its launch reply arrived,
+    or a round in which an item started or ended), the windows of `concurrency` pending items one after another,
+    after the window of the items already started (started=True), each at most its limit and grace, plus a margin.
+    None without a time limit."""
     if not params['timeout']:
         return None
-    windows = -(-items // max(1, int(params['concurrency'])))
-    return started_at + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
+    windows = -(-pending // max(1, int(params['concurrency']))) + int(started)
+    return since + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
 
 
 def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:

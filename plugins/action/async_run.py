@@ -31,29 +31,31 @@ class ActionModule(JobActionBase):
         params = self.validated_params(('timeout', 'poll', 'grace', 'output_limit'))
         task_vars = task_vars or {}
         job = self.build_job(params['module'], params['args'], task_vars)
-        started_at = time.time()
         launched = self.launch([job], params['timeout'], task_vars, grace=params['grace'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
                                collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)},
                                work={'module': job['module'], 'args': digest(params['args'])})
+        # the job runs from the launch on, however long the launch took: the give-up deadline counts from here
+        launched_at = time.time()
         jid = launched['ansible_job_id']
         attached = {'attached': True} if launched.get('attached') else {}
         if params['poll'] == 0:
             result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
                           ansible_job_id=jid, results_file=launched['results_file'], **attached)
             return result
-        final = self.poll(jid, params, task_vars, started_at)
+        final = self.poll(jid, params, task_vars, launched_at)
         if params['cleanup']:
             self.collect(task_vars, jid, params['poll'])
         result.update(final, **attached)
         result.setdefault('changed', False)
         return self.censored_if_no_log(result, final)
 
-    def poll(self, jid: str, params: dict[str, t.Any], task_vars: dict[str, t.Any], started_at: float) -> Result:
-        """Wait for the job, one progress line per round; the job ids are printed if the controller is stopped."""
+    def poll(self, jid: str, params: dict[str, t.Any], task_vars: dict[str, t.Any], launched_at: float) -> Result:
+        """Wait for the job, one progress line per round; the job ids are printed if the controller is stopped.
+        With a time limit, the job must have ended that long (+ grace and a margin) after its launch reply arrived."""
         deadline = None
         if params['timeout']:
-            deadline = started_at + params['timeout'] + params['grace'] + DEADLINE_MARGIN
+            deadline = launched_at + params['timeout'] + params['grace'] + DEADLINE_MARGIN
         host = task_vars.get('inventory_hostname', '?')
         no_log = bool(self._task.no_log)
 

@@ -6,9 +6,9 @@
 # Do not use this from other collections or standalone plugins/modules!
 """A batch: many jobs started on the target by one scheduler with a sliding concurrency window.
 
-The scheduler is a detached process like a job supervisor.  It starts the first `concurrency`
-items (each under its own Supervisor, in a forked child) before it records the other items as
-'pending', and refills the window the moment an item's job process ends (its supervisor says so
+The scheduler is a detached process like a job supervisor.  It records every item as 'pending',
+answers the launch, then starts the first `concurrency` items (each under its own Supervisor, in a
+forked child), and refills the window the moment an item's job process ends (its supervisor says so
 on a pipe before recording the result; with fail_fast, when the supervisor exits), not at the
 next poll.  With fail_fast, no new item starts after the first failure; the items not started
 are recorded as skipped.  The batch record (the batch jid) lists the item jids and is finished
@@ -66,6 +66,7 @@ class BatchScheduler:
         self.failed_seen = False
         self.kill_requested = False
         self.kill_requests_waiting = False  # SIGUSR1: look for items killed before they started
+        self.fork_failed = False  # an item waits for a process: try again at the next wake-up
         self.started_at = time.time()
         ident = proc.identity(os.getpid())
         self.meta = {
@@ -107,7 +108,12 @@ class BatchScheduler:
 
     # -- records -----------------------------------------------------------------------
     def write_pending(self, indices: t.Iterable[int]) -> None:
-        """'pending' records for these items: every item has a record from the launch on."""
+        """'pending' records for these items: every item has a record from the launch on.
+
+        One flush for all of them, not an fsync per record (tens of ms each on some disks: an 800-item launch took
+        35 s): a pending record carries no result, only that the item exists and that this scheduler runs it, and
+        no one is told of the items before the flush is done (the launch reply comes after it). Each record is
+        still written whole and renamed into place, so a reader never sees a partial one."""
         for index in indices:
             spec = self.specs[index]
             self.store.write(spec['jid'], {
@@ -115,12 +121,12 @@ class BatchScheduler:
                 'results_file': self.store.record_path(spec['jid']),
                 META_KEY: self.item_meta(state='pending', index=index, module=spec.get('module'),
                                          time_limit=spec.get('time_limit'),
-                                         grace=spec.get('grace', DEFAULTS['grace']))})
+                                         grace=spec.get('grace', DEFAULTS['grace']))}, durable=False)
+        self.store.sync()
 
     def start(self) -> BatchRecord:
-        """Start the first window, then record the other items as pending; returns the batch record."""
-        self.write_pending(self.pending[:self.concurrency])
-        self.fill_window()
+        """Record every item as pending and the batch as running; returns the batch record. The first window starts
+        in run(), once the launch has its reply: a launch waits for the records, not for 1,000 forks."""
         self.write_pending(self.pending)
         return self.write_batch_record()
 
@@ -185,7 +191,24 @@ class BatchScheduler:
                 self.record_not_started(index, 'killed', 'killed before it started (asyncops.jobs.async_status '
                                                          'mode=kill on this item)')
                 continue
-            self.running[self.start_item(self.specs[index])] = index
+            try:
+                self.running[self.start_item(self.specs[index])] = index
+            except OSError as exc:
+                if not self.no_process_for(index, exc):
+                    return
+
+    def no_process_for(self, index: int, exc: OSError) -> bool:
+        """The item's supervisor could not be forked (the process limit: ulimit -u, a pids cgroup; or memory). While
+        items of this batch run, it waits for one of them to end (the window shrinks to what the limit allows): False.
+        With none running, nothing here would free a process: it is recorded failed, with the reason: True."""
+        if self.running or self.finishing:
+            self.pending.insert(0, index)
+            self.fork_failed = True
+            return False
+        self.record_not_started(index, 'failed', 'not started: could not start its supervisor process (%s); the '
+                                                 'process limit (ulimit -u, pids cgroup) or memory is exhausted: lower '
+                                                 'concurrency or raise the limit' % exc)
+        return True
 
     def kill_requested_items(self) -> bool:
         """Pending items with a kill request are recorded killed and never start; True if there were any."""
@@ -280,6 +303,9 @@ class BatchScheduler:
                 self.skip_pending()
             if self.kill_requests_waiting and self.kill_requested_items():
                 self.write_batch_record()
+            if self.fork_failed:
+                self.fork_failed = False
+                self.fill_window()
             if data and self.released(data):
                 self.fill_window()
             if self.collect():

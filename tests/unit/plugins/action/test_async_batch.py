@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -168,3 +169,82 @@ def test_a_failing_status_round_stops_the_batch_with_its_message(make_action, as
     # the task stopped at the first failed round: no round was made after it
     assert ['finished' in reply for reply in replies][-1:] == [False]
     assert sum(1 for reply in replies if 'finished' not in reply) == 1
+
+
+def test_a_slow_launch_does_not_give_up_on_a_healthy_batch(make_action, async_dir, monkeypatch, give_up_after):
+    """The give-up deadline counted from before the launch: a launch slower than the items' time limit (800 items
+    took 35 s to start) made the task fail "its scheduler is not enforcing it" while the batch ran as it should.
+
+    Here the launch reply arrives after the old deadline (its margin shrunk to 1 s): the items start at the end of
+    the launch, as the last items of a big launch do, and run within their limit."""
+    give_up_after(60)
+    from ansible_collections.asyncops.jobs.plugins.action import async_batch
+    monkeypatch.setattr(async_batch, 'DEADLINE_MARGIN', 1)
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': ['a', 'b'],
+                                                    'args': {'cmd': trust_as_template('sleep 2')},
+                                                    'concurrency': 2, 'timeout': 3, 'grace': 0, 'delay': 1})
+    slow_launch(action, 4.5)  # old deadline: 1 window x (3 s + 0) + 1 s after the launch began
+    result = action.run(task_vars=task_vars)
+    assert not result.get('failed') and result['summary']['ok'] == 2
+    assert [r['rc'] for r in result['results']] == [0, 0]
+    assert records_left(async_dir) == []  # collected
+
+
+def slow_launch(action, seconds):
+    """The launch round trip of action takes `seconds` more before it starts the jobs (a slow launch)."""
+    real = action.run_target_module
+
+    def slow(name, args, task_vars):
+        if name == 'asyncops.jobs.async_wrapper':
+            time.sleep(seconds)
+        return real(name, args, task_vars)
+
+    action.run_target_module = slow
+
+
+def rounds_of_states(action, states_per_round):
+    """The target as a script: each round long-polls 1 s, then reports the items in the states given for it; after
+    the last one, every item is finished."""
+    calls = []
+
+    def status_round(task_vars, jids, pause, **args):
+        calls.append(args)
+        time.sleep(1)
+        if len(calls) <= len(states_per_round):
+            return {'finished': False, 'jobs': [{'ansible_job_id': jids[0], 'state': 'running'}]
+                    + [{'ansible_job_id': jid, 'state': state} for jid, state in zip(jids[1:], states_per_round[len(calls) - 1])]}
+        return {'finished': True, 'jobs': [{'ansible_job_id': jids[0], 'finished': True, 'asyncops_job': {'elapsed': 1.0}}]
+                + [{'ansible_job_id': jid, 'finished': True, 'rc': 0, 'asyncops_job': {'elapsed': 1.0, 'state': 'succeeded'}}
+                   for jid in jids[1:]]}
+
+    action.status_round = status_round
+    return calls
+
+
+def test_items_that_start_after_the_launch_reply_are_waited_for(make_action, monkeypatch):
+    """The scheduler answers the launch once every item has a record, before it forks the first window: items that
+    start later than the launch reply (1,000 forks take a while) are given their time limit from when the rounds see
+    them start, not from the launch alone."""
+    from ansible_collections.asyncops.jobs.plugins.action import async_batch
+    monkeypatch.setattr(async_batch, 'DEADLINE_MARGIN', 0)
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1, 2, 3],
+                                                    'args': {'cmd': 'true'}, 'concurrency': 3, 'timeout': 2,
+                                                    'grace': 0, 'delay': 1, 'keep': True})
+    # deadline from the launch: 1 window x 2 s; the items start one per round, the last one 3 s after the launch
+    calls = rounds_of_states(action, [['running', 'pending', 'pending'], ['running', 'running', 'pending'],
+                                      ['running', 'running', 'running'], ['succeeded', 'running', 'running']])
+    result = action.run(task_vars=task_vars)
+    assert len(calls) == 5 and result['summary']['ok'] == 3 and not result.get('failed')
+
+
+def test_a_batch_that_stops_moving_past_its_time_limit_is_given_up_on(make_action, monkeypatch):
+    from ansible_collections.asyncops.jobs.plugins.action import async_batch
+    monkeypatch.setattr(async_batch, 'DEADLINE_MARGIN', 0)
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1, 2],
+                                                    'args': {'cmd': 'true'}, 'concurrency': 2, 'timeout': 1,
+                                                    'grace': 0, 'delay': 1, 'keep': True})
+    calls = rounds_of_states(action, [['running', 'running']] * 20)
+    with pytest.raises(AnsibleActionFail, match='its scheduler is not enforcing it'):
+        action.run(task_vars=task_vars)
+    # the items started by the first round: given up once their window (1 s) is over, not after 20 rounds
+    assert len(calls) < 5

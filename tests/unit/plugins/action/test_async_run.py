@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -136,3 +137,25 @@ def record_status_replies(action):
 
     action.run_target_module = recording
     return replies
+
+
+def test_a_slow_launch_does_not_give_up_on_a_healthy_job(make_action, async_dir, monkeypatch, give_up_after):
+    """The poll deadline counted from before the launch: a launch slower than the job's time limit made the task
+    fail "its supervisor is not enforcing it" while the job ran as it should. Here the launch reply arrives after
+    the old deadline (its margin shrunk to 1 s), and the job then runs within its limit."""
+    give_up_after(60)
+    from ansible_collections.asyncops.jobs.plugins.action import async_run
+    monkeypatch.setattr(async_run, 'DEADLINE_MARGIN', 1)
+    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'sleep 2'},
+                                                  'poll': 1, 'timeout': 3, 'grace': 0})
+    real = action.run_target_module
+
+    def slow_launch(name, args, task_vars):
+        if name == 'asyncops.jobs.async_wrapper':
+            time.sleep(4.5)  # old deadline: 3 s + 0 + 1 s after the launch began
+        return real(name, args, task_vars)
+
+    action.run_target_module = slow_launch
+    result = action.run(task_vars=task_vars)
+    assert not result.get('failed') and result['rc'] == 0 and result['finished']
+    assert not [name for name in os.listdir(async_dir) if not name.startswith('.')]  # collected

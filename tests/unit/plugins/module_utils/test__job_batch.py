@@ -3,6 +3,7 @@
 """Batches on this machine: a real scheduler process with real item supervisors."""
 from __future__ import annotations
 
+import errno
 import threading
 import time
 
@@ -10,7 +11,7 @@ import pytest
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import item_jid, launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import BatchScheduler, item_jid, launch_batch
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
 
 pytestmark = pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)')
@@ -178,3 +179,59 @@ def test_pruning_while_batches_start_never_breaks_a_launch(store):
     assert errors == []
     finished = job_status.Jobs(store).wait([batch['ansible_job_id'] for batch in batches], 30)
     assert all(record['finished'] for record in finished)  # nothing of these jobs still writes here
+
+
+def process_limit(monkeypatch, processes):
+    """fork() of an item's supervisor fails with EAGAIN, as under a process limit (ulimit -u, a pids cgroup), while
+    `processes` items of the batch hold theirs (the scheduler is a fork of this process: it inherits the patch)."""
+    real = BatchScheduler.start_item
+
+    def limited(self, spec):
+        if len(self.running) + len(self.finishing) >= processes:
+            raise BlockingIOError(errno.EAGAIN, 'Resource temporarily unavailable')
+        return real(self, spec)
+
+    monkeypatch.setattr(BatchScheduler, 'start_item', limited)
+
+
+def test_at_the_process_limit_items_wait_for_a_process(store, monkeypatch):
+    """A fork that failed at the process limit killed the scheduler (or the launch), leaving the items not started
+    'pending' for ever; now they wait until an item of the batch ends and frees its processes."""
+    process_limit(monkeypatch, 1)
+    record, jids = start_batch(store, [['sleep', '0.3']] * 3, 3)
+    batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
+    assert batch['finished'] and not batch['failed']
+    items = job_status.Jobs(store).wait(jids, 5)
+    assert [job_status.job_state(i) for i in items] == ['succeeded'] * 3
+    starts = [i['asyncops_job']['started_at'] for i in items]
+    ends = [i['asyncops_job']['ended_at'] for i in items]
+    assert starts[1] >= ends[0] and starts[2] >= ends[1]  # one at a time: what the limit allowed
+
+
+def test_at_the_process_limit_with_nothing_running_items_fail_with_the_reason(store, monkeypatch):
+    process_limit(monkeypatch, 0)
+    record, jids = start_batch(store, [['true']] * 2, 2)
+    batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
+    assert batch['finished'] and batch['failed'] and batch['asyncops_job']['counts']['failed'] == 2
+    items = job_status.Jobs(store).wait(jids, 5)
+    assert [job_status.job_state(i) for i in items] == ['failed', 'failed']
+    assert all(i['started'] is False and 'process limit' in i['msg'] and 'Resource temporarily' in i['msg']
+               for i in items)
+
+
+def test_an_item_whose_job_process_cannot_start_says_why(store, monkeypatch):
+    """The supervisor could not start the job process (EAGAIN at the process limit): its record said 'pending' until
+    the batch ended, then 'lost ... killed (kill -9, OOM killer) or crashed'; now it is failed with the reason."""
+    from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
+
+    def no_process(self, opened):
+        raise BlockingIOError(errno.EAGAIN, 'Resource temporarily unavailable')
+
+    monkeypatch.setattr(job_supervisor.Supervisor, '_argv_through_fds', no_process)
+    record, jids = start_batch(store, [['true']], 1)
+    batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
+    assert batch['finished'] and batch['failed']
+    item = job_status.Jobs(store).wait(jids, 5)[0]
+    assert job_status.job_state(item) == 'failed' and item['started'] is False
+    assert item['msg'] == 'could not start the job: [Errno 11] Resource temporarily unavailable'
+    assert batch['asyncops_job']['counts'] == {'pending': 0, 'running': 0, 'failed': 1}
