@@ -158,4 +158,5 @@ def test_a_slow_launch_does_not_give_up_on_a_healthy_job(make_action, async_dir,
     action.run_target_module = slow_launch
     result = action.run(task_vars=task_vars)
     assert not result.get('failed') and result['rc'] == 0 and result['finished']
-    assert not [name for name in os.listdir(async_dir) if not name.startswith('.')]  # collected
+    with open(result['results_file']) as f:
+        assert json.load(f)['asyncops_job']['state'] == 'collected'
