@@ -17,16 +17,14 @@ from ansible.errors import AnsibleActionFail, AnsibleUndefinedVariable
 from ansible.module_utils.datatag import native_type_name
 from ansible.utils.display import Display
 
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import _job_results as job_results
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import digest
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _task_results as task_results
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 display = Display()
 
-# a status round that came later than this after the time limit says the target is not enforcing it
-DEADLINE_MARGIN = 30
 FORKS_HINT = ('async_batch with wait=true holds one fork per host for the whole batch, and this play has more hosts '
               'than forks: hosts run in waves of `forks`. Start the batch with wait=false, then collect it in a second '
               'task with asyncops.jobs.async_status (jid: the batch\'s ansible_job_id, mode: wait), which returns the '
@@ -53,18 +51,18 @@ class ActionModule(JobActionBase):
         check_values(params)
         items = params['items']
         if not items:
-            result.update(job_results.summarise([], 0.0), changed=False, msg='items is empty: nothing to do')
+            result.update(task_results.summarise([], 0.0), changed=False, msg='items is empty: nothing to do')
             return result
         if params['wait'] and more_hosts_than_forks(task_vars):
             display.warning(FORKS_HINT)
         job_list = [self.build_job(params['module'], self.render_args(params, index, item, task_vars), task_vars)
                     for index, item in enumerate(items)]
-        collect = job_results.collect_info(items, params, bool(self._task.no_log))
+        delivery = task_results.delivery_info(items, params, bool(self._task.no_log))
         started_at = time.time()
         launched = self.launch(job_list, params['timeout'], task_vars, grace=params['grace'],
                                concurrency=params['concurrency'], fail_fast=params['fail_fast'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
-                               collect=collect, work={'module': job_list[0]['module'], 'args': digest(params['args']),
+                               collect=delivery, work={'module': job_list[0]['module'], 'args': digest(params['args']),
                                                       'items': digest(items)})
         # the items run from the launch on, however long it took to start them all: the give-up deadline counts
         # from here (from before the launch, a slow launch of many items outlived it while every item ran healthy)
@@ -86,9 +84,9 @@ class ActionModule(JobActionBase):
                                               launched_at)
         if not params['keep']:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
-        if jobs.record_no_log(batch):  # attached by key to a batch started under no_log: the record carries it
-            collect['no_log'] = True
-        result.update(job_results.batch_result(batch, records, collect), **attached)
+        if protocol.record_no_log(batch):  # attached by key to a batch started under no_log: the record carries it
+            delivery['no_log'] = True
+        result.update(task_results.batch_result(batch, records, delivery), **attached)
         return result
 
     def render_args(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -114,7 +112,7 @@ class ActionModule(JobActionBase):
         """Status rounds until every item finished; returns the batch's record and the items' records.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
-        the round in which the last item ends returns the whole records (removed afterwards by collect(), once
+        the round in which the last item ends returns the whole records (collected afterwards by collect(), once
         they are safe here). How long: `retries` rounds when given; otherwise as long as the items can run under
         their time limit (and a margin) from the moment the launch reply arrived (launched_at), and from the last
         round in which an item started or ended (the scheduler answers the launch before it starts the first window);
@@ -132,14 +130,14 @@ class ActionModule(JobActionBase):
             if reply['finished']:
                 return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
             rounds += 1
-            counts = job_results.progress_counts(reply['jobs'][1:])
+            counts = task_results.progress_counts(reply['jobs'][1:])
             if deadline is not None and (counts['pending'], counts['done']) != moved:
                 moved = (counts['pending'], counts['done'])
                 deadline = max(deadline, wait_deadline(params, counts['pending'], time.time(), started=True) or deadline)
             elapsed = time.time() - started_at
             self.report_progress({'ansible_job_id': batch_jid, 'started': True, 'finished': False,
                                   'elapsed': round(elapsed, 3), 'asyncops_progress': counts},
-                                 job_results.progress_line(host, counts, elapsed))
+                                 task_results.progress_line(host, counts, elapsed))
             if params['retries'] is not None and rounds >= params['retries']:
                 raise AnsibleActionFail('the batch %s still runs after %d status rounds (retries x delay = %gs); it '
                                         'goes on on the target: follow it with asyncops.jobs.async_status jid=%s, or raise '
@@ -165,14 +163,9 @@ def check_values(params: dict[str, t.Any]) -> None:
 
 
 def wait_deadline(params: t.Mapping[str, t.Any], pending: int, since: float, started: bool = False) -> float | None:
-    """When a batch whose items have a time limit must have ended: from `since` (the moment its launch reply arrived,
-    or a round in which an item started or ended), the windows of `concurrency` pending items one after another,
-    after the window of the items already started (started=True), each at most its limit and grace, plus a margin.
-    None without a time limit."""
-    if not params['timeout']:
-        return None
-    windows = -(-pending // max(1, int(params['concurrency']))) + int(started)
-    return since + windows * (float(params['timeout']) + float(params['grace'])) + DEADLINE_MARGIN
+    """When a batch whose items have a time limit must have ended (protocol.give_up_deadline), with this task's
+    time limit, grace and concurrency."""
+    return protocol.give_up_deadline(since, params['timeout'], params['grace'], pending, params['concurrency'], started)
 
 
 def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:

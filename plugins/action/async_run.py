@@ -10,15 +10,14 @@ import typing as t
 
 from ansible.utils.display import Display
 
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import digest
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 display = Display()
 
-# how long after the time limit (+ grace) a job may still report running before we stop trusting it
-DEADLINE_MARGIN = 30
 
 
 class ActionModule(JobActionBase):
@@ -53,14 +52,12 @@ class ActionModule(JobActionBase):
     def poll(self, jid: str, params: dict[str, t.Any], task_vars: dict[str, t.Any], launched_at: float) -> Result:
         """Wait for the job, one progress line per round; the job ids are printed if the controller is stopped.
         With a time limit, the job must have ended that long (+ grace and a margin) after its launch reply arrived."""
-        deadline = None
-        if params['timeout']:
-            deadline = launched_at + params['timeout'] + params['grace'] + DEADLINE_MARGIN
+        deadline = protocol.give_up_deadline(launched_at, params['timeout'], params['grace'])
         host = task_vars.get('inventory_hostname', '?')
         no_log = bool(self._task.no_log)
 
         def progress(record: Result) -> None:
-            censored = no_log or jobs.record_no_log(record)  # a job started under no_log, attached to by key
+            censored = no_log or protocol.record_no_log(record)  # a job started under no_log, attached to by key
             event = {'ansible_job_id': jid, 'started': True, 'finished': False, 'elapsed': record.get('elapsed')}
             if not censored:
                 event.update(stdout_tail=record.get('stdout_tail', []), stderr_tail=record.get('stderr_tail', []))

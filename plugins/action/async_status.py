@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.asyncops.jobs.plugins.plugin_utils import _job_results as job_results
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _task_results as task_results
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
-
-COLLECTING_MODES = (None, 'status', 'wait')
 
 
 class ActionModule(JobActionBase):
@@ -32,37 +31,38 @@ class ActionModule(JobActionBase):
         del tmp
         task_vars = task_vars or {}
         reply = self.query(task_vars, **self._task.args)
-        collect = self.collect_info(reply)
-        if collect is None:
+        delivery = self.delivery_of(reply)
+        if delivery is None:
             result.update(reply)
         else:
-            result.update(self.collected(reply, collect, task_vars))
+            result.update(self.as_its_launch_returns(reply, delivery, task_vars))
         return self.censored_if_no_log(result, reply)
 
-    def collect_info(self, reply: Result) -> dict[str, t.Any] | None:
-        """What the launch left to collect this job with, when it is one finished job or batch asked for."""
+    def delivery_of(self, reply: Result) -> dict[str, t.Any] | None:
+        """What the launch left to return this job's result with, when the reply is about one finished job or batch
+        of async_run / async_batch, asked for in a mode that delivers it."""
         args = self._task.args
-        meta = reply.get('asyncops_job')
-        if not isinstance(args.get('jid'), str) or args.get('mode') not in COLLECTING_MODES or args.get('cleanup'):
+        if not isinstance(args.get('jid'), str) or args.get('mode') not in protocol.DELIVERING_MODES or args.get('cleanup'):
             return None
-        if not reply.get('finished') or not isinstance(meta, dict) or not isinstance(meta.get('collect'), dict):
+        delivery = protocol.delivery_info(reply)
+        if not reply.get('finished') or delivery is None:
             return None
-        if meta.get('kind') == 'batch' and not isinstance(reply.get('item_records'), list):
+        if protocol.is_batch(reply) and not isinstance(reply.get('item_records'), list):
             return None
-        return t.cast(t.Dict[str, t.Any], meta['collect'])
+        return delivery
 
-    def collected(self, reply: Result, collect: dict[str, t.Any], task_vars: dict[str, t.Any]) -> Result:
-        """The result as async_run / async_batch return it when they wait, then the records removed (unless kept)."""
+    def as_its_launch_returns(self, reply: Result, delivery: dict[str, t.Any], task_vars: dict[str, t.Any]) -> Result:
+        """The result as async_run / async_batch return it when they wait; then the job is collected (unless kept)."""
         jid = str(reply['ansible_job_id'])
-        if (reply.get('asyncops_job') or {}).get('kind') == 'batch':
-            result = job_results.batch_result(reply, reply['item_records'], collect)
-            keep = bool(collect.get('keep'))
+        if protocol.is_batch(reply):
+            result = task_results.batch_result(reply, reply['item_records'], delivery)
+            keep = bool(delivery.get('keep'))
         else:
             result = dict(reply)
             result.setdefault('changed', False)
-            if collect.get('no_log'):
+            if delivery.get('no_log'):
                 result['_ansible_no_log'] = True
-            keep = not collect.get('cleanup', True)
+            keep = not delivery.get('cleanup', True)
         result.update(started=True, finished=True)
         if not keep and not self._task.check_mode:
             self.collect(task_vars, jid, 1.0)

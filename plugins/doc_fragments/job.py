@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Options every way of starting a job shares (async_wrapper, async_run, async_batch).
 
-The defaults here are those of plugins/module_utils/_job_options.py, which the code uses; ansible-test's yamllint
+The defaults here are those of plugins/module_utils/_job_protocol.py, which the code uses; ansible-test's yamllint
 reads doc fragments as literal strings, so they are written here too, and a unit test fails when the two differ.
 """
 

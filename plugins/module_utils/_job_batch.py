@@ -31,34 +31,26 @@ import time
 import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    KILL_REQUEST_FILE, META_KEY, RECORD_VERSION, JobStore, dump_record, remove_task_tmp_dir)
+    KILL_REQUEST_FILE, JobStore, dump_record, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import BatchRecord, JobMeta, JobSpec
 
 
-# what the batch's own record keeps, not each item's (the items alone would make every item record as big as the batch)
-BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work')
-
-
-def item_jid(batch_jid: str, index: int) -> str:
-    return '%s.i%d' % (batch_jid, index)
-
-
 class BatchScheduler:
     """State of one batch inside the scheduler process."""
 
-    def __init__(self, store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None,
-                 fail_fast: bool, key: str | None = None, cleanup_dir: str | None = None,
-                 collect: dict[str, t.Any] | None = None, extra: dict[str, t.Any] | None = None) -> None:
+    def __init__(self, store: JobStore, batch_jid: str, specs: list[JobSpec], options: t.Mapping[str, t.Any]) -> None:
+        """options: the launch's protocol.batch_options (concurrency, fail_fast, key, cleanup_dir, collect, work,
+        check_mode), kept in the batch's own record."""
         self.store = store
         self.jid = batch_jid
         self.specs = specs
-        self.concurrency = max(1, concurrency or len(specs))
-        self.fail_fast = fail_fast
+        self.concurrency = protocol.window_size(options.get('concurrency'), len(specs))
+        self.fail_fast = bool(options.get('fail_fast'))
         self.pending = list(range(len(specs)))
         self.running: dict[int, int] = {}  # supervisor pid -> item index, while the item's job process may run
         self.finishing: dict[int, int] = {}  # supervisor pid -> item index, job process ended, result being recorded
@@ -69,34 +61,28 @@ class BatchScheduler:
         self.fork_failed = False  # an item waits for a process: try again at the next wake-up
         self.started_at = time.time()
         ident = proc.identity(os.getpid())
-        self.meta = {
-            'version': RECORD_VERSION, 'kind': 'batch', 'module': specs[0].get('module') if specs else None,
+        self.meta = dict(options)
+        self.meta.update({
+            'version': protocol.RECORD_VERSION, 'kind': protocol.BATCH,
+            'module': specs[0].get('module') if specs else None,
             'supervisor_pid': ident['pid'], 'supervisor_start_ticks': ident['start_ticks'],
             'boot_id': ident['boot_id'], 'started_at': self.started_at, 'concurrency': self.concurrency,
-            'fail_fast': fail_fast, 'items': len(specs), 'state': 'running',
-        }
-        if key:
-            self.meta['key'] = key
-        if cleanup_dir:
-            self.meta['cleanup_dir'] = cleanup_dir
-        if collect:
-            self.meta['collect'] = collect
-        # what the launch says of the batch as a whole: work (for keys), check_mode, and no_log, which every item's
-        # record carries too, so that every later reader of an item censors it
-        self.meta.update(extra or {})
+            'fail_fast': self.fail_fast, 'items': len(specs), 'state': protocol.RUNNING,
+        })
+        # no_log, which every item's record carries too, so that every later reader of an item censors it
         if any(spec.get('no_log') for spec in specs):
             self.meta['no_log'] = True
         # supervisors say on this pipe when their job process ended, so the window refills before
         # they have recorded the result; not with fail_fast, which must know the result first
         self.release_r = self.release_w = None
-        if not fail_fast:
+        if not self.fail_fast:
             self.release_r, self.release_w = os.pipe()
             job_supervisor.set_nonblocking(self.release_r)
 
     def item_meta(self, **fields: t.Any) -> dict[str, t.Any]:
         """The meta of an item's record written by the scheduler: the batch's, without what only the batch keeps."""
-        meta = {key: value for key, value in self.meta.items() if key not in BATCH_ONLY_META}
-        meta.update(kind='item', batch_jid=self.jid, **fields)
+        meta = {key: value for key, value in self.meta.items() if key not in protocol.BATCH_ONLY_META}
+        meta.update(kind=protocol.ITEM, batch_jid=self.jid, **fields)
         return meta
 
     def request_check(self) -> None:
@@ -116,12 +102,10 @@ class BatchScheduler:
         still written whole and renamed into place, so a reader never sees a partial one."""
         for index in indices:
             spec = self.specs[index]
-            self.store.write(spec['jid'], {
-                'started': True, 'finished': False, 'ansible_job_id': spec['jid'],
-                'results_file': self.store.record_path(spec['jid']),
-                META_KEY: self.item_meta(state='pending', index=index, module=spec.get('module'),
-                                         time_limit=spec.get('time_limit'),
-                                         grace=spec.get('grace', DEFAULTS['grace']))}, durable=False)
+            meta = self.item_meta(state=protocol.PENDING, index=index, module=spec.get('module'),
+                                  time_limit=spec.get('time_limit'), grace=spec.get('grace', protocol.DEFAULTS['grace']))
+            self.store.write(spec['jid'], protocol.new_record(spec['jid'], self.store.record_path(spec['jid']), meta),
+                             durable=False)
         self.store.sync()
 
     def start(self) -> BatchRecord:
@@ -163,22 +147,19 @@ class BatchScheduler:
 
     def batch_record(self) -> BatchRecord:
         finished = not self.pending and not self.running and not self.finishing
-        counts = {'pending': len(self.pending), 'running': len(self.running) + len(self.finishing)}
+        counts = {protocol.PENDING: len(self.pending), protocol.RUNNING: len(self.running) + len(self.finishing)}
         for state in self.done.values():
             counts[state] = counts.get(state, 0) + 1
         meta = t.cast('JobMeta', dict(self.meta, counts=counts))
+        fields: dict[str, t.Any] = {'jobs': self.jids}
         if finished:
             now = time.time()
-            meta['state'] = 'finished'
+            meta['state'] = protocol.FINISHED
             meta['ended_at'] = now
             meta['elapsed'] = round(now - self.started_at, 3)
-        record: BatchRecord = {'started': True, 'finished': finished, 'ansible_job_id': self.jid,
-                               'results_file': self.store.record_path(self.jid), 'jobs': self.jids,
-                               'asyncops_job': meta}
-        if finished:
-            record['failed'] = self.failed_seen
-            record['changed'] = True
-        return record
+            fields.update(failed=self.failed_seen, changed=True)
+        return t.cast('BatchRecord', protocol.new_record(self.jid, self.store.record_path(self.jid), meta, finished,
+                                                         fields))
 
     # -- scheduling --------------------------------------------------------------------
     def fill_window(self) -> None:
@@ -188,7 +169,7 @@ class BatchScheduler:
                 return
             index = self.pending.pop(0)
             if self.store.has_side_file(self.specs[index]['jid'], KILL_REQUEST_FILE):
-                self.record_not_started(index, 'killed', 'killed before it started (asyncops.jobs.async_status '
+                self.record_not_started(index, protocol.KILLED, 'killed before it started (asyncops.jobs.async_status '
                                                          'mode=kill on this item)')
                 continue
             try:
@@ -205,7 +186,7 @@ class BatchScheduler:
             self.pending.insert(0, index)
             self.fork_failed = True
             return False
-        self.record_not_started(index, 'failed', 'not started: could not start its supervisor process (%s); the '
+        self.record_not_started(index, protocol.FAILED, 'not started: could not start its supervisor process (%s); the '
                                                  'process limit (ulimit -u, pids cgroup) or memory is exhausted: lower '
                                                  'concurrency or raise the limit' % exc)
         return True
@@ -217,7 +198,7 @@ class BatchScheduler:
                   if self.store.has_side_file(self.specs[index]['jid'], KILL_REQUEST_FILE)]
         for index in killed:
             self.pending.remove(index)
-            self.record_not_started(index, 'killed', 'killed before it started (asyncops.jobs.async_status '
+            self.record_not_started(index, protocol.KILLED, 'killed before it started (asyncops.jobs.async_status '
                                                      'mode=kill on this item)')
         return bool(killed)
 
@@ -241,23 +222,24 @@ class BatchScheduler:
         reason = ('not started: the batch was killed' if self.kill_requested
                   else 'not started: an earlier item failed and fail_fast is set')
         for index in self.pending:
-            self.record_not_started(index, 'skipped', reason)
+            self.record_not_started(index, protocol.SKIPPED, reason)
         self.pending = []
 
     def record_not_started(self, index: int, state: str, reason: str) -> None:
         """The final record of an item that never ran: skipped, killed on request or failed to start (failures)."""
         spec = self.specs[index]
         self.done[index] = state
-        failed = state != 'skipped'
+        failed = state != protocol.SKIPPED
         self.failed_seen = self.failed_seen or failed
-        record = {'started': False, 'finished': True, 'failed': failed, 'changed': False, 'msg': reason,
-                  'ansible_job_id': spec['jid'],
-                  META_KEY: self.item_meta(state=state, index=index)}
-        if state in ('killed', 'skipped'):
+        record = protocol.new_record(spec['jid'], self.store.record_path(spec['jid']),
+                                     self.item_meta(state=state, index=index), finished=True,
+                                     fields={'started': False, 'failed': failed, 'changed': False, 'msg': reason})
+        if state in (protocol.KILLED, protocol.SKIPPED):
             record[state] = True
         self.write_final(spec['jid'], record)
 
-    def collect(self) -> bool:
+    def reap_items(self) -> bool:
+        """Take note of the item supervisors that exited (their item's state, from its record); True if any did."""
         changed = False
         for pid, status in proc.reap_children().items():
             index = self.running.pop(pid, self.finishing.pop(pid, None))
@@ -265,16 +247,17 @@ class BatchScheduler:
                 continue
             changed = True
             record = self.store.read(self.specs[index]['jid']) or {}
-            state = (record.get(META_KEY) or {}).get('state') or ('failed' if record.get('failed') else 'succeeded')
-            if state == 'pending' and os.WIFEXITED(status) and os.WEXITSTATUS(status) == job_supervisor.EXIT_NOT_STARTED:
-                self.record_not_started(index, 'failed', 'could not start the job, and its supervisor could not record '
-                                                         'why (is the file system of %s full?); nothing was started'
-                                                         % self.store.path)
+            state = protocol.job_state(record) if record else protocol.PENDING
+            if (state == protocol.PENDING and os.WIFEXITED(status)
+                    and os.WEXITSTATUS(status) == job_supervisor.EXIT_NOT_STARTED):
+                self.record_not_started(index, protocol.FAILED, 'could not start the job, and its supervisor could not '
+                                                                'record why (is the file system of %s full?); nothing '
+                                                                'was started' % self.store.path)
                 continue
-            if state in ('pending', 'running'):
-                state = 'lost'  # the item's supervisor died without recording a result
+            if state in protocol.UNFINISHED_STATES:
+                state = protocol.LOST  # the item's supervisor died without recording a result
             self.done[index] = state
-            if record.get('failed') or state == 'lost':
+            if record.get('failed') or state == protocol.LOST:
                 self.failed_seen = True
         return changed
 
@@ -308,7 +291,7 @@ class BatchScheduler:
                 self.fill_window()
             if data and self.released(data):
                 self.fill_window()
-            if self.collect():
+            if self.reap_items():
                 self.fill_window()
                 self.write_batch_record()
         if self.meta.get('cleanup_dir'):
@@ -316,29 +299,21 @@ class BatchScheduler:
         return self.write_batch_record()
 
 
-def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None = 0,
-                 fail_fast: bool = False, key: str | None = None, cleanup_dir: str | None = None,
-                 collect: dict[str, t.Any] | None = None, work: dict[str, t.Any] | None = None,
-                 check_mode: bool = False) -> dict[str, t.Any]:
-    """Start a detached scheduler for specs; returns the batch record once every item is recorded pending."""
-    extra: dict[str, t.Any] = {'work': work} if work else {}
-    if check_mode:
-        extra['check_mode'] = True
+def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], options: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Start a detached scheduler for specs (options: protocol.batch_options of the launch); returns the batch record
+    once every item is recorded pending."""
     try:
-        return job_supervisor.spawn_detached(
-            lambda notify_fd: _run_scheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, collect,
-                                             notify_fd, extra),
-            store.fds())
+        return job_supervisor.spawn_detached(lambda notify_fd: _run_scheduler(store, batch_jid, specs, options, notify_fd),
+                                             store.fds())
     finally:
         for spec in specs:
             store.release_starting(spec['jid'])
 
 
-def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], concurrency: int | None, fail_fast: bool,
-                   key: str | None, cleanup_dir: str | None, collect: dict[str, t.Any] | None,
-                   notify_fd: int, extra: dict[str, t.Any] | None = None) -> None:  # pragma: no cover - detached
+def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], options: t.Mapping[str, t.Any],
+                   notify_fd: int) -> None:  # pragma: no cover - detached
     store.release_starting()  # the launcher keeps its own locks until the records exist
-    sched = BatchScheduler(store, batch_jid, specs, concurrency, fail_fast, key, cleanup_dir, collect, extra)
+    sched = BatchScheduler(store, batch_jid, specs, options)
     wake_r = job_supervisor.install_signals(sched, on_usr1=sched.request_check)
     proc.become_subreaper()
     try:

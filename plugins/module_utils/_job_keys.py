@@ -23,8 +23,9 @@ import re
 import time
 import typing as t
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    CREATE_FLAGS, JID_PATTERN, READ_FLAGS, JobStore, JobStoreError, open_checked, read_fd, write_all)
+    CREATE_FLAGS, READ_FLAGS, JobStore, JobStoreError, open_checked, read_fd, write_all)
 
 KEY_PREFIX = '.key-'
 KEY_FILE = re.compile(r'\A\.key-[0-9a-f]{40}\Z')
@@ -85,7 +86,7 @@ def parse_key_file(content: bytes) -> str | None:
     if content.startswith(KEY_HEADER):
         content = content[len(KEY_HEADER):]
     jid = content.decode('ascii', 'replace').strip()
-    return jid if JID_PATTERN.match(jid) and content.strip() == jid.encode('ascii') else None
+    return jid if protocol.JID_PATTERN.match(jid) and content.strip() == jid.encode('ascii') else None
 
 
 def claim_key(store: JobStore, key: str, jid: str) -> None:
@@ -133,3 +134,49 @@ def _is_ours(store: JobStore, name: str) -> bool:
     except (OSError, JobStoreError):
         return False
     return True
+
+
+class KeyMismatch(Exception):
+    """A key names a job that does other work than the launch asks for."""
+
+
+WORK_WORDS = {'kind': 'kind of job', 'module': 'module', 'args': 'args', 'items': 'items', 'jobs': 'jobs'}
+
+
+def check_same_work(jid: str, meta: t.Mapping[str, t.Any], params: t.Mapping[str, t.Any]) -> None:
+    """Raise KeyMismatch naming what differs between the job a key names and the work asked for (never the values:
+    they can be a no_log task's)."""
+    wanted, found = params['work'], meta.get('work')
+    kind = 'batch' if meta.get('kind') == protocol.BATCH else 'job'
+    if not isinstance(found, dict):  # a record of an older version: only its kind can be told
+        found = {'kind': kind}
+    differs = [name for name in ('kind', 'module', 'args', 'items', 'jobs')
+               if name in found and name in wanted and found[name] != wanted[name]]
+    if differs:
+        key = 'the key (censored, no_log)' if params.get('no_log') else 'key %r' % params['key']
+        raise KeyMismatch(
+            '%s names %s %s, which does other work (%s): a key attaches only to the same kind of job with the '
+            'same module, args and items. Use another key, or collect or clean up that job first '
+            '(asyncops.jobs.async_status jid=%s mode=cleanup)'
+            % (key, 'batch' if kind == 'batch' else 'job', jid, differ(WORK_WORDS[name] for name in differs), jid))
+
+
+def differ(words: t.Iterable[str]) -> str:
+    """'its items differ', 'its module differs', 'its kind of job, args differ'."""
+    words = list(words)
+    plural = len(words) > 1 or words[0] in ('args', 'items', 'jobs')
+    return 'its %s %s' % (', '.join(words), 'differ' if plural else 'differs')
+
+
+def work_of(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """What the launch asks for, to compare with the job a key names: the caller's `work` (digested), or digests of
+    the jobs themselves."""
+    kind = 'batch' if params['concurrency'] is not None else 'job'
+    given = params.get('work')
+    if isinstance(given, dict):
+        work = {name: (value if name == 'module' else digest(value)) for name, value in given.items()}
+        work['kind'] = kind
+        return work
+    jobs = [[job.get('module'), job.get('argv'), job.get('cmd'), job.get('chdir'),
+             digest(job.get('payload')), digest(job.get('args_data'))] for job in params['jobs']]
+    return {'kind': kind, 'module': params['jobs'][0].get('module'), 'jobs': digest(jobs)}

@@ -15,17 +15,18 @@ still only sent to a process whose pid, start time and boot id match the record.
 from __future__ import annotations
 
 import datetime
-import re
 import signal
 import time
 import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import forget_key, stale_keys
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import Captured, add_warnings
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_outcome import Captured, add_warnings
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import (
+    DEFAULTS, is_finished, is_note, job_meta, job_state, looks_like_record, supervisor_identity)
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    KILL_REQUEST_FILE, META_KEY, TOKEN_FILE, JobStore, JobStoreError, UnreadableRecord, remove_task_tmp_dir, tail_lines)
+    KILL_REQUEST_FILE, TOKEN_FILE, JobStore, JobStoreError, UnreadableRecord, remove_task_tmp_dir, tail_lines)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta
@@ -38,50 +39,6 @@ UNTRACKED_NOTE = ('. Processes that left the job\'s session and cleared its envi
                   'cannot be found (see "The job tree" in the docs)')
 
 
-# keys of which a finished record holds at least one: ansible-core's (a module's result) and ours
-RECORD_KEYS = (META_KEY, 'started', 'finished', 'ansible_job_id', 'invocation', 'changed', 'failed', 'rc', 'msg',
-               'skipped')
-
-
-def looks_like_record(jid: str, record: t.Mapping[str, t.Any]) -> bool:
-    """Whether a JSON object named like a job record has a job record's shape (prune removes nothing else)."""
-    if record.get('ansible_job_id', jid) != jid:
-        return False
-    meta = record.get(META_KEY)
-    if meta is not None and not isinstance(meta, dict):
-        return False
-    return any(key in record for key in RECORD_KEYS)
-
-
-def job_meta(record: t.Mapping[str, t.Any]) -> JobMeta | None:
-    meta = record.get(META_KEY)
-    return t.cast('JobMeta', meta) if isinstance(meta, dict) else None
-
-
-def supervisor_identity(meta: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    return {'pid': meta.get('supervisor_pid'), 'start_ticks': meta.get('supervisor_start_ticks'),
-            'boot_id': meta.get('boot_id')}
-
-
-def is_finished(record: t.Mapping[str, t.Any]) -> bool:
-    """ansible.builtin.async_status's rule: a record without 'started' is a finished module result."""
-    if 'started' not in record:
-        return True
-    return bool(record.get('finished'))
-
-
-COLLECTED = 'collected'
-# what a collected job's note keeps of its record's meta: what it was, never what it printed
-NOTE_META_KEYS = ('version', 'kind', 'module', 'key', 'no_log', 'started_at', 'ended_at', 'elapsed', 'rc', 'items',
-                  'batch_jid', 'index')
-ITEM_JID = re.compile(r'\A(?P<batch>.+)\.i[0-9]+\Z')
-
-
-def is_note(record: t.Mapping[str, t.Any]) -> bool:
-    """Whether a record is the note left in place of a collected job's record."""
-    return (job_meta(record) or {}).get('state') == COLLECTED
-
-
 def utc_text(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
 
@@ -91,25 +48,13 @@ def collected_note(jid: str, record: t.Mapping[str, t.Any], results_file: str, n
 
     ansible.builtin.async_status reads it as a finished, failed job whose msg says so."""
     meta: t.Mapping[str, t.Any] = job_meta(record) or {}
-    note_meta: dict[str, t.Any] = {key: meta[key] for key in NOTE_META_KEYS if key in meta}
-    note_meta.update(state=COLLECTED, collected_at=now, result_state=job_state(record))
-    return {'started': True, 'finished': True, 'failed': True, 'collected': True, 'ansible_job_id': jid,
-            'results_file': results_file,
-            'msg': 'the result of job %s was already collected at %s: it was returned once (by the status call or task '
-                   'that got it) and removed from the target. Register the result of that call to use it again; '
-                   'mode=cleanup removes this note' % (jid, utc_text(now)),
-            META_KEY: note_meta}
-
-
-def job_state(record: t.Mapping[str, t.Any]) -> str:
-    """pending, running, succeeded, failed, timedout, killed, lost, skipped or collected."""
-    meta = job_meta(record) or {}
-    if not record.get('finished'):
-        return 'pending' if meta.get('state') == 'pending' else 'running'
-    state = meta.get('state')
-    if state in (None, 'running', 'pending'):
-        state = 'failed' if record.get('failed') else 'succeeded'
-    return t.cast(str, state)
+    note_meta: dict[str, t.Any] = {key: meta[key] for key in protocol.NOTE_META_KEYS if key in meta}
+    note_meta.update(state=protocol.COLLECTED, collected_at=now, result_state=job_state(record))
+    return protocol.new_record(jid, results_file, note_meta, finished=True, fields={
+        'failed': True, 'collected': True,
+        'msg': 'the result of job %s was already collected at %s: it was returned once (by the status call or task '
+               'that got it) and removed from the target. Register the result of that call to use it again; '
+               'mode=cleanup removes this note' % (jid, utc_text(now))})
 
 
 def _finished(record: Record, jid: str) -> Record:
@@ -148,23 +93,22 @@ class Jobs:
 
     def collected_with_batch(self, jid: str) -> Record | None:
         """The answer for an item whose batch was collected (items go with their batch, only the batch keeps a note)."""
-        match = ITEM_JID.match(jid)
-        if not match:
+        batch_jid = protocol.batch_of(jid)
+        if batch_jid is None:
             return None
         try:
-            batch = self.store.read(match.group('batch'))
+            batch = self.store.read(batch_jid)
         except JobStoreError:
             return None
-        if not batch or not is_note(batch) or (job_meta(batch) or {}).get('kind') != 'batch':
+        if not batch or not is_note(batch) or not protocol.is_batch(batch):
             return None
         meta = job_meta(batch) or {}
-        return {'failed': True, 'started': True, 'finished': True, 'collected': True, 'ansible_job_id': jid,
-                'results_file': self.store.record_path(jid),
-                'msg': 'job %s is an item of batch %s, whose results were already collected at %s: they were returned '
-                       'once and removed from the target' % (jid, match.group('batch'),
-                                                             utc_text(float(meta.get('collected_at') or 0))),
-                META_KEY: {'state': COLLECTED, 'kind': 'item', 'batch_jid': match.group('batch'),
-                           'collected_at': meta.get('collected_at'), 'no_log': bool(meta.get('no_log'))}}
+        item_meta = {'state': protocol.COLLECTED, 'kind': protocol.ITEM, 'batch_jid': batch_jid,
+                     'collected_at': meta.get('collected_at'), 'no_log': bool(meta.get('no_log'))}
+        return protocol.new_record(jid, self.store.record_path(jid), item_meta, finished=True, fields={
+            'failed': True, 'collected': True,
+            'msg': 'job %s is an item of batch %s, whose results were already collected at %s: they were returned once '
+                   'and removed from the target' % (jid, batch_jid, utc_text(float(meta.get('collected_at') or 0)))})
 
     # -- status --------------------------------------------------------------------------
     def status(self, jid: str, tail: int = 10) -> Record:
@@ -220,10 +164,11 @@ class Jobs:
         if not self.read_only and meta.get('cleanup_dir'):
             remove_task_tmp_dir(meta['cleanup_dir'])
         now = time.time()
-        meta = t.cast('JobMeta', dict(meta, state='lost', ended_at=now, elapsed=round(now - meta.get('started_at', now), 3)))
-        lost = {'started': True, 'finished': True, 'failed': True, 'lost': True, 'changed': True,
-                'ansible_job_id': jid, 'results_file': self.store.record_path(jid), 'msg': msg,
-                'stdout': self._output(jid, 'stdout'), 'stderr': self._output(jid, 'stderr'), META_KEY: meta}
+        meta = t.cast('JobMeta', dict(meta, state=protocol.LOST, ended_at=now,
+                                      elapsed=round(now - meta.get('started_at', now), 3)))
+        lost = protocol.new_record(jid, self.store.record_path(jid), meta, finished=True, fields={
+            'failed': True, 'lost': True, 'changed': True, 'msg': msg, 'stdout': self._output(jid, 'stdout'),
+            'stderr': self._output(jid, 'stderr')})
         if not self.read_only:
             try:
                 self.store.write(jid, lost)
@@ -233,7 +178,7 @@ class Jobs:
 
     def _stop_orphans(self, jid: str, meta: JobMeta) -> str:
         """Stop what is left of a lost job's tree; says exactly what was and was not stopped."""
-        if meta.get('kind') == 'batch':
+        if meta.get('kind') == protocol.BATCH:
             return ''  # its items are judged on their own
         report = proc.stop_tree(group=self._trusted_group(meta), marker=self._marker(jid),
                                 grace=meta.get('grace', DEFAULTS['grace']), table=self.table)
@@ -267,14 +212,14 @@ class Jobs:
         return proc.Marker(self.store.record_path(jid), token) if token else None
 
     # -- wait ----------------------------------------------------------------------------
-    def wait(self, jids: t.Sequence[str], timeout: float, tail: int = 10) -> list[Record]:
-        """Statuses of jids, returning as soon as all are finished or timeout seconds passed.
+    def wait(self, jids: t.Sequence[str], max_wait: float, tail: int = 10) -> list[Record]:
+        """Statuses of jids, returning as soon as all are finished or max_wait seconds passed.
 
         A finished record never changes again, and the wait can only end once the first unfinished job
         finished: so each look re-reads that job alone (with a batch listed first, the batch record alone),
         and everything still unfinished is read once more before returning, for a current picture.
         """
-        deadline = time.time() + max(0.0, timeout)
+        deadline = time.time() + max(0.0, max_wait)
         results = [self.status(jid, tail=tail) for jid in jids]
         looked_at = set(range(len(jids)))
         waiting: list[int] = []
@@ -295,7 +240,7 @@ class Jobs:
         return results
 
     # -- kill ----------------------------------------------------------------------------
-    def kill(self, jid: str, timeout: float = 10.0) -> Record:
+    def kill(self, jid: str, max_wait: float = 10.0) -> Record:
         """Stop a running job's whole tree via its supervisor (or directly if the supervisor is gone).
 
         A pending batch item is stopped alone: it is marked killed and never starts. The batch jid stops
@@ -312,15 +257,15 @@ class Jobs:
         if meta is None:
             raise JobStoreError('job %s was started by ansible-core\'s own async_wrapper, whose records name no process: '
                                 'it cannot be killed by job id' % jid)
-        if meta.get('kind') == 'item' and meta.get('state') == 'pending':
+        if meta.get('kind') == protocol.ITEM and meta.get('state') == protocol.PENDING:
             self.store.write_side_file_once(jid, KILL_REQUEST_FILE)
             proc.signal_identity(supervisor_identity(meta), signal.SIGUSR1)  # the scheduler: look at kill requests
         else:
             proc.signal_identity(supervisor_identity(meta), signal.SIGTERM)
-        return self._await_kill(jid, timeout + float(meta.get('grace', DEFAULTS['grace'])))
+        return self._await_kill(jid, max_wait + float(meta.get('grace', DEFAULTS['grace'])))
 
-    def _await_kill(self, jid: str, timeout: float) -> Record:
-        deadline = time.time() + timeout
+    def _await_kill(self, jid: str, max_wait: float) -> Record:
+        deadline = time.time() + max_wait
         signalled: set[int] = set()
         while time.time() < deadline:
             current = self.status(jid, tail=0)
@@ -328,12 +273,12 @@ class Jobs:
                 return dict(current, failed=False, changed=True, killed=True)
             meta = job_meta(current) or {}
             pid = meta.get('supervisor_pid')
-            if meta.get('state') == 'running' and pid not in signalled:
+            if meta.get('state') == protocol.RUNNING and pid not in signalled:
                 # a pending item that started before its scheduler saw the request: stop it like any job
                 signalled.add(t.cast(int, pid))
                 proc.signal_identity(supervisor_identity(meta), signal.SIGTERM)
             time.sleep(WAIT_INTERVAL / 2)
-        raise JobStoreError('job %s did not stop within %ss of the kill request' % (jid, timeout))
+        raise JobStoreError('job %s did not stop within %ss of the kill request' % (jid, max_wait))
 
     # -- list ----------------------------------------------------------------------------
     def list_all(self) -> list[Record]:
@@ -427,7 +372,7 @@ class Jobs:
                     'finished': bool(record.get('finished')), 'state': job_state(record)}
         self.collect_one(jid, record)
         return {'ansible_job_id': jid, 'collected': True, 'changed': True, 'finished': True,
-                'state': COLLECTED, 'results_file': self.store.record_path(jid)}
+                'state': protocol.COLLECTED, 'results_file': self.store.record_path(jid)}
 
     def collect_one(self, jid: str, record: t.Mapping[str, t.Any]) -> None:
         """Replace a finished record of ours by its note (a batch's items go); a record of ansible-core's wrapper,
@@ -438,7 +383,7 @@ class Jobs:
             return
         forget_key(self.store, meta.get('key'), jid)
         note = collected_note(jid, record, self.store.record_path(jid), time.time())
-        if meta.get('kind') == 'batch':
+        if meta.get('kind') == protocol.BATCH:
             for item in record.get('jobs') or []:
                 self.store.remove(item, ours=True)
         if not self.store.replace_with_note(jid, note):
@@ -447,7 +392,7 @@ class Jobs:
     def remove_with_items(self, jid: str, record: t.Mapping[str, t.Any]) -> list[str] | None:
         """Remove a record and its files; for a batch, its items' too. Returns the batch's item ids (or None)."""
         meta = job_meta(record)
-        items = record.get('jobs') if (meta or {}).get('kind') == 'batch' and not is_note(record) else None
+        items = record.get('jobs') if protocol.is_batch(record) and not is_note(record) else None
         forget_key(self.store, (meta or {}).get('key'), jid)
         self.store.remove(jid, ours=meta is not None)
         for item in items or []:

@@ -50,11 +50,9 @@ import stat
 import time
 import typing as t
 
-JID_PATTERN = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z')
-# the names job records get: ours (j<n>.<pid>, batch items j<n>.<pid>.i<index>) and ansible-core's (j<n>.<pid>, <n>.<pid>)
-JOB_NAME_PATTERN = re.compile(r'\Aj?[0-9]+\.[0-9]+(\.i[0-9]+)?\Z')
-META_KEY = 'asyncops_job'
-RECORD_VERSION = 1
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import (
+    DEFAULTS, JID_PATTERN, JOB_NAME_PATTERN)
+
 SIDE_DIR_SUFFIX = '.job'
 OUTPUT_DIR_SUFFIX = '.output'  # .<jid>.output/: whole outputs of a clipped result, kept after cleanup
 REMOVED_MARK = '.removed.'
@@ -64,7 +62,6 @@ MARKER_FILE = '.asyncops'
 ENGINE_DIR = re.compile(r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output)(\.removed\.[0-9a-f]{8})?\Z')
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
 TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
-DEFAULT_ASYNC_DIR = '~/.ansible_async'
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -109,7 +106,7 @@ def resolve_async_dir(raw: str | None) -> str:
     '~' is expanded with the effective user's home from the password database, so that a
     job started with become is found again with become, whatever $HOME the become method left.
     """
-    raw = raw or os.environ.get('ANSIBLE_ASYNC_DIR') or DEFAULT_ASYNC_DIR
+    raw = raw or os.environ.get('ANSIBLE_ASYNC_DIR') or DEFAULTS['async_dir']
     if raw == '~' or raw.startswith('~/'):
         raw = user_home() + raw[1:]
     else:

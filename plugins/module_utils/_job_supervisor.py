@@ -37,11 +37,11 @@ import time
 import traceback
 import typing as t
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_outcome as job_outcome
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
-from ansible_collections.asyncops.jobs.plugins.module_utils import _job_result as job_result
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    META_KEY, RECORD_VERSION, TOKEN_FILE, JobStore, JobStoreError, dump_record, remove_task_tmp_dir)
+    TOKEN_FILE, JobStore, JobStoreError, dump_record, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
@@ -59,8 +59,6 @@ INPUT_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 # system for that record, given back to write a small one when the full one does not fit (a disk full of output)
 RESERVE_FILE = 'reserve'
 RECORD_RESERVE = 64 * 1024
-# keys of the spec that a job's record carries in its meta
-META_FROM_SPEC = ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode')
 # the exit code of a supervisor that could not start its job (nothing of it runs)
 EXIT_NOT_STARTED = 3
 PR_GET_DUMPABLE = 3
@@ -179,8 +177,8 @@ class Supervisor:
         self.spec = spec
         self.jid = spec['jid']
         self.time_limit = float(spec.get('time_limit') or 0)
-        self.grace = float(spec.get('grace', DEFAULTS['grace']))
-        self.output_limit = int(spec.get('output_limit') or DEFAULTS['output_limit'])
+        self.grace = float(spec.get('grace', protocol.DEFAULTS['grace']))
+        self.output_limit = int(spec.get('output_limit') or protocol.DEFAULTS['output_limit'])
         self.child: int | None = None
         self.child_status: int | None = None
         self.kill_requested = False
@@ -239,7 +237,7 @@ class Supervisor:
         job_start_ticks = proc.start_ticks(child)
         self.group = proc.Group(child, os.getsid(0), job_start_ticks)
         self.meta = {
-            'version': RECORD_VERSION,
+            'version': protocol.RECORD_VERSION,
             'module': self.spec.get('module'),
             'pid': child,
             'pgid': child,
@@ -251,19 +249,18 @@ class Supervisor:
             'started_at': self.started_at,
             'time_limit': self.time_limit,
             'grace': self.grace,
-            'state': 'running',
+            'state': protocol.RUNNING,
         }
         if self.no_log:
             self.meta['no_log'] = True
         if self.pids_only:
             self.meta['pids_only'] = True
-        for key in META_FROM_SPEC:
+        for key in protocol.META_FROM_SPEC:
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
-        record: JobRecord = {'started': True, 'finished': False, 'ansible_job_id': self.jid,
-                             'results_file': self.store.record_path(self.jid), 'asyncops_job': self.meta}
-        self.store.write(self.jid, t.cast(t.Dict[str, t.Any], record))
-        return record
+        record = protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta)
+        self.store.write(self.jid, record)
+        return t.cast('JobRecord', record)
 
     def _prepare(self) -> tuple[int, int]:
         """What the job needs in its side dir before it starts: the room its final record needs, its token, its
@@ -285,7 +282,7 @@ class Supervisor:
 
     def _reserve_size(self) -> int:
         """Room for the small record _record_write_failure writes: a margin, and what of the spec its meta carries."""
-        return RECORD_RESERVE + len(dump_record({key: value for key, value in self.spec.items() if key in META_FROM_SPEC}))
+        return RECORD_RESERVE + len(dump_record({key: value for key, value in self.spec.items() if key in protocol.META_FROM_SPEC}))
 
     def _discard_start(self) -> None:
         """The job does not run: close and remove what was made for it (its payload and args go too)."""
@@ -322,10 +319,10 @@ class Supervisor:
             return
         try:
             pending = self.store.read(self.jid) or {}
-            meta = dict(pending.get(META_KEY) or {}, state='failed', ended_at=time.time())
-            self.store.write(self.jid, {'started': False, 'finished': True, 'failed': True, 'changed': False,
-                                        'msg': message, 'ansible_job_id': self.jid,
-                                        'results_file': self.store.record_path(self.jid), META_KEY: meta})
+            meta = dict(protocol.job_meta(pending) or {}, state=protocol.FAILED, ended_at=time.time())
+            self.store.write(self.jid, protocol.new_record(self.jid, self.store.record_path(self.jid), meta, finished=True,
+                                                           fields={'started': False, 'failed': True, 'changed': False,
+                                                                   'msg': message}))
         except (OSError, JobStoreError):
             pass
 
@@ -403,17 +400,17 @@ class Supervisor:
     def run(self, wake_fd: int) -> dict[str, t.Any] | None:
         deadline = self.started_at + self.time_limit if self.time_limit > 0 else None
         while True:
-            self._collect()
+            self._reap()
             if self.child_status is not None:
                 return self._finish_normally()
             if self.kill_requested:
-                return self._interrupt('killed')
+                return self._interrupt(protocol.KILLED)
             if deadline is not None and time.time() >= deadline:
-                return self._interrupt('timedout')
+                return self._interrupt(protocol.TIMEDOUT)
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.time()))
             wait_readable(wake_fd, wait)
 
-    def _collect(self) -> None:
+    def _reap(self) -> None:
         for pid, status in proc.reap_children().items():
             if pid == self.child:
                 self.child_status = status
@@ -434,58 +431,57 @@ class Supervisor:
         notes = self._leftovers()
         if self.spec.get('result_style') == 'command':
             out, err = self._captured(STDOUT_FILE), self._captured(STDERR_FILE)
-            result = job_result.command_result(self.spec.get('cmd'), rc, exit_text, out, err, self.started_at,
+            result = job_outcome.command_result(self.spec.get('cmd'), rc, exit_text, out, err, self.started_at,
                                                ended_at, strip_empty_ends=self.spec.get('strip_empty_ends', True))
             self._keep_clipped(result, {STDOUT_FILE: out, STDERR_FILE: err})
         else:
             result = self._module_result(rc, exit_text)
         for key, value in notes.items():
             if key == 'warnings':
-                job_result.add_warnings(result, value)
+                job_outcome.add_warnings(result, value)
             else:
                 result[key] = value
-        state = 'failed' if result.get('failed') else 'succeeded'
-        return self._record(result, state, ended_at, rc=rc)
+        return self._record(result, protocol.ended_state(result), ended_at, rc=rc)
 
     def _module_result(self, rc: int, exit_text: str) -> dict[str, t.Any]:
         """A module job's result: its stdout parsed as JSON if it is no bigger than module_parse_limit (nothing bigger
         is read into memory), else a failure with its head and tail. Whenever the record holds only part of the raw
         output (or of the result's stdout/stderr), the whole of it is kept on the target and the record says where."""
-        parse_limit = job_result.module_parse_limit(self.output_limit)
-        raw_limit = min(self.output_limit, job_result.RAW_OUTPUT_LIMIT)
+        parse_limit = job_outcome.module_parse_limit(self.output_limit)
+        raw_limit = min(self.output_limit, job_outcome.RAW_OUTPUT_LIMIT)
         stderr = self._captured(STDERR_FILE, raw_limit)
         size = self.store.read_output(self.jid, STDOUT_FILE, 0, 0)[2]
         if size > parse_limit:
             stdout = self._captured(STDOUT_FILE, raw_limit)
-            parsed = job_result.unparsed_module_output(stdout, stderr, rc, exit_text, parse_limit)
+            parsed = job_outcome.unparsed_module_output(stdout, stderr, rc, exit_text, parse_limit)
             self._keep_clipped(parsed.result, {STDOUT_FILE: stdout},
                                "what is parsed as a module's result (%d)" % parse_limit)
         else:
             whole = self.store.read_output(self.jid, STDOUT_FILE, parse_limit, 0)[0]
-            parsed = job_result.read_module_output(whole, stderr, rc, exit_text, raw_limit)
+            parsed = job_outcome.read_module_output(whole, stderr, rc, exit_text, raw_limit)
             if parsed.stdout_clipped:
-                self._keep_clipped(parsed.result, {STDOUT_FILE: job_result.Captured(b'', b'', len(whole))},
+                self._keep_clipped(parsed.result, {STDOUT_FILE: job_outcome.Captured(b'', b'', len(whole))},
                                    'what a failure record shows (%d)' % raw_limit)
-            elif job_result.clip_fields(parsed.result, self.output_limit):
-                self._keep_clipped(parsed.result, {STDOUT_FILE: job_result.Captured(b'', b'', len(whole))})
+            elif job_outcome.clip_fields(parsed.result, self.output_limit):
+                self._keep_clipped(parsed.result, {STDOUT_FILE: job_outcome.Captured(b'', b'', len(whole))})
         if parsed.stderr_clipped:
             self._keep_clipped(parsed.result, {STDERR_FILE: stderr}, 'what a record shows of it (%d)' % raw_limit)
         return parsed.result
 
-    def _captured(self, name: str, limit: int | None = None) -> job_result.Captured:
+    def _captured(self, name: str, limit: int | None = None) -> job_outcome.Captured:
         """Head and tail of an output file, at most limit (default: output_limit) bytes in all."""
         limit = self.output_limit if limit is None else limit
         half = limit // 2
-        return job_result.Captured(*self.store.read_output(self.jid, name, half, limit - half))
+        return job_outcome.Captured(*self.store.read_output(self.jid, name, half, limit - half))
 
-    def _captured_or_nothing(self, name: str) -> job_result.Captured:
+    def _captured_or_nothing(self, name: str) -> job_outcome.Captured:
         """What _captured gives, or nothing when the output cannot be read: a crash is still recorded."""
         try:
             return self._captured(name)
         except (OSError, JobStoreError):
-            return job_result.Captured(b'', b'', 0)
+            return job_outcome.Captured(b'', b'', 0)
 
-    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_result.Captured],
+    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_outcome.Captured],
                       limit: str | None = None) -> None:
         """Move the whole output of clipped streams out of the side dir and say where it is (limit: what it was
         more than, output_limit by default)."""
@@ -498,7 +494,7 @@ class Supervisor:
                 continue
             result['output_truncated'] = True
             result['%s_file' % name] = path
-            job_result.add_warnings(result, [
+            job_outcome.add_warnings(result, [
                 '%s was %d bytes, more than %s: the result holds its first and last part; the whole of '
                 'it is in %s on the target (removed by asyncops.jobs.async_status mode=cleanup older_than=...)'
                 % (name, captured.size, limit or 'output_limit (%d)' % self.output_limit, path)])
@@ -531,7 +527,7 @@ class Supervisor:
         report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
                                 on_reap=self._on_reap, killpg=True)
         self._job_ended()
-        if reason == 'timedout':
+        if reason == protocol.TIMEDOUT:
             msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
                    '(SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period)'
                    % (self.time_limit, report.termed, report.killed, self.grace))
@@ -539,7 +535,7 @@ class Supervisor:
             msg = ('Job killed on request (asyncops.jobs.async_status mode=kill): SIGTERM to %d process(es), '
                    'SIGKILL to %d after a %gs grace period' % (report.termed, report.killed, self.grace))
         msg += self._not_stopped(report)
-        result = job_result.interrupted_result(reason, msg, self._captured(STDOUT_FILE), self._captured(STDERR_FILE))
+        result = job_outcome.interrupted_result(reason, msg, self._captured(STDOUT_FILE), self._captured(STDERR_FILE))
         if self.child_status is not None:
             result['rc'] = proc.describe_wait_status(self.child_status)[0]
         self.meta['stopped_at'] = stopped_at
@@ -553,8 +549,8 @@ class Supervisor:
         self.meta.update({'state': state, 'ended_at': ended_at, 'elapsed': round(ended_at - self.started_at, 3)})
         if rc is not None:
             self.meta['rc'] = rc
-        result.update({'started': True, 'finished': True, 'ansible_job_id': self.jid,
-                       'results_file': self.store.record_path(self.jid), META_KEY: self.meta})
+        result = protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta, finished=True,
+                                     fields=dict(result, started=True))
         try:
             self.store.write(self.jid, result)
         except FileNotFoundError:
@@ -570,13 +566,14 @@ class Supervisor:
         given back, and a small record says so with the job's exit code, state and elapsed time (never lost)."""
         release_reserve(self.store, self.jid)
         state = self.meta.get('state')
-        small = {'started': True, 'finished': True, 'failed': True, 'ansible_job_id': self.jid,
-                 'results_file': self.store.record_path(self.jid),
-                 'msg': 'the job ended (%s) after %ss, but its result could not be stored in %s: %s (the full record was '
-                        '%d bytes). Free space in the async dir, or point async_dir at a bigger file system'
-                        % (describe_end(state, result.get('rc')), self.meta.get('elapsed'), self.store.path,
-                           exc.strerror, len(dump_record(result))),
-                 META_KEY: dict(self.meta, state='failed' if state == 'succeeded' else state)}
+        small = protocol.new_record(
+            self.jid, self.store.record_path(self.jid),
+            dict(self.meta, state=protocol.FAILED if state == protocol.SUCCEEDED else state), finished=True, fields={
+                'failed': True,
+                'msg': 'the job ended (%s) after %ss, but its result could not be stored in %s: %s (the full record '
+                       'was %d bytes). Free space in the async dir, or point async_dir at a bigger file system'
+                       % (describe_end(state, result.get('rc')), self.meta.get('elapsed'), self.store.path,
+                          exc.strerror, len(dump_record(result)))})
         for key in ('rc', 'changed', 'timedout', 'killed', 'output_truncated', 'stdout_file', 'stderr_file'):
             if key in result:
                 small[key] = result[key]
@@ -741,7 +738,7 @@ def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
     try:
         sup.run(wake_r)
     except BaseException:
-        sup._record(job_result.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
+        sup._record(job_outcome.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
                                                   sup._captured_or_nothing(STDOUT_FILE),
                                                   sup._captured_or_nothing(STDERR_FILE)),
                     'failed', time.time())

@@ -26,12 +26,9 @@ import shlex
 import sys
 import typing as t
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError, resolve_async_dir
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
-
-if t.TYPE_CHECKING:
-    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobSpec
 
 USAGE = ('usage: async_wrapper <jid> <time_limit> <module_path> <argsfile|_> [-preserve_tmp] (ansible-core 2.20 and '
          'older) or async_wrapper <jid> <time_limit> <true|false> <module_path> <command...> (2.21 and later). This is '
@@ -141,22 +138,21 @@ def module_name(module_path: str) -> str:
 
 def start(invocation: Invocation) -> dict[str, t.Any]:
     """Start the job; the JSON ansible-core expects back from its wrapper."""
-    jid = '%s.%d' % (invocation.jid, os.getpid())
+    jid = protocol.jid_with_pid(invocation.jid)
     store = JobStore(resolve_async_dir(None)).ensure()
     store.create_side_dir(jid)
-    spec: JobSpec = {'jid': jid, 'module': module_name(invocation.module_path), 'argv': invocation.argv,
-                     'result_style': 'module', 'time_limit': invocation.time_limit, 'grace': DEFAULTS['grace'],
-                     'leftovers': 'keep', 'output_limit': DEFAULTS['output_limit'],
-                     # ansible-core does not pass the task's no_log to its wrapper: it is read from the module's
-                     # arguments where they can be found, and leftovers are always named by pid only
-                     'no_log': task_no_log(invocation), 'pids_only': True}
+    # a job spec with the wrapper's defaults, as asyncops.jobs.async_wrapper builds it. ansible-core does not pass the
+    # task's no_log to its wrapper: it is read from the module's arguments where they can be found, and leftovers are
+    # always named by pid only
+    params: dict[str, t.Any] = {'timeout': invocation.time_limit, 'no_log': task_no_log(invocation), 'pids_only': True}
     if not invocation.preserve_tmp and os.path.basename(os.path.dirname(invocation.module_path)).startswith(TMP_DIR_PREFIX):
-        spec['cleanup_dir'] = os.path.dirname(invocation.module_path)
-    record = launch(store, spec)
+        params['cleanup_dir'] = os.path.dirname(invocation.module_path)
+    job = {'module': module_name(invocation.module_path), 'result_style': 'module'}
+    record = launch(store, protocol.job_spec(jid, job, invocation.argv, params))
+    meta = protocol.job_meta(record) or {}
     return {'failed': False, 'started': True, 'finished': False, 'ansible_job_id': jid,
             'results_file': record['results_file'], '_ansible_suppress_tmpdir_delete': not invocation.preserve_tmp,
-            'asyncops_job': {'keyword_mode': True, 'pid': record['asyncops_job']['pid'],
-                             'supervisor_pid': record['asyncops_job']['supervisor_pid']}}
+            protocol.META_KEY: {'keyword_mode': True, 'pid': meta.get('pid'), 'supervisor_pid': meta.get('supervisor_pid')}}
 
 
 def end(result: dict[str, t.Any], rc: int) -> None:

@@ -18,10 +18,10 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import range_problems
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    META_KEY, JobStore, JobStoreError, resolve_async_dir, validate_jid)
+    JobStore, JobStoreError, resolve_async_dir, validate_jid)
 
 Record = t.Dict[str, t.Any]
 
@@ -38,7 +38,7 @@ def requested_jids(module: AnsibleModule) -> tuple[list[str], bool]:
 
 def brief(record: Record) -> Record:
     return {'ansible_job_id': record.get('ansible_job_id'), 'finished': bool(record.get('finished')),
-            'failed': bool(record.get('failed')), 'state': job_status.job_state(record)}
+            'failed': bool(record.get('failed')), 'state': protocol.job_state(record)}
 
 
 def summarise(results: list[Record], no_log: bool = False) -> Record:
@@ -57,7 +57,7 @@ def summarise(results: list[Record], no_log: bool = False) -> Record:
     }
     if failed:
         summary['msg'] = '%d of %d job(s) failed: %s' % (len(failed), len(results), ', '.join(
-            '%s (%s)' % (r.get('ansible_job_id'), 'censored, no_log' if no_log or (job_status.job_meta(r) or {}).get('no_log')
+            '%s (%s)' % (r.get('ansible_job_id'), 'censored, no_log' if no_log or (protocol.job_meta(r) or {}).get('no_log')
                          else str(r.get('msg', 'failed'))[:200]) for r in failed))
     return summary
 
@@ -80,7 +80,7 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
     if mode == 'kill':
         if module.check_mode:
             return [jobs.status(jid, tail=0) for jid in jids]
-        return [jobs.kill(jid, timeout=params['timeout']) for jid in jids]
+        return [jobs.kill(jid, max_wait=params['timeout']) for jid in jids]
     if mode == 'cleanup':
         if module.check_mode:
             return [{'ansible_job_id': jid, 'erased': jobs.store.record_path(jid)} for jid in jids]
@@ -103,21 +103,20 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
 def without_item_values(record: Record) -> Record:
     """A batch's record while it runs, without the item values its launch kept for collecting it (no reader needs
     them before the end, and they are the task's: with no_log, its arguments)."""
-    meta = job_status.job_meta(record)
-    collect = (meta or {}).get('collect')
-    if meta is not None and not record.get('finished') and isinstance(collect, dict) and 'items' in collect:
+    meta = protocol.job_meta(record)
+    delivery = protocol.delivery_info(record)
+    if meta is not None and not record.get('finished') and delivery is not None and 'items' in delivery:
         shown: dict[str, t.Any] = dict(meta)
-        shown['collect'] = {key: value for key, value in collect.items() if key != 'items'}
+        shown['collect'] = {key: value for key, value in delivery.items() if key != 'items'}
         record = dict(record)
-        record[META_KEY] = shown
+        record[protocol.META_KEY] = shown
     return record
 
 
 def with_item_records(jobs: job_status.Jobs, record: Record) -> None:
     """A finished batch started by async_batch comes with its items' records, so that async_status can return its
     results as async_batch does (its record says what that needs, under collect)."""
-    meta = job_status.job_meta(record) or {}
-    if record.get('finished') and meta.get('kind') == 'batch' and meta.get('collect'):
+    if record.get('finished') and protocol.is_batch(record) and protocol.delivery_info(record):
         record['item_records'] = [jobs.status(jid, tail=0) for jid in record.get('jobs') or []]
 
 
@@ -135,25 +134,12 @@ def exit_with(module: AnsibleModule, result: Record) -> None:
     module.exit_json(**result)
 
 
-ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
-    jid=dict(type='raw'),
-    mode=dict(type='str', default='status', choices=['status', 'wait', 'kill', 'list', 'cleanup', 'collect']),
-    timeout=dict(type='float', default=300),
-    older_than=dict(type='float'),
-    tail=dict(type='int', default=10),
-    brief=dict(type='bool', default=False),
-    cleanup=dict(type='bool', default=False),
-    async_dir=dict(type='str'),
-)
-# what ansible-core passes to ansible.legacy.async_status (its action plugin, gather_facts): keyword mode takes it
-KEYWORD_MODE_SPEC: dict[str, dict[str, t.Any]] = dict(ARGUMENT_SPEC, _async_dir=dict(type='str'))
-
-
 def main(keyword_mode: bool = False) -> None:
     """asyncops.jobs.async_status; with keyword_mode, ansible.legacy.async_status as ansible-core's `async:` uses it."""
-    module = AnsibleModule(argument_spec=KEYWORD_MODE_SPEC if keyword_mode else ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=protocol.KEYWORD_STATUS_SPEC if keyword_mode else protocol.STATUS_SPEC,
+                           supports_check_mode=True)
     mode = module.params['mode']
-    found = range_problems(module.params, ('timeout', 'older_than', 'tail'))
+    found = protocol.range_problems(module.params, ('timeout', 'older_than', 'tail'))
     if found:
         module.fail_json(msg='; '.join(found))
     try:
@@ -198,7 +184,7 @@ def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record
 
 def core_compatible(record: Record) -> Record:
     """A record as ansible-core's async_status returns it; what we say beyond that goes under asyncops_job."""
-    meta = job_status.job_meta(record)
+    meta = protocol.job_meta(record)
     details: dict[str, t.Any] = dict(meta) if meta else {}
     msg = str(record.get('msg', ''))
     if meta is None and record.get('failed') and msg.startswith('could not find job '):
@@ -211,5 +197,5 @@ def core_compatible(record: Record) -> Record:
     if 'module_stderr' in record and 'stderr' not in record:
         record['stderr'] = record['module_stderr']
     if details:
-        record[META_KEY] = details
+        record[protocol.META_KEY] = details
     return record

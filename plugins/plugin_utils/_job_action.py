@@ -29,7 +29,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import DEFAULTS, range_problems
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._argspec import argument_spec
 

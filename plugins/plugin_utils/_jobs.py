@@ -16,6 +16,8 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
+
 WRAPPER = 'asyncops.jobs.async_wrapper'
 STATUS = 'asyncops.jobs.async_status'
 
@@ -108,23 +110,14 @@ def normalise_status(result: dict[str, t.Any]) -> dict[str, t.Any]:
     return result
 
 
-def record_no_log(record: t.Mapping[str, t.Any]) -> bool:
-    """Whether a record (or a status answer about one job) is of a job started under no_log: the record carries it."""
-    meta = record.get('asyncops_job')
-    if not isinstance(meta, dict):
-        return False
-    collect = meta.get('collect')
-    return bool(meta.get('no_log') or (isinstance(collect, dict) and collect.get('no_log')))
-
-
 def carries_no_log(reply: t.Mapping[str, t.Any]) -> bool:
     """Whether a status answer holds anything of a job started under no_log: then the whole answer is censored for
     display, whatever the no_log of the task that reads it (the registered result keeps it, as ansible-core does)."""
-    if record_no_log(reply):
+    if protocol.record_no_log(reply):
         return True
     for key in ('jobs', 'item_records'):
         entries = reply.get(key)
-        if isinstance(entries, list) and any(isinstance(entry, dict) and record_no_log(entry) for entry in entries):
+        if isinstance(entries, list) and any(isinstance(entry, dict) and protocol.record_no_log(entry) for entry in entries):
             return True
     return False
 

@@ -12,6 +12,8 @@ import pytest
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.template import trust_as_template
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
+
 
 # task arguments written in a playbook are trusted templates; built here, they are marked so
 
@@ -178,8 +180,7 @@ def test_a_slow_launch_does_not_give_up_on_a_healthy_batch(make_action, async_di
     Here the launch reply arrives after the old deadline (its margin shrunk to 1 s): the items start at the end of
     the launch, as the last items of a big launch do, and run within their limit."""
     give_up_after(60)
-    from ansible_collections.asyncops.jobs.plugins.action import async_batch
-    monkeypatch.setattr(async_batch, 'DEADLINE_MARGIN', 1)
+    monkeypatch.setattr(protocol, 'DEADLINE_MARGIN', 1)
     action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': ['a', 'b'],
                                                     'args': {'cmd': trust_as_template('sleep 2')},
                                                     'concurrency': 2, 'timeout': 3, 'grace': 0, 'delay': 1})
@@ -225,8 +226,7 @@ def test_items_that_start_after_the_launch_reply_are_waited_for(make_action, mon
     """The scheduler answers the launch once every item has a record, before it forks the first window: items that
     start later than the launch reply (1,000 forks take a while) are given their time limit from when the rounds see
     them start, not from the launch alone."""
-    from ansible_collections.asyncops.jobs.plugins.action import async_batch
-    monkeypatch.setattr(async_batch, 'DEADLINE_MARGIN', 0)
+    monkeypatch.setattr(protocol, 'DEADLINE_MARGIN', 0)
     action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1, 2, 3],
                                                     'args': {'cmd': 'true'}, 'concurrency': 3, 'timeout': 2,
                                                     'grace': 0, 'delay': 1, 'keep': True})
@@ -238,8 +238,7 @@ def test_items_that_start_after_the_launch_reply_are_waited_for(make_action, mon
 
 
 def test_a_batch_that_stops_moving_past_its_time_limit_is_given_up_on(make_action, monkeypatch):
-    from ansible_collections.asyncops.jobs.plugins.action import async_batch
-    monkeypatch.setattr(async_batch, 'DEADLINE_MARGIN', 0)
+    monkeypatch.setattr(protocol, 'DEADLINE_MARGIN', 0)
     action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1, 2],
                                                     'args': {'cmd': 'true'}, 'concurrency': 2, 'timeout': 1,
                                                     'grace': 0, 'delay': 1, 'keep': True})

@@ -11,6 +11,8 @@ import pytest
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
+
 
 def test_run_polls_to_the_result_and_collects_it(make_action, async_dir):
     action, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'echo hi'},
@@ -106,19 +108,29 @@ def test_launch_and_status_refuse_an_async_dir_below_an_unsafe_dir(make_action, 
 
 
 @pytest.mark.parametrize('breaks', ['async dir others can write', 'corrupt record'])
-def test_a_failing_status_round_stops_the_task_with_its_message(make_action, async_dir, give_up_after, breaks):
+def test_a_failing_status_round_stops_the_task_with_its_message(make_action, async_dir, give_up_after, breaks,
+                                                                tmp_path):
     """Asked again, a status round that failed fails again: the task stops at once and says why (it used to poll
-    forever without showing the error)."""
+    forever without showing the error). The job breaks its own record or async dir, then waits until the test
+    releases it, so no final record can replace what it broke before a round sees it, whatever the load."""
     give_up_after(60)
+    flag = tmp_path / 'release'
+    wait = 'while [ ! -e %s ]; do sleep 0.05; done' % flag
     if breaks == 'async dir others can write':
-        cmd, message = 'chmod 777 %s; sleep 6' % async_dir, 'refusing to use %s: it is writable by group and others' % async_dir
+        cmd, message = 'chmod 777 %s; %s' % (async_dir, wait), 'refusing to use %s: it is writable by group and others' % async_dir
     else:
-        cmd, message = 'sleep 0.5; printf garbage > "$ASYNCOPS_JOB_ID"; sleep 6', 'is not valid JSON'
+        # once the supervisor wrote the running record (it would replace the garbage otherwise)
+        cmd = 'until grep -q started "$ASYNCOPS_JOB_ID"; do sleep 0.05; done; printf garbage > "$ASYNCOPS_JOB_ID"; %s' % wait
+        message = 'is not valid JSON'
     action, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'args': {'cmd': cmd}, 'poll': 1,
-                                                  'timeout': 10})
+                                                  'timeout': 30})
     replies = record_status_replies(action)
-    with pytest.raises(AnsibleActionFail, match=r'checking on job j\S+ failed: .*%s' % re.escape(message)):
-        action.run(task_vars=task_vars)
+    try:
+        with pytest.raises(AnsibleActionFail, match=r'checking on job j\S+ failed: .*%s' % re.escape(message)):
+            action.run(task_vars=task_vars)
+    finally:
+        flag.touch()
+        os.chmod(async_dir, 0o700)
     # the task stopped at the first failed round: no round was made after it
     assert ['finished' in reply for reply in replies][-1:] == [False]
     assert sum(1 for reply in replies if 'finished' not in reply) == 1
@@ -144,8 +156,7 @@ def test_a_slow_launch_does_not_give_up_on_a_healthy_job(make_action, async_dir,
     fail "its supervisor is not enforcing it" while the job ran as it should. Here the launch reply arrives after
     the old deadline (its margin shrunk to 1 s), and the job then runs within its limit."""
     give_up_after(60)
-    from ansible_collections.asyncops.jobs.plugins.action import async_run
-    monkeypatch.setattr(async_run, 'DEADLINE_MARGIN', 1)
+    monkeypatch.setattr(protocol, 'DEADLINE_MARGIN', 1)
     action, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'sleep 2'},
                                                   'poll': 1, 'timeout': 3, 'grace': 0})
     real = action.run_target_module

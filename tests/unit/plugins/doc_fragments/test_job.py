@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from ansible_collections.asyncops.jobs.plugins.doc_fragments.job import ModuleDocFragment
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import DEFAULTS
 
 
 def test_documented_defaults_are_the_code_defaults():

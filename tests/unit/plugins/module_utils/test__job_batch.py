@@ -9,9 +9,11 @@ import time
 
 import pytest
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import BatchScheduler, item_jid, launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import BatchScheduler, launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import item_jid
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
 
 pytestmark = pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)')
@@ -31,7 +33,7 @@ def start_batch(store, commands, concurrency, fail_fast=False, time_limit=0):
         store.create_side_dir(jid)
         specs.append({'jid': jid, 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': argv,
                       'time_limit': time_limit, 'grace': 0.2, 'batch_jid': batch, 'index': index})
-    record = launch_batch(store, batch, specs, concurrency, fail_fast)
+    record = launch_batch(store, batch, specs, {'concurrency': concurrency, 'fail_fast': fail_fast})
     return record, [spec['jid'] for spec in specs]
 
 
@@ -62,7 +64,7 @@ def test_fail_fast_skips_the_rest(store):
     items = job_status.Jobs(store).wait(jids, 5)
     assert items[0]['failed'] and items[0]['rc'] == 1
     assert all(i.get('skipped') for i in items[1:])
-    assert [job_status.job_state(i) for i in items] == ['failed', 'skipped', 'skipped', 'skipped']
+    assert [protocol.job_state(i) for i in items] == ['failed', 'skipped', 'skipped', 'skipped']
 
 
 def test_without_fail_fast_every_item_runs(store):
@@ -75,16 +77,16 @@ def test_without_fail_fast_every_item_runs(store):
 def test_pending_items_are_visible_and_kill_stops_the_batch(store):
     record, jids = start_batch(store, [['sleep', '30'], ['sleep', '30'], ['sleep', '30']], 1)
     deadline = time.time() + 5
-    while job_status.job_state(job_status.Jobs(store).status(jids[0])) != 'running' and time.time() < deadline:
+    while protocol.job_state(job_status.Jobs(store).status(jids[0])) != 'running' and time.time() < deadline:
         time.sleep(0.02)
     statuses = job_status.Jobs(store).wait(jids, 0)
-    assert job_status.job_state(statuses[0]) == 'running'
-    assert [job_status.job_state(s) for s in statuses][1:] == ['pending', 'pending']
-    killed = job_status.Jobs(store).kill(record['ansible_job_id'], timeout=10)
+    assert protocol.job_state(statuses[0]) == 'running'
+    assert [protocol.job_state(s) for s in statuses][1:] == ['pending', 'pending']
+    killed = job_status.Jobs(store).kill(record['ansible_job_id'], max_wait=10)
     assert killed['killed'] and killed['finished']
     items = job_status.Jobs(store).wait(jids, 5)
-    assert job_status.job_state(items[0]) == 'killed'
-    assert [job_status.job_state(i) for i in items[1:]] == ['skipped', 'skipped']
+    assert protocol.job_state(items[0]) == 'killed'
+    assert [protocol.job_state(i) for i in items[1:]] == ['skipped', 'skipped']
 
 
 def test_item_time_limit(store):
@@ -105,7 +107,7 @@ def test_collecting_keeps_everything_while_an_item_runs(store):
     final = job_status.Jobs(store).wait([record['ansible_job_id']] + jids, 20)
     assert all(r['finished'] for r in final) and final[2]['rc'] == 0
     assert job_status.Jobs(store).collect_finished(final)
-    assert job_status.is_note(store.read(record['ansible_job_id']))  # the batch's note
+    assert protocol.is_note(store.read(record['ansible_job_id']))  # the batch's note
     assert not any(store.exists(jid) for jid in jids)  # its items go with it
     assert store.jids() == [record['ansible_job_id']] and store.engine_dirs() == []
 
@@ -123,12 +125,12 @@ def test_wait_returns_when_the_last_item_ends(store):
 def test_killing_one_pending_item_stops_only_that_item(store):
     record, jids = start_batch(store, [['sleep', '0.5'], ['sleep', '30'], ['true'], ['true']], 1)
     jobs = job_status.Jobs(store)
-    assert job_status.job_state(jobs.status(jids[1])) == 'pending'
-    killed = jobs.kill(jids[1], timeout=10)
+    assert protocol.job_state(jobs.status(jids[1])) == 'pending'
+    killed = jobs.kill(jids[1], max_wait=10)
     assert killed['killed'] and killed['finished'] and not killed['failed']
     batch = jobs.wait([record['ansible_job_id']], 20)[0]
     items = jobs.wait(jids, 5)
-    assert [job_status.job_state(i) for i in items] == ['succeeded', 'killed', 'succeeded', 'succeeded']
+    assert [protocol.job_state(i) for i in items] == ['succeeded', 'killed', 'succeeded', 'succeeded']
     assert items[1]['started'] is False and 'killed before it started' in items[1]['msg']
     assert batch['finished'] and batch['failed'] and batch['asyncops_job']['counts']['killed'] == 1
 
@@ -137,11 +139,11 @@ def test_killing_a_running_item_stops_only_that_item(store):
     record, jids = start_batch(store, [['sleep', '30'], ['true']], 2)
     jobs = job_status.Jobs(store)
     deadline = time.time() + 5
-    while job_status.job_state(jobs.status(jids[0])) != 'running' and time.time() < deadline:
+    while protocol.job_state(jobs.status(jids[0])) != 'running' and time.time() < deadline:
         time.sleep(0.02)
-    jobs.kill(jids[0], timeout=10)
+    jobs.kill(jids[0], max_wait=10)
     jobs.wait([record['ansible_job_id']], 20)
-    assert [job_status.job_state(i) for i in jobs.wait(jids, 5)] == ['killed', 'succeeded']
+    assert [protocol.job_state(i) for i in jobs.wait(jids, 5)] == ['killed', 'succeeded']
 
 
 def test_pruning_while_batches_start_never_breaks_a_launch(store):
@@ -172,7 +174,7 @@ def test_pruning_while_batches_start_never_breaks_a_launch(store):
                 store.write_side_file(jid, 'payload', b'#!/bin/sh\n', mode=0o700)
                 specs.append({'jid': jid, 'module': 'test', 'argv': ['true'], 'result_style': 'command', 'cmd': 'true',
                               'time_limit': 0, 'grace': 0.2, 'batch_jid': batch, 'index': index})
-            batches.append(launch_batch(store, batch, specs, 2, False))
+            batches.append(launch_batch(store, batch, specs, {'concurrency': 2}))
     finally:
         stop.set()
         pruner.join()
@@ -202,7 +204,7 @@ def test_at_the_process_limit_items_wait_for_a_process(store, monkeypatch):
     batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
     assert batch['finished'] and not batch['failed']
     items = job_status.Jobs(store).wait(jids, 5)
-    assert [job_status.job_state(i) for i in items] == ['succeeded'] * 3
+    assert [protocol.job_state(i) for i in items] == ['succeeded'] * 3
     starts = [i['asyncops_job']['started_at'] for i in items]
     ends = [i['asyncops_job']['ended_at'] for i in items]
     assert starts[1] >= ends[0] and starts[2] >= ends[1]  # one at a time: what the limit allowed
@@ -214,7 +216,7 @@ def test_at_the_process_limit_with_nothing_running_items_fail_with_the_reason(st
     batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
     assert batch['finished'] and batch['failed'] and batch['asyncops_job']['counts']['failed'] == 2
     items = job_status.Jobs(store).wait(jids, 5)
-    assert [job_status.job_state(i) for i in items] == ['failed', 'failed']
+    assert [protocol.job_state(i) for i in items] == ['failed', 'failed']
     assert all(i['started'] is False and 'process limit' in i['msg'] and 'Resource temporarily' in i['msg']
                for i in items)
 
@@ -232,6 +234,6 @@ def test_an_item_whose_job_process_cannot_start_says_why(store, monkeypatch):
     batch = job_status.Jobs(store).wait([record['ansible_job_id']], 20)[0]
     assert batch['finished'] and batch['failed']
     item = job_status.Jobs(store).wait(jids, 5)[0]
-    assert job_status.job_state(item) == 'failed' and item['started'] is False
+    assert protocol.job_state(item) == 'failed' and item['started'] is False
     assert item['msg'].startswith('could not start the job: Resource temporarily unavailable')
     assert batch['asyncops_job']['counts'] == {'pending': 0, 'running': 0, 'failed': 1}

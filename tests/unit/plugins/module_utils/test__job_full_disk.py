@@ -10,7 +10,8 @@ import pytest
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import item_jid, launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import item_jid
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
 
@@ -143,7 +144,7 @@ def test_a_batch_item_that_fills_the_disk_is_failed_not_lost_and_the_batch_finis
         store.create_side_dir(jid)
         specs.append({'jid': jid, 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': 'x',
                       'time_limit': 0, 'grace': 0.2, 'batch_jid': batch, 'index': index})
-    launch_batch(store, batch, specs, 1, False)
+    launch_batch(store, batch, specs, {'concurrency': 1})
     jobs = job_status.Jobs(store)
     final = jobs.wait([batch], 60)[0]
     first, second = jobs.wait([spec['jid'] for spec in specs], 10)

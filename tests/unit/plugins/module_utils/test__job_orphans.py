@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
@@ -142,7 +143,7 @@ def launch_job(store, jid, argv, **spec):
 def kill_supervisor(record):
     os.kill(record['asyncops_job']['supervisor_pid'], signal.SIGKILL)
     deadline = time.time() + 5
-    while proc.is_alive(job_status.supervisor_identity(record['asyncops_job'])) and time.time() < deadline:
+    while proc.is_alive(protocol.supervisor_identity(record['asyncops_job'])) and time.time() < deadline:
         time.sleep(0.02)
 
 

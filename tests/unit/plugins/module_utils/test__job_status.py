@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError
@@ -73,7 +74,7 @@ def test_a_record_of_another_user_is_never_read_signalled_or_removed(tmp_path, v
     plant(str(async_dir / 'j71.2'), planted_record(victim.pid, supervisor_pid=999999, pgid=victim.pid,
                                                    job_start_ticks=proc.start_ticks(victim.pid)), owner=NOBODY)
     jobs = job_status.Jobs(JobStore(str(async_dir)).open())
-    for call in (lambda: jobs.status('j71.1', tail=3), lambda: jobs.kill('j71.1', timeout=1), lambda: jobs.status('j71.2'),
+    for call in (lambda: jobs.status('j71.1', tail=3), lambda: jobs.kill('j71.1', max_wait=1), lambda: jobs.status('j71.2'),
                  lambda: jobs.cleanup('j71.1'), lambda: jobs.describe('j71.2')):
         with pytest.raises(JobStoreError, match='belongs to nobody'):
             call()
@@ -119,7 +120,7 @@ def launch_sleep(store, jid, argv=('sleep', '30')):
 def kill_supervisor(record):
     os.kill(record['asyncops_job']['supervisor_pid'], signal.SIGKILL)
     deadline = time.time() + 5
-    while proc.is_alive(job_status.supervisor_identity(record['asyncops_job'])) and time.time() < deadline:
+    while proc.is_alive(protocol.supervisor_identity(record['asyncops_job'])) and time.time() < deadline:
         time.sleep(0.02)
 
 

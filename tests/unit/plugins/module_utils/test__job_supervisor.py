@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
@@ -89,7 +90,7 @@ def test_supervisor_killed_means_lost(store, tmp_path):
     record = start(store, 'j4.4', ['sh', '-c', 'sleep 30', marker])
     os.kill(record['asyncops_job']['supervisor_pid'], signal.SIGKILL)
     deadline = time.time() + 5
-    while proc.is_alive(job_status.supervisor_identity(record['asyncops_job'])) and time.time() < deadline:
+    while proc.is_alive(protocol.supervisor_identity(record['asyncops_job'])) and time.time() < deadline:
         time.sleep(0.05)
     lost = job_status.Jobs(store).status('j4.4')
     assert lost['finished'] and lost['failed'] and lost['lost']
@@ -101,10 +102,10 @@ def test_supervisor_killed_means_lost(store, tmp_path):
 
 def test_kill_mode_and_cleanup(store):
     start(store, 'j5.5', ['sleep', '30'])
-    killed = job_status.Jobs(store).kill('j5.5', timeout=5)
+    killed = job_status.Jobs(store).kill('j5.5', max_wait=5)
     assert killed['killed'] and not killed['failed'] and killed['changed']
     assert job_status.Jobs(store).status('j5.5')['failed']
-    assert job_status.job_state(job_status.Jobs(store).status('j5.5')) == 'killed'
+    assert protocol.job_state(job_status.Jobs(store).status('j5.5')) == 'killed'
     cleaned = job_status.Jobs(store).cleanup('j5.5')
     assert cleaned['erased'] == store.record_path('j5.5')
     assert not os.path.exists(store.side_dir('j5.5'))

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._argspec import argument_spec, option_spec
 
 

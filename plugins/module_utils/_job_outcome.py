@@ -18,7 +18,7 @@ import json
 import re
 import typing as t
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import DEFAULTS
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import utf8_safe
 
 # How much raw output a failure record carries (head + tail) to explain a module that printed no JSON.

@@ -16,36 +16,35 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
+
 Result = t.Dict[str, t.Any]
 
-# result keys of the wrapper that say nothing about the item to the user
-INTERNAL_KEYS = ('started', 'finished', 'results_file', 'asyncops_job')
-FAILED_STATES = ('failed', 'timedout', 'killed', 'lost')
 
-
-def collect_info(items: list[t.Any], params: t.Mapping[str, t.Any], no_log: bool) -> dict[str, t.Any]:
-    """What a batch's record keeps for whoever collects it later (0600 on the target, like the results)."""
+def delivery_info(items: list[t.Any], params: t.Mapping[str, t.Any], no_log: bool) -> dict[str, t.Any]:
+    """What a batch's record keeps (under `collect`) for whoever returns its result later (0600 on the target, like
+    the results)."""
     return {'items': items, 'loop_var': params['loop_var'], 'index_var': params['index_var'],
             'allow_failures': params['allow_failures'], 'keep': params['keep'], 'no_log': no_log}
 
 
-def item_result(record: Result, item: t.Any, index: int, collect: t.Mapping[str, t.Any]) -> Result:
+def item_result(record: Result, item: t.Any, index: int, delivery: t.Mapping[str, t.Any]) -> Result:
     """One entry of `results`, shaped like a registered loop's: the module's keys plus item bookkeeping.
 
     With no_log, each entry is marked _ansible_no_log as ansible-core marks loop items, so that the
     callbacks get them censored (ansible-core keeps a no_log task's `results` and censors marked items)."""
-    meta = record.get('asyncops_job') or {}
-    entry = {k: v for k, v in record.items() if k not in INTERNAL_KEYS}
+    meta = protocol.job_meta(record) or {}
+    entry = {k: v for k, v in record.items() if k not in protocol.INTERNAL_KEYS}
     entry.setdefault('changed', False)
     entry['failed'] = bool(record.get('failed'))
     entry['timedout'] = bool(record.get('timedout'))
     entry['elapsed'] = meta.get('elapsed')
     entry['state'] = meta.get('state')
-    entry[collect['loop_var']] = item
-    entry['ansible_loop_var'] = collect['loop_var']
-    entry[collect['index_var']] = index
-    entry['ansible_index_var'] = collect['index_var']
-    if collect.get('no_log'):
+    entry[delivery['loop_var']] = item
+    entry['ansible_loop_var'] = delivery['loop_var']
+    entry[delivery['index_var']] = index
+    entry['ansible_index_var'] = delivery['index_var']
+    if delivery.get('no_log'):
         entry['_ansible_no_log'] = True
     return entry
 
@@ -66,24 +65,24 @@ def summarise(results: list[Result], elapsed: float) -> Result:
     }
 
 
-def batch_result(batch: t.Mapping[str, t.Any], item_records: list[Result], collect: t.Mapping[str, t.Any]) -> Result:
+def batch_result(batch: t.Mapping[str, t.Any], item_records: list[Result], delivery: t.Mapping[str, t.Any]) -> Result:
     """The result of a finished batch, as async_batch returns it: results in item order, summary, and failed
     (with the first failure) unless allow_failures."""
-    meta = batch.get('asyncops_job') or {}
-    results = [item_result(record, item, index, collect)
-               for index, (record, item) in enumerate(zip(item_records, collect['items']))]
+    meta = protocol.job_meta(batch) or {}
+    results = [item_result(record, item, index, delivery)
+               for index, (record, item) in enumerate(zip(item_records, delivery['items']))]
     result = summarise(results, float(meta.get('elapsed') or 0.0))
     result['ansible_job_id'] = batch.get('ansible_job_id')
-    if result['failed_count'] and not collect.get('allow_failures'):
+    if result['failed_count'] and not delivery.get('allow_failures'):
         first = next(i for i, r in enumerate(results) if r['failed'])
         result['failed'] = True
-        if collect.get('no_log'):  # an item's msg can hold its args or output, and failed messages are displayed
+        if delivery.get('no_log'):  # an item's msg can hold its args or output, and failed messages are displayed
             result['msg'] = '%d of %d item(s) failed (first: item %d; details censored, no_log)' % (
                 result['failed_count'], len(results), first)
         else:
             result['msg'] = '%d of %d item(s) failed (first: item %d: %s)' % (
                 result['failed_count'], len(results), first, str(results[first].get('msg', 'failed'))[:300])
-    if collect.get('no_log'):
+    if delivery.get('no_log'):
         result['_ansible_no_log'] = True
     return result
 
@@ -92,10 +91,11 @@ def progress_counts(brief_jobs: list[Result]) -> dict[str, int]:
     """How many items are done, failed, running and pending, from the states of a brief status round."""
     states: dict[str, int] = {}
     for job in brief_jobs:
-        states[job.get('state', 'running')] = states.get(job.get('state', 'running'), 0) + 1
-    running, pending = states.get('running', 0), states.get('pending', 0)
+        state = job.get('state', protocol.RUNNING)
+        states[state] = states.get(state, 0) + 1
+    running, pending = states.get(protocol.RUNNING, 0), states.get(protocol.PENDING, 0)
     return {'total': len(brief_jobs), 'done': len(brief_jobs) - running - pending,
-            'failed': sum(states.get(s, 0) for s in FAILED_STATES), 'running': running, 'pending': pending}
+            'failed': sum(states.get(s, 0) for s in protocol.FAILED_STATES), 'running': running, 'pending': pending}
 
 
 def progress_line(host: str, counts: t.Mapping[str, int], elapsed: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import range_problems
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import range_problems
 
 
 @pytest.mark.parametrize('params', [

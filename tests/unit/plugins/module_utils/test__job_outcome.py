@@ -7,12 +7,12 @@ import tracemalloc
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import (
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_outcome import (
     RAW_OUTPUT_LIMIT, Captured, captured_bytes, clip_fields, clip_text, command_result, interrupted_result,
     parse_module_output)
 
 try:
-    from ansible_collections.asyncops.jobs.plugins.module_utils._job_result import json_object_text
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_outcome import json_object_text
 except ImportError:  # before it existed: the tests that use it fail
     json_object_text = None
 

@@ -1,0 +1,339 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, asyncops.jobs developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""The contract between the controller and the target: what both sides say of a job, written once.
+
+* job ids: their format (ours and ansible-core's), a batch item's id;
+* records: the key of the engine's part (META_KEY), the fields it has, its accessors, the job states and the one
+  function that derives a record's state;
+* options: their defaults, choices and ranges, the argument specs of the wrapper and of the status module;
+* a job spec: what the supervisor runs, built from the wrapper's options (async_wrapper and keyword mode alike);
+* the deadline arithmetic the controller needs to tell a job that runs late from one whose supervisor is gone.
+
+Target-side code (Python 3.8+); the controller imports it too. It imports nothing else of this collection: every
+other module depends on it, it depends on none of them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+import typing as t
+
+if t.TYPE_CHECKING:
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobSpec
+
+Record = t.Dict[str, t.Any]
+
+# -- job ids ------------------------------------------------------------------------------------------------------
+# what a jid may be: one plain file name inside the async dir
+JID_PATTERN = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z')
+# the names job records get: ours (j<n>.<pid>, batch items j<n>.<pid>.i<index>) and ansible-core's (j<n>.<pid>, <n>.<pid>)
+JOB_NAME_PATTERN = re.compile(r'\Aj?[0-9]+\.[0-9]+(\.i[0-9]+)?\Z')
+ITEM_JID = re.compile(r'\A(?P<batch>.+)\.i[0-9]+\Z')
+
+
+def jid_with_pid(base: str, pid: int | None = None) -> str:
+    """A job id as ansible-core's wrapper makes one: the id it was given, then the wrapper's pid."""
+    return '%s.%d' % (base, os.getpid() if pid is None else pid)
+
+
+def new_jid() -> str:
+    """A new job id, shaped as ansible-core's (j<random>.<pid>)."""
+    return jid_with_pid('j%d' % secrets.randbelow(10 ** 12))
+
+
+def item_jid(batch_jid: str, index: int) -> str:
+    """The job id of a batch's item."""
+    return '%s.i%d' % (batch_jid, index)
+
+
+def batch_of(jid: str) -> str | None:
+    """The batch jid of an item's jid (None for any other jid)."""
+    match = ITEM_JID.match(jid)
+    return match.group('batch') if match else None
+
+
+# -- records ------------------------------------------------------------------------------------------------------
+META_KEY = 'asyncops_job'  # the engine's part of a record; everything else is ansible-core's shape (a module's result)
+RECORD_VERSION = 1
+# keys of which a finished record holds at least one: ansible-core's (a module's result) and ours
+RECORD_KEYS = (META_KEY, 'started', 'finished', 'ansible_job_id', 'invocation', 'changed', 'failed', 'rc', 'msg',
+               'skipped')
+# fields of a job spec that its records keep in their meta, as they are
+META_FROM_SPEC = ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode')
+# what a batch's own record keeps, not each item's (the items alone would make every item record as big as the batch)
+BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work')
+# what a collected job's note keeps of its record's meta: what it was, never what it printed
+NOTE_META_KEYS = ('version', 'kind', 'module', 'key', 'no_log', 'started_at', 'ended_at', 'elapsed', 'rc', 'items',
+                  'batch_jid', 'index')
+# result keys of a record that say nothing about the job to a user
+INTERNAL_KEYS = ('started', 'finished', 'results_file', META_KEY)
+
+# kinds of job
+BATCH = 'batch'
+ITEM = 'item'
+
+# states
+PENDING = 'pending'      # a batch item not started yet
+RUNNING = 'running'
+SUCCEEDED = 'succeeded'
+FAILED = 'failed'
+TIMEDOUT = 'timedout'
+KILLED = 'killed'
+LOST = 'lost'
+SKIPPED = 'skipped'      # a batch item never started (fail_fast, or the batch was killed)
+COLLECTED = 'collected'  # the note left once the result was delivered
+FINISHED = 'finished'    # a batch whose items all ended
+UNFINISHED_STATES = (PENDING, RUNNING)
+FAILED_STATES = (FAILED, TIMEDOUT, KILLED, LOST)
+STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, TIMEDOUT, KILLED, LOST, SKIPPED, COLLECTED, FINISHED)
+
+
+def job_meta(record: t.Mapping[str, t.Any]) -> JobMeta | None:
+    """The engine's part of a record; None for a record of ansible-core's own wrapper."""
+    meta = record.get(META_KEY)
+    return t.cast('JobMeta', meta) if isinstance(meta, dict) else None
+
+
+def is_finished(record: t.Mapping[str, t.Any]) -> bool:
+    """ansible.builtin.async_status's rule: a record without 'started' is a finished module result."""
+    if 'started' not in record:
+        return True
+    return bool(record.get('finished'))
+
+
+def job_state(record: t.Mapping[str, t.Any]) -> str:
+    """A record's state (STATES): the engine's word for it, or what a record of ansible-core's own says."""
+    meta = job_meta(record) or {}
+    state = meta.get('state')
+    if not record.get('finished'):
+        return PENDING if state == PENDING else RUNNING
+    if state in (None,) + UNFINISHED_STATES:
+        return ended_state(record)
+    return t.cast(str, state)
+
+
+def ended_state(result: t.Mapping[str, t.Any]) -> str:
+    """The state of a job that ended by itself, from its result."""
+    return FAILED if result.get('failed') else SUCCEEDED
+
+
+def is_note(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether a record is the note left in place of a collected job's record."""
+    return (job_meta(record) or {}).get('state') == COLLECTED
+
+
+def is_batch(record: t.Mapping[str, t.Any]) -> bool:
+    return (job_meta(record) or {}).get('kind') == BATCH
+
+
+def record_no_log(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether a record (or a status answer about one job) is of a job started under no_log: the record carries it."""
+    meta = job_meta(record)
+    if meta is None:
+        return False
+    delivery = meta.get('collect')
+    return bool(meta.get('no_log') or (isinstance(delivery, dict) and delivery.get('no_log')))
+
+
+def delivery_info(record: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    """What the launch left for whoever returns the job's result later as the starting task would have (its record's
+    `collect`: for a batch the items, loop and index variable names, allow_failures, keep, no_log; for a job cleanup
+    and no_log); None when it left nothing."""
+    delivery = (job_meta(record) or {}).get('collect')
+    return t.cast(t.Dict[str, t.Any], delivery) if isinstance(delivery, dict) else None
+
+
+def supervisor_identity(meta: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The process that answers for a job (its supervisor, or a batch's scheduler): pid, start time and boot."""
+    return {'pid': meta.get('supervisor_pid'), 'start_ticks': meta.get('supervisor_start_ticks'),
+            'boot_id': meta.get('boot_id')}
+
+
+def looks_like_record(jid: str, record: t.Mapping[str, t.Any]) -> bool:
+    """Whether a JSON object named like a job record has a job record's shape (prune removes nothing else)."""
+    if record.get('ansible_job_id', jid) != jid:
+        return False
+    meta = record.get(META_KEY)
+    if meta is not None and not isinstance(meta, dict):
+        return False
+    return any(key in record for key in RECORD_KEYS)
+
+
+def new_record(jid: str, results_file: str, meta: t.Mapping[str, t.Any], finished: bool = False,
+               fields: t.Mapping[str, t.Any] | None = None) -> Record:
+    """A record as ansible.builtin.async_status reads it: started, finished, the job id and file, the engine's meta,
+    and the result's fields (a finished job's module result; `started` among them says whether it ever started)."""
+    record: Record = dict(fields or {})
+    record.update({'started': record.get('started', True), 'finished': finished, 'ansible_job_id': jid,
+                   'results_file': results_file, META_KEY: meta})
+    return record
+
+
+# -- options ------------------------------------------------------------------------------------------------------
+DEFAULTS: dict[str, t.Any] = {
+    'async_dir': '~/.ansible_async',
+    'grace': 0.5,
+    'output_limit': 4 * 1024 * 1024,
+    'leftovers': 'keep',
+    'status_mode': 'status',
+    'status_wait': 300.0,
+    'tail': 10,
+}
+LEFTOVERS = ('keep', 'stop')
+RESULT_STYLES = ('module', 'command')
+STATUS_MODES = ('status', 'wait', 'kill', 'list', 'cleanup', 'collect')
+# the status modes whose answer about one finished job of async_run/async_batch returns it as that task would have
+DELIVERING_MODES = (None, 'status', 'wait')
+
+# option: (smallest allowed value, whether the value may be that, how to say what is allowed)
+RANGES: dict[str, tuple[float, bool, str]] = {
+    'timeout': (0, True, '0 (no limit) or a positive number of seconds'),
+    'grace': (0, True, '0 or more seconds'),
+    'delay': (0, False, 'a positive number of seconds'),
+    'retries': (1, True, '1 or more'),
+    'poll': (0, True, '0 (start and return) or a positive number of seconds'),
+    'concurrency': (1, True, '1 or more (jobs running at a time)'),
+    'older_than': (0, True, '0 or more seconds'),
+    'tail': (0, True, '0 or more lines'),
+    'output_limit': (1024, True, '1024 bytes or more'),
+}
+
+
+def range_problems(params: t.Mapping[str, t.Any], names: t.Iterable[str] | None = None) -> list[str]:
+    """What is wrong with the numeric options among params (NaN and infinities included); [] when nothing."""
+    problems = []
+    for name in names if names is not None else RANGES:
+        value = params.get(name)
+        if value is None or name not in RANGES:
+            continue
+        smallest, inclusive, allowed = RANGES[name]
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append('%s must be %s, got %s' % (name, allowed, value))
+        elif value < smallest or (value == smallest and not inclusive):
+            problems.append('%s must be %s, got %s' % (name, allowed, value))
+    return problems
+
+
+def window_size(concurrency: int | None, items: int) -> int:
+    """How many items of a batch run at a time: concurrency, or (missing or 0) all of them at once."""
+    return max(1, concurrency or items)
+
+
+# the wrapper's options (asyncops.jobs.async_wrapper): one job
+WRAPPER_JOB_SPEC: dict[str, dict[str, t.Any]] = dict(
+    module=dict(type='str', default='command'),
+    argv=dict(type='list', elements='str', required=True),
+    payload=dict(type='str', no_log=True),
+    args_data=dict(type='str', no_log=True),
+    result_style=dict(type='str', default='module', choices=list(RESULT_STYLES)),
+    cmd=dict(type='raw'),
+    chdir=dict(type='path'),
+    strip_empty_ends=dict(type='bool', default=True),
+    expand_argument_vars=dict(type='bool', default=False),
+)
+WRAPPER_SPEC: dict[str, dict[str, t.Any]] = dict(
+    jobs=dict(type='list', elements='dict', required=True, options=WRAPPER_JOB_SPEC),
+    timeout=dict(type='int', default=0),
+    grace=dict(type='float', default=DEFAULTS['grace']),
+    concurrency=dict(type='int'),
+    fail_fast=dict(type='bool', default=False),
+    output_limit=dict(type='int', default=DEFAULTS['output_limit']),
+    leftovers=dict(type='str', default=DEFAULTS['leftovers'], choices=list(LEFTOVERS)),
+    key=dict(type='str', no_log=False),
+    cleanup_dir=dict(type='str'),
+    collect=dict(type='dict'),
+    work=dict(type='dict'),
+    async_dir=dict(type='str'),
+)
+# the status module's options (asyncops.jobs.async_status)
+STATUS_SPEC: dict[str, dict[str, t.Any]] = dict(
+    jid=dict(type='raw'),
+    mode=dict(type='str', default=DEFAULTS['status_mode'], choices=list(STATUS_MODES)),
+    timeout=dict(type='float', default=DEFAULTS['status_wait']),
+    older_than=dict(type='float'),
+    tail=dict(type='int', default=DEFAULTS['tail']),
+    brief=dict(type='bool', default=False),
+    cleanup=dict(type='bool', default=False),
+    async_dir=dict(type='str'),
+)
+# what ansible-core passes to ansible.legacy.async_status (its action plugin, gather_facts): keyword mode takes it
+KEYWORD_STATUS_SPEC: dict[str, dict[str, t.Any]] = dict(STATUS_SPEC, _async_dir=dict(type='str'))
+
+
+# -- job specs ----------------------------------------------------------------------------------------------------
+def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Mapping[str, t.Any]) -> JobSpec:
+    """What the supervisor runs: one job of the wrapper's `jobs` (argv already materialized), with the launch's
+    options. A batch's item gets the batch's fields from the scheduler (batch_spec_of). Defaults are the wrapper's,
+    for callers that give only some options (keyword mode)."""
+    single = params.get('concurrency') is None
+    spec: JobSpec = {
+        'jid': jid,
+        'module': job.get('module') or WRAPPER_JOB_SPEC['module']['default'],
+        'argv': argv,
+        'result_style': job.get('result_style') or WRAPPER_JOB_SPEC['result_style']['default'],
+        'cmd': job['cmd'] if job.get('cmd') is not None else argv,
+        'chdir': job.get('chdir'),
+        'strip_empty_ends': job.get('strip_empty_ends', WRAPPER_JOB_SPEC['strip_empty_ends']['default']),
+        'time_limit': float(params.get('timeout') or 0),
+        'grace': float(params.get('grace', DEFAULTS['grace'])),
+        'output_limit': int(params.get('output_limit') or DEFAULTS['output_limit']),
+        'leftovers': params.get('leftovers') or DEFAULTS['leftovers'],
+    }
+    if params.get('no_log'):
+        spec['no_log'] = True  # the task's: every reader censors the record, leftovers are named by pid only
+    if params.get('pids_only'):
+        spec['pids_only'] = True
+    if params.get('check_mode'):
+        spec['check_mode'] = True
+    if single:  # a batch keeps these once, in its own record
+        for name in ('key', 'cleanup_dir', 'collect', 'work'):
+            if params.get(name):
+                t.cast(t.Dict[str, t.Any], spec)[name] = params[name]
+    return spec
+
+
+# what a batch's scheduler takes from the launch, and keeps in the batch's own record (see BATCH_ONLY_META)
+BATCH_OPTIONS = ('concurrency', 'fail_fast', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode')
+
+
+def batch_options(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The wrapper's options that concern a batch as a whole (those given)."""
+    return {name: params[name] for name in BATCH_OPTIONS if params.get(name) not in (None, False, {}, '')}
+
+
+def batch_item_spec(spec: JobSpec, batch_jid: str, index: int) -> JobSpec:
+    """A job spec as one item of a batch."""
+    item = t.cast('JobSpec', dict(spec, batch_jid=batch_jid, index=index))
+    for name in ('key', 'cleanup_dir', 'collect', 'work'):
+        t.cast(t.Dict[str, t.Any], item).pop(name, None)
+    return item
+
+
+# -- deadlines ----------------------------------------------------------------------------------------------------
+# how long after the time limit (+ grace) a job may still report running before the controller stops trusting that
+# its supervisor enforces the limit (a status round, a loaded target, a slow file system)
+DEADLINE_MARGIN = 30
+
+
+def windows(items: int, concurrency: int | None) -> int:
+    """How many windows of a batch's concurrency its items take, one after another, at most."""
+    return -(-items // window_size(concurrency, items)) if items > 0 else 0
+
+
+def give_up_deadline(since: float, time_limit: float, grace: float, pending: int = 1, concurrency: int | None = 1,
+                     started: bool = False) -> float | None:
+    """When jobs whose time limit the supervisors enforce must have ended, counted from `since` (the moment the
+    launch reply arrived, or a status round in which an item started or ended): the windows of `concurrency` pending
+    jobs one after another, after the window of the jobs already running (started=True), each at most its limit and
+    grace, plus a margin. None without a time limit: then nothing tells a late job from a lost one but the target."""
+    if not time_limit:
+        return None
+    rounds = windows(pending, concurrency) + int(started)
+    return since + rounds * (float(time_limit) + float(grace)) + DEADLINE_MARGIN
