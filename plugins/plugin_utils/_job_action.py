@@ -19,7 +19,6 @@ survive connection blips, and collecting results in two phases.
 
 from __future__ import annotations
 
-import inspect
 import time
 import typing as t
 
@@ -29,8 +28,10 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import DEFAULTS, range_problems
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _progress as progress
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._argspec import argument_spec
 
 display = Display()
@@ -186,14 +187,16 @@ class JobActionBase(ActionBase):
         style, shebang, data = self.module_payload(fqcn, args, task_vars)
         return jobs.payload_job(fqcn, style, shebang, data, args)
 
-    def launch(self, job_list: list[jobs.Job], timeout: int, task_vars: dict[str, t.Any],
+    def launch(self, job_list: list[jobs.Job], time_limit: int, task_vars: dict[str, t.Any],
                concurrency: int | None = None, fail_fast: bool = False, **options: t.Any) -> Result:
-        """Start jobs on the target in one round trip; the wrapper's result (ansible_job_id, results_file, jobs).
+        """Start jobs on the target in one round trip, each under time_limit seconds (0: none); the wrapper's result
+        (ansible_job_id, results_file, jobs).
 
         With concurrency, the jobs form one batch run by a scheduler on the target (sliding window). options:
         the wrapper's grace, output_limit, leftovers and key, passed when set.
         """
-        args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(timeout or 0), 'async_dir': self.async_dir_setting()}
+        # the wrapper's option for a job's time limit is `timeout`, as the tasks' (protocol.WRAPPER_SPEC)
+        args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(time_limit or 0), 'async_dir': self.async_dir_setting()}
         args.update((name, value) for name, value in options.items() if value is not None)
         if self.job_tmpdir:
             args['cleanup_dir'] = self.job_tmpdir
@@ -256,8 +259,8 @@ class JobActionBase(ActionBase):
 
     def wait_for(self, jid: str, task_vars: dict[str, t.Any], interval: float, deadline: float | None = None,
                  on_poll: t.Callable[[Result], None] | None = None) -> Result:
-        """Long-poll the job until it finished: one round trip per `interval` seconds, returns the moment it ends."""
-        started = time.time()
+        """Long-poll the job until it finished: one round trip per `interval` seconds, returns the moment it ends.
+        deadline (protocol.give_up_deadline): when a job whose supervisor enforces its time limit must have ended."""
         while True:
             chunk = interval if deadline is None else max(1.0, min(interval, deadline - time.time()))
             result = self.status_round(task_vars, jid, interval, mode='wait', timeout=chunk, tail=1)
@@ -265,8 +268,9 @@ class JobActionBase(ActionBase):
             if result.get('finished'):
                 return result
             if deadline is not None and time.time() > deadline:
-                raise AnsibleActionFail('job %s still reports running %ds after its time limit; its supervisor is not '
-                                        'enforcing it (check the target)' % (jid, time.time() - started))
+                raise AnsibleActionFail('job %s still reports running although its time limit, grace period and a %ds '
+                                        'margin have passed; its supervisor is not enforcing it (check the target)'
+                                        % (jid, protocol.DEADLINE_MARGIN))
             if on_poll:
                 on_poll(result)
 
@@ -294,9 +298,8 @@ class JobActionBase(ActionBase):
     def report_progress(self, data: Result, line: str) -> None:
         """Progress of one poll, reported as ansible-core reports its own async polls: a v2_runner_on_async_poll
         event that every callback gets (the default one prints `ASYNC POLL on <host>: jid=...`, JSON callbacks and
-        AWX get the whole of data). Printed as `line` only where there is no worker to send it from."""
-        if not send_async_poll(self._task, data):
-            display.display(line)
+        AWX get the whole of data); `line` on the display where it cannot be sent (see _progress)."""
+        progress.report(self._task, data, line)
 
     def collect(self, task_vars: dict[str, t.Any], jid: str, pause: float) -> None:
         """Collect a job whose result the controller now holds (the second phase of its delivery): its records
@@ -318,25 +321,3 @@ class JobActionBase(ActionBase):
             result['_ansible_no_log'] = True
         return result
 
-
-def send_async_poll(task: t.Any, data: Result) -> bool:
-    """Send a v2_runner_on_async_poll event for task from this worker, as ansible-core's task executor does for
-    its own async polls (2.19 and 2.20 take a _RawTaskResult, 2.21 a host, the task and a UnifiedTaskResult).
-    False when there is no worker queue to send it to."""
-    try:
-        from ansible.executor.process import worker
-    except ImportError:  # pragma: no cover - every supported ansible-core has it
-        return False
-    current = getattr(worker, 'current_worker', None)
-    final_q = getattr(current, '_final_q', None)
-    host = getattr(current, '_host', None)
-    if final_q is None or host is None:
-        return False
-    if 'utr' in inspect.signature(final_q.send_callback).parameters:
-        from ansible._internal._task import UnifiedTaskResult  # type: ignore[attr-defined]  # ansible-core 2.21+
-        final_q.send_callback('v2_runner_on_async_poll', host, task, UnifiedTaskResult.from_action_result_dict(dict(data)))
-    else:
-        from ansible.executor.task_result import _RawTaskResult  # ansible-core 2.19, 2.20
-        final_q.send_callback('v2_runner_on_async_poll',
-                              _RawTaskResult(host=host, task=task, return_data=dict(data), task_fields=task.dump_attrs()))
-    return True
