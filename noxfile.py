@@ -21,6 +21,7 @@ ansible-lint) are configured in antsibull-nox.toml. This file adds what they can
 - demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh), with a new async dir of its own;
 - docs-examples: every YAML example of README.md, docs/*.md and docs/docsite/rst/*.rst, run as written on a podman
   container of its own, with the fixtures of tests/docs_examples (root only; syntax-checked only otherwise).
+- runner-events: ansible-runner runs the fleet view playbook asyncops.jobs.jobs; its job events carry the rows;
 - bench: bench/bench.py (docs/benchmark.md) with ansible-core 2.19 as pinned, against this work tree.
 """
 
@@ -208,6 +209,17 @@ def docs_examples(session: nox.Session) -> None:
         session.run(*command, "--check", *session.posargs, env=env)
         session.skip("the examples were only syntax-checked: running them needs root (podman containers)")
     session.run(*command, *session.posargs, env=env)
+
+
+@nox.session(name="runner-events", python="3.11", default=False)
+def runner_events(session: nox.Session) -> None:
+    """ansible-runner (AWX's engine) runs the fleet view playbook asyncops.jobs.jobs: its job events carry the rows
+    (tests/runner_events/run.py)."""
+    session.install("ansible-runner", "ansible-core", *TOOLS)
+    collections = link_work_tree(session)
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+    session.run("python", str(ROOT / "tests" / "runner_events" / "run.py"), "--work", str(tmp_dir(session) / "runner"),
+                env=env)
 
 
 @nox.session(python="3.11", default=False)

@@ -66,12 +66,12 @@ RECORD_VERSION = 1
 RECORD_KEYS = (META_KEY, 'started', 'finished', 'ansible_job_id', 'invocation', 'changed', 'failed', 'rc', 'msg',
                'skipped')
 # fields of a job spec that its records keep in their meta, as they are
-META_FROM_SPEC = ('batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode')
+META_FROM_SPEC = ('kind', 'batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin')
 # what a batch's own record keeps, not each item's (the items alone would make every item record as big as the batch)
-BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work')
+BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work', 'origin')
 # what a collected job's note keeps of its record's meta: what it was, never what it printed
 NOTE_META_KEYS = ('version', 'kind', 'module', 'key', 'no_log', 'started_at', 'ended_at', 'elapsed', 'rc', 'items',
-                  'batch_jid', 'index')
+                  'batch_jid', 'index', 'origin')
 # result keys of a record that say nothing about the job to a user
 INTERNAL_KEYS = ('started', 'finished', 'results_file', META_KEY)
 
@@ -250,6 +250,7 @@ WRAPPER_SPEC: dict[str, dict[str, t.Any]] = dict(
     cleanup_dir=dict(type='str'),
     collect=dict(type='dict'),
     work=dict(type='dict'),
+    origin=dict(type='dict'),
     async_dir=dict(type='str'),
 )
 # the status module's options (asyncops.jobs.async_status)
@@ -261,6 +262,8 @@ STATUS_SPEC: dict[str, dict[str, t.Any]] = dict(
     tail=dict(type='int', default=DEFAULTS['tail']),
     brief=dict(type='bool', default=False),
     cleanup=dict(type='bool', default=False),
+    key=dict(type='str', no_log=False),
+    state=dict(type='list', elements='str', choices=list(STATES)),
     async_dir=dict(type='str'),
 )
 # what ansible-core passes to ansible.legacy.async_status (its action plugin, gather_facts): keyword mode takes it
@@ -293,14 +296,14 @@ def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Ma
     if params.get('check_mode'):
         spec['check_mode'] = True
     if single:  # a batch keeps these once, in its own record
-        for name in ('key', 'cleanup_dir', 'collect', 'work'):
+        for name in ('key', 'cleanup_dir', 'collect', 'work', 'origin'):
             if params.get(name):
                 t.cast(t.Dict[str, t.Any], spec)[name] = params[name]
     return spec
 
 
 # what a batch's scheduler takes from the launch, and keeps in the batch's own record (see BATCH_ONLY_META)
-BATCH_OPTIONS = ('concurrency', 'fail_fast', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode')
+BATCH_OPTIONS = ('concurrency', 'fail_fast', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin')
 
 
 def batch_options(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -310,8 +313,8 @@ def batch_options(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
 
 def batch_item_spec(spec: JobSpec, batch_jid: str, index: int) -> JobSpec:
     """A job spec as one item of a batch."""
-    item = t.cast('JobSpec', dict(spec, batch_jid=batch_jid, index=index))
-    for name in ('key', 'cleanup_dir', 'collect', 'work'):
+    item = t.cast('JobSpec', dict(spec, kind=ITEM, batch_jid=batch_jid, index=index))
+    for name in ('key', 'cleanup_dir', 'collect', 'work', 'origin'):
         t.cast(t.Dict[str, t.Any], item).pop(name, None)
     return item
 

@@ -15,6 +15,7 @@ still only sent to a process whose pid, start time and boot id match the record.
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import signal
 import time
 import typing as t
@@ -62,6 +63,31 @@ def _finished(record: Record, jid: str) -> Record:
     record.setdefault('started', True)
     record.setdefault('ansible_job_id', jid)
     return record
+
+
+def last_line(record: t.Mapping[str, t.Any]) -> str | None:
+    """The last line a job wrote: of its output so far while it runs, of its result's stdout (else stderr, else msg)
+    once it ended; at most 200 characters."""
+    for key in ('stdout_tail', 'stderr_tail'):
+        lines = record.get(key)
+        if isinstance(lines, list) and lines:
+            return str(lines[-1])[:200]
+    if record.get('finished'):
+        for key in ('stdout', 'stderr', 'msg'):
+            text = record.get(key)
+            if isinstance(text, str) and text.strip():
+                return text.strip().splitlines()[-1][:200]
+    return None
+
+
+def selected(row: t.Mapping[str, t.Any], key: str | None, states: t.Sequence[str]) -> bool:
+    """Whether a listed job passes the filters of `mode: list` (see Jobs.list_all)."""
+    if key is not None and not (row.get('key') == key or (row.get('key') and fnmatch.fnmatchcase(row['key'], key))):
+        return False
+    if states:
+        return any(row['state'] == state or (state == 'finished' and row['finished'])
+                   or (state == 'failed' and row['failed']) for state in states)
+    return True
 
 
 class Jobs:
@@ -281,15 +307,20 @@ class Jobs:
         raise JobStoreError('job %s did not stop within %ss of the kill request' % (jid, max_wait))
 
     # -- list ----------------------------------------------------------------------------
-    def list_all(self) -> list[Record]:
-        """describe() of every record; one that cannot be read is skipped with a warning naming its jid."""
+    def list_all(self, key: str | None = None, states: t.Sequence[str] = ()) -> list[Record]:
+        """describe() of every record, oldest first; one that cannot be read is skipped with a warning naming its jid.
+
+        key: only jobs whose key is that, or matches it as a glob (fnmatch); states: only jobs in one of these states
+        (protocol.STATES, or `finished` / `failed` for any finished or failed one)."""
         listed = []
         for jid in self.store.jids():
             try:
-                if self.is_record(jid):
-                    listed.append(self.describe(jid))
+                row = self.describe(jid)
             except JobStoreError as exc:
                 self.skipped(jid, exc)
+                continue
+            if row is not None and selected(row, key, states):
+                listed.append(row)
         return listed
 
     def is_record(self, jid: str) -> bool:
@@ -302,14 +333,20 @@ class Jobs:
         """A warning about a record that list or prune could not use: its jid and the reason, never its content."""
         self.store.warnings.append('skipped job %s: %s' % (jid, exc))
 
-    def describe(self, jid: str) -> Record:
-        """One line of `mode: list`: id, state, age and what ran."""
-        record = self.status(jid, tail=0)
-        meta = job_meta(record) or {}
+    def describe(self, jid: str) -> Record | None:
+        """One line of `mode: list`: id, state, age, what ran and who started it, a batch's progress, the last line of
+        output (never a no_log job's); None for a file named like a record that has no record's shape."""
+        record = self.store.read(jid)
+        if record is None or (record and not looks_like_record(jid, record)):
+            return None
+        record = self.status(jid, tail=1)
+        meta: t.Mapping[str, t.Any] = job_meta(record) or {}
         now = time.time()
         mtime = self.store.mtime(jid) or now
         started_at = meta.get('started_at') or mtime
-        return {
+        no_log = protocol.record_no_log(record)
+        origin = meta.get('origin') if isinstance(meta.get('origin'), dict) else {}
+        row: Record = {
             'ansible_job_id': jid,
             'state': job_state(record),
             'finished': bool(record.get('finished')),
@@ -318,9 +355,24 @@ class Jobs:
             'started_at': started_at,
             'elapsed': round((meta.get('ended_at') or now) - started_at, 3),
             'module': meta.get('module'),
+            'kind': meta.get('kind') or 'job',
+            'key': meta.get('key'),
+            'task': origin.get('task'),
+            'user': origin.get('user'),
+            'controller': origin.get('controller'),
+            'no_log': no_log,
+            'last_line': None if no_log else last_line(record),
             'wrapper': 'asyncops.jobs' if job_meta(record) else 'ansible.builtin',
             'results_file': self.store.record_path(jid),
         }
+        if meta.get('kind') == protocol.BATCH:
+            counts = meta.get('counts') or {}
+            total = int(meta.get('items') or len(record.get('jobs') or []))
+            unfinished = sum(int(counts.get(state, 0)) for state in protocol.UNFINISHED_STATES)
+            row['items'] = {'total': total, 'done': total - unfinished if counts or record.get('finished') else 0}
+        if meta.get('batch_jid'):
+            row['batch_jid'] = meta['batch_jid']
+        return row
 
     # -- cleanup -------------------------------------------------------------------------
     def cleanup(self, jid: str) -> Record:

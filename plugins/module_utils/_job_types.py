@@ -24,6 +24,7 @@ class JobSpec(t.TypedDict, total=False):
     grace: float
     output_limit: int
     leftovers: str           # 'keep' or 'stop'
+    kind: str                # 'item' for a batch's item (a single job has none)
     batch_jid: str
     index: int
     key: str
@@ -32,6 +33,7 @@ class JobSpec(t.TypedDict, total=False):
     no_log: bool             # the task's no_log: leftover processes are named by pid only, every reader censors
     work: dict[str, t.Any]   # what the job does (kind, module, digests), for a key to compare
     check_mode: bool         # started in check mode: a key never attaches to it
+    origin: dict[str, t.Any]  # who started it: task (name), user and controller (the fleet view shows them)
     pids_only: bool          # name leftover processes by pid only (keyword mode: the task's no_log may be unknown)
 
 
@@ -68,6 +70,7 @@ class JobMeta(t.TypedDict, total=False):
     work: dict[str, t.Any]
     check_mode: bool
     pids_only: bool
+    origin: dict[str, t.Any]
     collected_at: float      # a collected job's note: when its result was collected
     result_state: str        # a collected job's note: how it had ended
 

@@ -65,7 +65,7 @@ def summarise(results: list[Record], no_log: bool = False) -> Record:
 def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list[str]) -> Record | list[Record]:
     params = module.params
     if mode == 'list':
-        listed = jobs.list_all()
+        listed = jobs.list_all(key=params['key'], states=params['state'] or ())
         if params['older_than'] is not None:
             listed = [j for j in listed if j['finished'] and j['age'] >= params['older_than']]
         return {'changed': False, 'jobs': listed, 'async_dir': jobs.store.path}

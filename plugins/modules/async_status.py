@@ -67,6 +67,18 @@ options:
   older_than:
     description: With O(mode=cleanup) or O(mode=list), only finished records not changed for this many seconds.
     type: float
+  key:
+    description:
+      - With O(mode=list), only the jobs whose key (the O(asyncops.jobs.async_run#module:key) they were started with) is
+        this, or matches it as a shell-style pattern (V(nightly-*)).
+    type: str
+  state:
+    description:
+      - With O(mode=list), only the jobs in one of these states. V(finished) selects every job that ended, V(failed)
+        every job that ended in failure (V(failed), V(timedout), V(killed), V(lost)).
+    type: list
+    elements: str
+    choices: [pending, running, succeeded, failed, timedout, killed, lost, skipped, collected, finished]
   tail:
     description: Number of lines of stdout and stderr of a running job to return as RV(stdout_tail) and RV(stderr_tail).
     type: int
@@ -248,8 +260,11 @@ removed:
 jobs:
   description:
     - With a list O(jid), the status of each job, in order.
-    - With O(mode=list), the jobs of the async dir (C(ansible_job_id), C(state), C(age), C(elapsed), C(module),
-      C(wrapper), C(finished), C(failed), C(results_file)), oldest first.
+    - With O(mode=list), the jobs of the async dir, oldest first (C(ansible_job_id), C(state), C(finished),
+      C(failed), C(age), C(started_at), C(elapsed), C(module), C(kind) (V(job), V(batch), V(item)), C(key), C(task),
+      C(user) and C(controller) who started it, C(no_log), C(last_line) (the last line it wrote; never of a job
+      started under C(no_log)), C(wrapper), C(results_file); for a batch C(items) (C(done), C(total)), for an item
+      C(batch_jid)).
     - With O(mode=cleanup) and O(older_than), the ids removed.
     - With O(mode=collect) and a list O(jid), the answer about each job.
   returned: with a list O(jid), O(mode=list), or pruning

@@ -125,6 +125,11 @@ options:
       - A O(key) attaches only to a job with the same O(work); otherwise the launch fails naming what differs. Without
         it, digests of O(jobs) are compared.
     type: dict
+  origin:
+    description:
+      - Who starts the job, kept in its record for O(asyncops.jobs.async_status#module:mode=list) (and the fleet view,
+        the C(asyncops.jobs.jobs) playbook) C(task) (its name), C(user) and C(controller) (the action plugins set it).
+    type: dict
   cleanup_dir:
     description:
       - A directory to remove once the job (or every job of the batch) ended, however it ended. The action plugins set it

@@ -19,6 +19,9 @@ survive connection blips, and collecting results in two phases.
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 import time
 import typing as t
 
@@ -196,7 +199,8 @@ class JobActionBase(ActionBase):
         the wrapper's grace, output_limit, leftovers and key, passed when set.
         """
         # the wrapper's option for a job's time limit is `timeout`, as the tasks' (protocol.WRAPPER_SPEC)
-        args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(time_limit or 0), 'async_dir': self.async_dir_setting()}
+        args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(time_limit or 0), 'async_dir': self.async_dir_setting(),
+                                  'origin': self.origin()}
         args.update((name, value) for name, value in options.items() if value is not None)
         if self.job_tmpdir:
             args['cleanup_dir'] = self.job_tmpdir
@@ -217,6 +221,15 @@ class JobActionBase(ActionBase):
             # made by the module's own action plugin, not by this one: removed whatever this one's own cleanup flag
             self._remove_tmp_path(self.job_tmpdir, force=True)
         self.job_tmpdir = None
+
+    def origin(self) -> dict[str, str]:
+        """Who starts the job, as its record keeps it for the fleet view (mode=list): the task's name, the user
+        running ansible-playbook and the controller's host name."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = str(os.getuid())
+        return {'task': str(self._task.get_name()), 'user': user, 'controller': socket.gethostname()}
 
     def failure_text(self, result: Result) -> str:
         """What a failed call returned, for our own message: never any of it for a no_log task (a module's or an
