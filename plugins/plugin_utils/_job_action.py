@@ -31,7 +31,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_options import DEFAULTS, range_problems
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
-from ansible_collections.asyncops.jobs.plugins.plugin_utils._argspec import argument_spec
+from ansible_collections.asyncops.jobs.plugins.plugin_utils._argspec import argument_spec, warm
 
 display = Display()
 
@@ -46,6 +46,13 @@ class JobActionBase(ActionBase):
     _requires_connection = True
     # doc stub in plugins/modules/ whose options this action takes (None: the module validates its own)
     STUB: str | None = None
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        """An action with a doc stub derives its spec when its class is made: in ansible-core's main process, once,
+        not in every worker (see _argspec.warm)."""
+        super().__init_subclass__(**kwargs)
+        if cls.STUB is not None:
+            warm(cls.STUB)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
