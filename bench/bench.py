@@ -25,10 +25,25 @@ all results (launch + collect) against the lower bound (one item's duration). Th
 --max-processes processes (M supervisors + M jobs run at once): a pids cgroup when run as root, which
 ulimit -u does not bind, else RLIMIT_NPROC.
 
+The `fleet` scenario measures what the launch-everywhere-then-collect pattern costs across many hosts, against the
+same play made of no-op modules. N inventory hosts on the local connection (each with an async dir of its own,
+ansible_python_interpreter set), forks 16, M items of D s per host at concurrency C. In one run per N (--hosts
+8,64,256 runs them one after the other), methods:
+  noop     the play shape of `collect` made of no-op modules: two ansible.builtin.command `true` tasks
+  collect  as above: async_batch wait: false on every host, then async_status mode: wait on the batch jid
+  list     asyncops.jobs.async_status mode: list on every host (a stand-in for a fleet view playbook)
+  noop1    one ansible.builtin.command `true` task (what a one-task view is compared with)
+It reports the walls, the overhead of `collect` beyond the lower bound as a ratio to the no-op play's wall
+((collect - bound) / noop), the controller CPU per host (ansible-playbook, its workers and the module processes
+they wait for; on the local connection the modules run there too), the CPU of the detached supervisors and jobs
+per host (from a cpuacct cgroup, as root), the list view's wall against the one-task no-op play, and the load
+average before each N.
+
 Usage (from the collection root; ANSIBLE_COLLECTIONS_PATH must reach this collection):
   python bench/bench.py --items 100 --concurrency 4 [--containers N | --inventory INV] [--methods recipe,until,batch]
   python bench/bench.py --scenario forks     # 8 hosts, forks 2, 12 x 3 s items, concurrency 3, all methods
   python bench/bench.py --scenario launch    # localhost, 1,000 x 3 s items at concurrency 1,000
+  python bench/bench.py --scenario fleet --hosts 8,64,256   # N local hosts, forks 16, 4 x 2 s items, C=2
 Without --inventory or --containers the target is localhost over the local connection. --containers N
 starts N SSH test hosts (podman containers of a Debian image built here, sshd on 127.0.0.1 ports, see
 scripts/test_hosts.sh) for the run and removes them afterwards.
@@ -179,12 +194,47 @@ LAUNCH = """\
       failed_when: collected is failed or collected.summary.ok != durations | length
 """
 
+FLEET_NOOP = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: No-op in place of the launch
+      ansible.builtin.command: 'true'
+      changed_when: true
+      register: launched
+
+    - name: No-op in place of the collection
+      ansible.builtin.command: 'true'
+      changed_when: false
+"""
+
+FLEET_LIST = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: The jobs of every host (stand-in for a fleet view)
+      asyncops.jobs.async_status:
+        mode: list
+"""
+
+FLEET_NOOP1 = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: One no-op task
+      ansible.builtin.command: 'true'
+      changed_when: false
+"""
+
 PLAYBOOKS = {
     'recipe': {'main.yml': RECIPE_MAIN, 'recipe_batch.yml': RECIPE_BATCH},
     'until': {'main.yml': UNTIL},
     'batch': {'main.yml': BATCH},
     'collect': {'main.yml': COLLECT},
     'launch': {'main.yml': LAUNCH},
+    'noop': {'main.yml': FLEET_NOOP},
+    'list': {'main.yml': FLEET_LIST},
+    'noop1': {'main.yml': FLEET_NOOP1},
 }
 
 # Writes when each task of the play started, so the first task's duration (the launch phase) is known.
@@ -221,7 +271,13 @@ SCENARIOS = {
               'methods': 'recipe,until,batch,collect'},
     # the cost of starting a big batch: 1,000 items of 3 s at concurrency 1,000 on localhost
     'launch': {'items': 1000, 'duration': 3.0, 'concurrency': 1000, 'methods': 'launch', 'max_processes': 2400},
+    # many hosts: N local-connection hosts, each with its own async dir, forks 16, 4 items of 2 s at concurrency 2
+    # (bound 4 s), the collect pattern against the same play of no-op modules; --max-processes is derived from N
+    'fleet': {'hosts': '8,64,256', 'forks': 16, 'items': 4, 'duration': 2.0, 'concurrency': 2,
+              'methods': 'noop,collect,list,noop1'},
 }
+FLEET_METHODS = ('noop', 'collect', 'list', 'noop1')
+CPUACCT_CGROUP = '/sys/fs/cgroup/cpuacct'  # cgroup v1's cpuacct hierarchy: the CPU of detached processes too
 PIDS_CGROUPS = ('/sys/fs/cgroup/pids', '/sys/fs/cgroup')  # cgroup v1's pids hierarchy, cgroup v2's root
 EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC (.*)$', re.M)
 SSH_PORT = re.compile(r"\bPort=(\d+)")
@@ -335,6 +391,59 @@ class ProcessBound:
                 time.sleep(0.5)
 
 
+class CpuAccount:
+    """The CPU time of everything that runs under it, detached processes included (the supervisors and jobs that
+    ansible-playbook does not wait for): a cpuacct cgroup (v1) as root; None where there is none."""
+
+    def __init__(self):
+        self.path = None
+        if os.geteuid() != 0 or not os.path.isfile(os.path.join(CPUACCT_CGROUP, 'cpuacct.usage')):
+            return
+        path = os.path.join(CPUACCT_CGROUP, 'asyncops-bench-%d' % os.getpid())
+        try:
+            os.mkdir(path)
+        except OSError:
+            return
+        self.path = path
+
+    def enter(self):
+        """In the child, before exec."""
+        if self.path:
+            with open(os.path.join(self.path, 'cgroup.procs'), 'w') as f:
+                f.write(str(os.getpid()))
+
+    def seconds(self):
+        """CPU seconds used so far by what ran in it (None without a cgroup)."""
+        if not self.path:
+            return None
+        with open(os.path.join(self.path, 'cpuacct.usage')) as f:
+            return int(f.read()) / 1e9
+
+    def close(self, timeout=60):
+        if not self.path:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    print('left %s behind: processes still run in it' % self.path)
+                    return
+                time.sleep(0.5)
+
+
+def in_bounds(*bounds):
+    """A preexec_fn that joins every bound given (None ones skipped)."""
+    bounds = [bound for bound in bounds if bound is not None]
+
+    def enter():
+        for bound in bounds:
+            bound.enter()
+    return enter if bounds else None
+
+
 def owned_by_me(path):
     try:
         return os.stat(path).st_uid == os.getuid()
@@ -350,26 +459,45 @@ def pids_controller(root):
     return os.path.basename(root) == 'pids'
 
 
-def run_method(method, inventory, extra_vars, workdir, forks, bound=None):
-    """Run one method; a row of measurements (wall, execs per host, rc, log, launch, cpu, tasks)."""
+def run_method(method, inventory, extra_vars, workdir, forks, bound=None, account=None, verbose=True):
+    """Run one method; a row of measurements (wall, execs per host, rc, log, launch, cpu, tasks; total_cpu: the CPU
+    of everything it started, detached processes included, when `account` (a CpuAccount) can tell)."""
     playbook = write_playbooks(workdir, method)
     log_path = os.path.join(workdir, '%s.log' % method)
     timing_file = os.path.join(workdir, '%s.timing.json' % method)
     env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=write_timing_callback(workdir),
                ANSIBLE_CALLBACKS_ENABLED='bench_timing', BENCH_TIMING_FILE=timing_file)
-    cmd = ['ansible-playbook', '-vvv', '-i', inventory, '-f', str(forks), '-e', '@' + extra_vars, playbook]
+    cmd = ['ansible-playbook'] + (['-vvv'] if verbose else []) + ['-i', inventory, '-f', str(forks),
+                                                                  '-e', '@' + extra_vars, playbook]
+    total_before = account.seconds() if account else None
     cpu_before, start = children_cpu(), time.monotonic()
     with open(log_path, 'w') as log:
         rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
-                             preexec_fn=bound.enter if bound else None)
+                             preexec_fn=in_bounds(bound, account))
     wall, cpu = time.monotonic() - start, children_cpu() - cpu_before
+    total_cpu = None
+    if total_before is not None:
+        settle_detached(account)
+        total_cpu = account.seconds() - total_before
     with open(log_path) as log:
         execs = {}
         for host, command in EXEC_LINE.findall(log.read()):
             host = exec_target(host, command)
             execs[host] = execs.get(host, 0) + 1
     return {'method': method, 'wall': wall, 'execs': execs, 'rc': rc, 'log': log_path,
-            'launch': first_task_seconds(timing_file), 'cpu': cpu, 'tasks': task_seconds(timing_file)}
+            'launch': first_task_seconds(timing_file), 'cpu': cpu, 'tasks': task_seconds(timing_file),
+            'total_cpu': total_cpu}
+
+
+def settle_detached(account, timeout=30):
+    """Wait (at most timeout s) until no process is left in the account's cgroup: the detached supervisors of a
+    collected batch exit right after their last record."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(os.path.join(account.path, 'cgroup.procs')) as f:
+            if not f.read().strip():
+                return
+        time.sleep(0.2)
 
 
 def exec_target(host, command):
@@ -383,6 +511,29 @@ def default_inventory(workdir):
     with open(path, 'w') as f:
         f.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
     return path
+
+
+def fleet_inventory(workdir, hosts):
+    """N hosts on the local connection, h001 ... hN, each with an async dir of its own below workdir."""
+    path = os.path.join(workdir, 'fleet-%d.ini' % hosts)
+    width = len(str(hosts))
+    with open(path, 'w') as f:
+        for index in range(1, hosts + 1):
+            name = 'h%0*d' % (width, index)
+            f.write('%s ansible_connection=local ansible_python_interpreter=%s ansible_async_dir=%s\n'
+                    % (name, sys.executable, os.path.join(workdir, 'async-%d' % hosts, name)))
+    return path
+
+
+def fleet_max_processes(hosts, concurrency, forks):
+    """What a fleet run needs at most: per host its scheduler and C supervisors with their jobs, and the controller's
+    forks with their module processes and shells, plus a margin."""
+    return hosts * (1 + 2 * concurrency) + 4 * forks + 64
+
+
+def load_average():
+    """The 1-, 5- and 15-minute load averages, as uptime shows them."""
+    return '%.2f %.2f %.2f' % os.getloadavg()
 
 
 def start_containers(count, suite, base_port, workdir):
@@ -412,6 +563,86 @@ def table(rows, bound, args):
             row['wall'] / bound, launch, row['execs_per_host'], row['cpu'], row['cpu'] / hosts,
             1000 * row['cpu'] / (hosts * args.items)))
     return '\n'.join(lines)
+
+
+def fleet_row(hosts, rows, bound, load):
+    """One line of the fleet table from the rows of one N (methods noop, collect, list, noop1; any may be missing)."""
+    by = {row['method']: row for row in rows}
+    row = {'hosts': hosts, 'load': load, 'bound': bound}
+    for method in FLEET_METHODS:
+        if method in by:
+            row[method] = by[method]['wall']
+            row[method + '_cpu_per_host'] = by[method]['cpu'] / hosts
+            total = by[method].get('total_cpu')
+            row[method + '_detached_per_host'] = (total - by[method]['cpu']) / hosts if total is not None else None
+            row[method + '_tasks'] = by[method]['tasks']
+    if 'noop' in by and 'collect' in by:
+        row['overhead'] = (row['collect'] - bound) / row['noop']
+    if 'list' in by and 'noop1' in by:
+        row['view'] = row['list'] / row['noop1']
+    return row
+
+
+def fleet_table(fleet_rows, args):
+    def num(row, key, fmt):
+        value = row.get(key)
+        return fmt % value if value is not None else '-'
+
+    def tasks(row):
+        seconds = row.get('collect_tasks') or []
+        return ' + '.join('%.1f' % value for value in seconds) or '-'
+    lines = [
+        '| hosts | forks | items x s, C | bound (s) | no-op play (s) | launch+collect (s) | launch + collect tasks (s) '
+        '| overhead / no-op | CPU/host no-op (s) | CPU/host collect (s) | detached CPU/host (s) | list view (s) '
+        '| one-task no-op (s) | view / no-op | load before |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for row in fleet_rows:
+        lines.append('| %d | %d | %d x %g, %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            row['hosts'], args.forks, args.items, args.duration or 0, args.concurrency, row['bound'],
+            num(row, 'noop', '%.1f'), num(row, 'collect', '%.1f'), tasks(row), num(row, 'overhead', '%.2fx'),
+            num(row, 'noop_cpu_per_host', '%.2f'), num(row, 'collect_cpu_per_host', '%.2f'),
+            num(row, 'collect_detached_per_host', '%.2f'), num(row, 'list', '%.1f'), num(row, 'noop1', '%.1f'),
+            num(row, 'view', '%.2fx'), row['load']))
+    return '\n'.join(lines)
+
+
+def run_fleet(args, durations, bound, workdir):
+    """Every N of --hosts in turn: its methods back to back on N fresh local hosts; prints a line per method, then
+    the table (one line per N)."""
+    extra_vars = os.path.join(workdir, 'vars.json')
+    with open(extra_vars, 'w') as f:
+        json.dump({'durations': durations, 'concurrency': args.concurrency}, f)
+    fleet_rows, failed = [], False
+    for hosts in [int(value) for value in str(args.hosts).split(',')]:
+        inventory = fleet_inventory(workdir, hosts)
+        limit = args.max_processes or fleet_max_processes(hosts, args.concurrency, args.forks)
+        processes, account = ProcessBound(limit), CpuAccount()
+        load, rows = load_average(), []
+        try:
+            for method in args.methods.split(','):
+                row = run_method(method, inventory, extra_vars, workdir, args.forks, processes, account, verbose=False)
+                row.pop('execs')
+                failed = failed or row['rc'] != 0
+                rows.append(row)
+                print('hosts=%d %-7s rc=%d wall=%.1fs tasks=%s cpu=%.1fs (%.2fs/host) detached cpu=%s load=%s '
+                      '(processes: %s; log: %s)' % (
+                          hosts, method, row['rc'], row['wall'], ' '.join('%.2f' % value for value in row['tasks']),
+                          row['cpu'], row['cpu'] / hosts,
+                          '%.1fs' % (row['total_cpu'] - row['cpu']) if row['total_cpu'] is not None else '-',
+                          load_average(), processes.describe(), row['log']), flush=True)
+        finally:
+            processes.close()
+            account.close()
+        fleet_rows.append(fleet_row(hosts, rows, bound, load))
+    print()
+    print('fleet: forks=%d items=%d x %.1fs concurrency=%d lower bound=%.1fs'
+          % (args.forks, args.items, max(durations), args.concurrency, bound))
+    print(fleet_table(fleet_rows, args))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'durations': durations, 'lower_bound': bound, 'fleet': fleet_rows}, f, indent=2)
+    return 1 if failed else 0
 
 
 def launch_table(row, durations, concurrency, bound):
@@ -447,9 +678,12 @@ def parse_args(argv):
     parser.add_argument('--max-duration', type=float, default=2.0)
     parser.add_argument('--duration', type=float, help='every item sleeps this long (instead of seeded durations)')
     parser.add_argument('--forks', type=int, default=10)
+    parser.add_argument('--hosts', default='8',
+                        help='fleet scenario: comma-separated host counts, one run each (e.g. 8,64,256)')
     parser.add_argument('--json', help='also write the measurements to this file')
     parser.add_argument('--max-processes', type=int, default=0,
-                        help='bound the run to this many processes (pids cgroup as root, else RLIMIT_NPROC); 0: none')
+                        help='bound the run to this many processes (pids cgroup as root, else RLIMIT_NPROC); 0: none '
+                             '(fleet: derived from the hosts, concurrency and forks)')
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.scenario:
@@ -469,6 +703,8 @@ def main(argv=None):
         durations = durations_for(args.items, args.seed, args.min_duration, args.max_duration)
     bound = lower_bound(durations, args.concurrency)
     workdir = tempfile.mkdtemp(prefix='asyncops-bench-')
+    if args.scenario == 'fleet':
+        return run_fleet(args, durations, bound, workdir)
     if args.containers:
         inventory, hosts_dir, script = start_containers(args.containers, args.suite, args.base_port, workdir)
         try:

@@ -66,12 +66,30 @@ def from_another_boot(recorded_boot_id: str | None) -> bool:
     return bool(recorded_boot_id and current and recorded_boot_id != current)
 
 
+def _read_proc_file(path: str) -> bytes | None:
+    """The whole of a /proc file, read with plain system calls (no buffered file object: a scan of /proc reads two
+    files for each of thousands of processes); None when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks: list[bytes] = []
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                return b''.join(chunks)
+            chunks.append(data)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _stat_fields(pid: int | str) -> list[bytes] | None:
     """Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, ...], or None."""
-    try:
-        with open(os.path.join(PROC, str(pid), 'stat'), 'rb') as f:
-            raw = f.read()
-    except OSError:
+    raw = _read_proc_file('%s/%s/stat' % (PROC, pid))
+    if raw is None:
         return None
     return raw[raw.rfind(b')') + 2:].split()
 
@@ -186,15 +204,10 @@ class ProcessTable:
         """{marker: pids} over our own processes that carry both variables (read once, on first use)."""
         if self._markers is None:
             self._markers = {}
-            prefixes = ((JOB_ENV_MARKER + '=').encode(), (JOB_ENV_TOKEN + '=').encode())
             for pid in self.procs:
-                values: list[str | None] = [None, None]
-                for entry in _environ(pid, self.uid):
-                    for index, prefix in enumerate(prefixes):
-                        if entry.startswith(prefix):
-                            values[index] = entry[len(prefix):].decode('utf-8', 'replace')
-                if values[0] is not None and values[1]:
-                    self._markers.setdefault(Marker(values[0], values[1]), []).append(pid)
+                found = marker_in(_environ(pid, self.uid))
+                if found is not None:
+                    self._markers.setdefault(found, []).append(pid)
         return self._markers
 
     def group_members(self, group: Group) -> list[int]:
@@ -235,16 +248,36 @@ def process_uids(pid: int) -> tuple[int, int] | None:
     return None
 
 
-def _environ(pid: int, uid: int) -> list[bytes]:
-    """The environment of a process that belongs to us (for root too: only root's); [] otherwise."""
-    path = os.path.join(PROC, str(pid))
+def _environ(pid: int, uid: int) -> bytes:
+    """The environment of a process that belongs to us (for root too: only root's), as /proc has it (NUL-separated
+    entries); b'' otherwise."""
+    path = '%s/%d' % (PROC, pid)
     try:
         if os.stat(path).st_uid != uid:
-            return []
-        with open(os.path.join(path, 'environ'), 'rb') as f:
-            return f.read().split(b'\0')
+            return b''
     except OSError:
-        return []
+        return b''
+    return _read_proc_file(path + '/environ') or b''
+
+
+MARKER_ENTRY = ('\0%s=' % JOB_ENV_MARKER).encode()
+TOKEN_ENTRY = ('\0%s=' % JOB_ENV_TOKEN).encode()
+
+
+def marker_in(environ: bytes) -> Marker | None:
+    """The job marker an environment (NUL-separated entries) carries: both variables, the token not empty; where one
+    is set twice, its last entry. None without. Only whole entries count (not `OTHER=ASYNCOPS_JOB_ID=...`); the
+    entries are found by a search of the bytes, not by splitting them (a scan looks at every process's)."""
+    data = b'\0' + environ
+    values = []
+    for entry in (MARKER_ENTRY, TOKEN_ENTRY):
+        start = data.rfind(entry)
+        if start < 0:
+            return None
+        start += len(entry)
+        end = data.find(b'\0', start)
+        values.append(data[start:end if end >= 0 else len(data)].decode('utf-8', 'replace'))
+    return Marker(values[0], values[1]) if values[1] else None
 
 
 def signal_process(pid: int, ticks: int | None, sig: int) -> bool:

@@ -22,6 +22,9 @@ import yaml
 
 COLLECTION = 'asyncops.jobs'
 SPEC_KEYS = ('type', 'default', 'choices', 'elements', 'required', 'aliases', 'no_log')
+# libyaml's safe loader where PyYAML was built with it (as for ansible-core's own YAML), else the pure-Python one:
+# the same data, 10-15x faster (async_batch's docs: 10 ms -> 0.7 ms)
+SAFE_LOADER: t.Any = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,7 +36,7 @@ def argument_spec(stub: str) -> dict[str, dict[str, t.Any]]:
 
 def documentation(module_path: str) -> dict[str, t.Any]:
     """The DOCUMENTATION of a module file, merged with the options of this collection's doc fragments."""
-    doc = t.cast(t.Dict[str, t.Any], yaml.safe_load(importlib.import_module(module_path).DOCUMENTATION))
+    doc = t.cast(t.Dict[str, t.Any], load_yaml(importlib.import_module(module_path).DOCUMENTATION))
     options = dict(doc.get('options') or {})
     for name in doc.get('extends_documentation_fragment') or []:
         for option, spec in fragment_options(name).items():
@@ -47,8 +50,24 @@ def fragment_options(name: str) -> dict[str, t.Any]:
     if not name.startswith(COLLECTION + '.'):
         return {}
     fragment = importlib.import_module('%s.plugins.doc_fragments.%s' % (collection_package(), name[len(COLLECTION) + 1:]))
-    data = yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION) or {}
+    data = load_yaml(fragment.ModuleDocFragment.DOCUMENTATION) or {}
     return t.cast(t.Dict[str, t.Any], data.get('options') or {})
+
+
+def load_yaml(text: str) -> t.Any:
+    """YAML documentation as data, with a safe loader (plain data only)."""
+    load: t.Any = yaml.load  # typed by types-PyYAML where it is installed, untyped without it
+    return load(text, Loader=SAFE_LOADER)
+
+
+def warm(stub: str) -> None:
+    """Derive the spec of a stub now, in the process that loads the action plugin: ansible-core loads an action's class
+    in its main process before it forks a worker per host and task, so every worker finds the spec already made
+    instead of parsing the docs again. A problem with the docs is left for the task to report when it runs."""
+    try:
+        argument_spec(stub)
+    except Exception:  # pylint: disable=broad-except
+        pass
 
 
 def option_spec(option: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

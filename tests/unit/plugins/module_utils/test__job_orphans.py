@@ -218,3 +218,46 @@ def test_a_copied_marker_is_neither_listed_nor_stopped_as_a_leftover(store, toke
         assert fake.poll() is None
     finally:
         stop_fake(fake)
+
+
+def process_with_environment(entries):
+    """A sleep of ours (a session of its own) whose environment is exactly `entries` (NAME=value strings), in order."""
+    child = subprocess.Popen(['env', '-i'] + list(entries) + ['sleep', '1003'], start_new_session=True, cwd='/')
+    for _attempt in range(200):
+        if proc.start_ticks(child.pid) is not None and b'sleep' in open('/proc/%d/cmdline' % child.pid, 'rb').read():
+            break
+        time.sleep(0.01)
+    return child
+
+
+@pytest.mark.parametrize('entries, found', [
+    (['ASYNCOPS_JOB_ID=/a/j1', 'ASYNCOPS_JOB_TOKEN=t1'], ('/a/j1', 't1')),  # first and last entries
+    (['A=1', 'ASYNCOPS_JOB_TOKEN=t2', 'B=2', 'ASYNCOPS_JOB_ID=/a/j2', 'C=3'], ('/a/j2', 't2')),  # in between
+    (['ASYNCOPS_JOB_ID=/a/j3', 'ASYNCOPS_JOB_TOKEN='], None),  # no token
+    (['ASYNCOPS_JOB_ID=/a/j4'], None),  # the path alone
+    (['X=ASYNCOPS_JOB_ID=/a/j5', 'ASYNCOPS_JOB_TOKEN=t5'], None),  # only inside another variable's value
+    (['ASYNCOPS_JOB_ID=/a/j6', 'Y=ASYNCOPS_JOB_TOKEN=t6'], None),
+])
+def test_the_marker_is_read_from_whole_environment_entries_wherever_they_are(entries, found):
+    """A scan finds the marker of a process from its two entries in any place of its environment, and never from text
+    inside another entry."""
+    child = process_with_environment(entries)
+    try:
+        markers = proc.ProcessTable().markers()
+        owners = {marker: pids for marker, pids in markers.items() if child.pid in pids}
+        assert owners == ({proc.Marker(*found): [child.pid]} if found else {})
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.parametrize('environ, found', [
+    (b'ASYNCOPS_JOB_ID=/a/j1\0ASYNCOPS_JOB_TOKEN=t1\0', ('/a/j1', 't1')),
+    (b'ASYNCOPS_JOB_ID=/a/j1\0ASYNCOPS_JOB_TOKEN=t1', ('/a/j1', 't1')),  # no final NUL
+    (b'ASYNCOPS_JOB_ID=/old\0ASYNCOPS_JOB_TOKEN=t0\0ASYNCOPS_JOB_ID=/a/j2\0ASYNCOPS_JOB_TOKEN=t2\0', ('/a/j2', 't2')),
+    (b'XASYNCOPS_JOB_ID=/a/j3\0ASYNCOPS_JOB_TOKEN=t3\0', None),  # another variable's name ends like it
+    (b'', None),
+])
+def test_the_last_entry_of_a_marker_variable_set_twice_counts(environ, found):
+    """An environment that sets a variable twice (execve allows it): its last entry counts, as it always did."""
+    assert proc.marker_in(environ) == (proc.Marker(*found) if found else None)
