@@ -141,9 +141,12 @@ class ChainSupervisor(job_supervisor.Supervisor):
         return None
 
     def _write_running(self) -> None:
-        """Rewrite the running record (a step started); a record cleaned up meanwhile is not brought back."""
+        """Rewrite the running record (a step started); a record cleaned up meanwhile is not brought back. Written
+        whole and renamed into place, but not fsynced: it holds no result, and only a crash of the whole host could
+        lose it, which leaves the record of the step before (and no process of the chain to stop after a reboot)."""
         try:
-            self.store.write(self.jid, protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta))
+            self.store.write(self.jid, protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta),
+                             durable=False)
         except FileNotFoundError:
             pass
 
