@@ -40,7 +40,7 @@ Usage (from the collection root; ANSIBLE_COLLECTIONS_PATH must reach this collec
   python bench/bench.py --items 100 --concurrency 4 [--containers N | --inventory INV] [--methods recipe,until,batch]
   python bench/bench.py --scenario forks     # 8 hosts, forks 2, 12 x 3 s items, concurrency 3, all methods
   python bench/bench.py --scenario launch    # localhost, 1,000 x 3 s items at concurrency 1,000
-  python bench/bench.py --scenario steps     # 4 container hosts, 20 items x 3 steps, concurrency 4
+  python bench/bench.py --scenario steps     # 4 container hosts, 20 items x 3 steps of 1-4 s, concurrency 4
 Without --inventory or --containers the target is localhost over the local connection. --containers N
 starts N SSH test hosts (podman containers of a Debian image built here, sshd on 127.0.0.1 ports, see
 scripts/test_hosts.sh) for the run and removes them afterwards.
@@ -316,10 +316,10 @@ SCENARIOS = {
               'methods': 'recipe,until,batch,collect'},
     # the cost of starting a big batch: 1,000 items of 3 s at concurrency 1,000 on localhost
     'launch': {'items': 1000, 'duration': 3.0, 'concurrency': 1000, 'methods': 'launch', 'max_processes': 2400},
-    # chains: 20 items of 3 steps (0.2-2.0 s each) per host, concurrency 4, on 4 SSH hosts (the trixie image, which
+    # chains: 20 items of 3 steps (1.0-4.0 s each) per host, concurrency 4, on 4 SSH hosts (the trixie image, which
     # the docs examples use too)
-    'steps': {'containers': 4, 'items': 20, 'steps': 3, 'concurrency': 4, 'suite': 'trixie',
-              'methods': 'steps_recipe,steps,steps_collect'},
+    'steps': {'containers': 4, 'items': 20, 'steps': 3, 'concurrency': 4, 'suite': 'trixie', 'min_duration': 1.0,
+              'max_duration': 4.0, 'methods': 'steps_recipe,steps,steps_collect'},
 }
 PIDS_CGROUPS = ('/sys/fs/cgroup/pids', '/sys/fs/cgroup')  # cgroup v1's pids hierarchy, cgroup v2's root
 EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC (.*)$', re.M)
