@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -314,3 +315,25 @@ def test_a_running_chains_record_is_json_readable_by_ansible_core(store, tmp_pat
     assert raw['started'] and not raw['finished']  # what ansible.builtin.async_status needs
     go.touch()
     assert not wait_done(store, 'j16.1')['failed']
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to start a process as another user')
+def test_no_process_a_step_starts_inherits_or_can_open_any_steps_payload_and_args(store, tmp_path):
+    """As for a job (test__job_supervisor): a root step that hands work to another user gives that user no descriptor
+    of its payload or args, nor of a later step's (not opened yet), and no path it can open; a child of the step's
+    own user inherits none either."""
+    from test__job_supervisor import NOBODY, PROBE  # its directory is on sys.path (pytest prepends it)
+    probe = tmp_path / 'probe.py'
+    probe.write_text(PROBE)
+    later = [store.side_file('j17.1', name) for name in ('payload.1', 'args.1')]
+    script = ('#!/bin/sh\n# SECRET_PAYLOAD\n"%s" "%s" 0 "$0" "$1" %s\n"%s" "%s" %d "$0" "$1" %s\n'
+              % (sys.executable, probe, ' '.join(later), sys.executable, probe, NOBODY, ' '.join(later)))
+    step = {'argv': ['sh', '{payload}', '{args}'], 'payload': base64.b64encode(script.encode()).decode(),
+            'args_data': 'password=SECRET_ARGS', 'result_style': 'command'}
+    start(store, 'j17.1', [dict(step, name='probe'), dict(step, name='later')])
+    done = wait_done(store, 'j17.1')
+    assert states(done) == ['ok', 'ok'], done
+    same, other = [json.loads(line) for line in done['results'][0]['stdout'].splitlines()]
+    assert other == {'uid': NOBODY, 'held': [], 'readable': []}
+    assert same['uid'] == 0 and same['held'] == []
+    assert len(same['readable']) == 4  # its own user may open the paths: its own, and the later step's files
