@@ -38,7 +38,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     TOKEN_FILE, JobStore, JobStoreError, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
-    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobSpec, StepSpec
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobRecord, JobSpec, StepSpec
 
 Result = t.Dict[str, t.Any]
 INPUT_NAMES = ('payload', 'args')
@@ -102,7 +102,7 @@ class ChainSupervisor(job_supervisor.Supervisor):
         return {'index': step['index'], 'name': step['name']}
 
     # -- start -------------------------------------------------------------------------
-    def start(self) -> t.Any:
+    def start(self) -> JobRecord:
         self.step_started_at = time.time()
         record = super().start()
         self.step_started_at = self.started_at
