@@ -322,8 +322,9 @@ def run_molecule(session: nox.Session, *scenarios: str) -> None:
 
 @nox.session(python="3.11", default=False)
 def molecule(session: nox.Session) -> None:
-    """Molecule scenarios jobs, batch, check_mode on podman containers over SSH (root only)."""
-    run_molecule(session, "jobs", "batch", "check_mode")
+    """Molecule scenarios jobs, batch, check_mode, steps on podman containers over SSH (root only); the scenarios
+    named after -- instead, if any (nox -s molecule -- steps)."""
+    run_molecule(session, *(session.posargs or ("jobs", "batch", "check_mode", "steps")))
 
 
 @nox.session(python="3.11", default=False)

@@ -17,6 +17,17 @@ command executions per host, counted from the connection's own -vvv log (every `
 for a host), and the controller's CPU time (user + sys of ansible-playbook and everything it waited for:
 workers, ssh), in total, per host and per item.
 
+The `steps` scenario compares ways to run, per item, a chain of S steps (sleeps of known durations) one after
+another, with concurrency C per host (--steps S):
+
+  steps_recipe   the best ansible-core offers: include_tasks over `chains | batch(C)`; in each batch, every step
+                 is started for the batch's items with async/poll: 0 and followed by an async_status until-loop
+                 before the next step starts
+  steps          asyncops.jobs.async_batch with `steps:` (one chain per item) and concurrency C, waiting (one task)
+  steps_collect  the same with wait: false, then asyncops.jobs.async_status mode: wait on the batch job id
+
+Its lower bound is max(longest chain, sum of the chains / C).
+
 The `launch` scenario (method `launch`) measures what starting a big batch costs: M items at concurrency M,
 started with wait: false, then collected with async_status mode: wait. In the same run: one no-op module task
 (ansible.builtin.ping) and the launch of a 1-item batch, for reference. It reports the launch time, the cost
@@ -44,6 +55,7 @@ Usage (from the collection root; ANSIBLE_COLLECTIONS_PATH must reach this collec
   python bench/bench.py --scenario forks     # 8 hosts, forks 2, 12 x 3 s items, concurrency 3, all methods
   python bench/bench.py --scenario launch    # localhost, 1,000 x 3 s items at concurrency 1,000
   python bench/bench.py --scenario fleet --hosts 8,64,256   # N local hosts, forks 16, 4 x 2 s items, C=2
+  python bench/bench.py --scenario steps     # 4 container hosts, 20 items x 3 steps of 1-4 s, concurrency 4
 Without --inventory or --containers the target is localhost over the local connection. --containers N
 starts N SSH test hosts (podman containers of a Debian image built here, sshd on 127.0.0.1 ports, see
 scripts/test_hosts.sh) for the run and removes them afterwards.
@@ -226,6 +238,85 @@ FLEET_NOOP1 = """\
       changed_when: false
 """
 
+STEPS_RECIPE_MAIN = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: One batch of chains at a time, step by step (the best ansible-core offers)
+      ansible.builtin.include_tasks: steps_batch.yml
+      loop: "{{ chains | batch(concurrency) | list }}"
+      loop_control:
+        loop_var: batch_items
+"""
+
+STEPS_BATCH = """\
+- name: Start step {{ step }} of the batch
+  ansible.builtin.command: "sleep {{ item[step] }}"
+  async: 45
+  poll: 0
+  loop: "{{ batch_items }}"
+  register: started
+  changed_when: true
+
+- name: Wait for step {{ step }} of the batch
+  ansible.builtin.async_status:
+    jid: "{{ item.ansible_job_id }}"
+  loop: "{{ started.results }}"
+  register: job
+  until: job is finished
+  retries: 300
+  delay: 1
+"""
+
+
+def steps_recipe_batch(steps):
+    """The included file of steps_recipe: each step of the batch's chains started, then waited for."""
+    return ''.join(STEPS_BATCH.replace('{{ step }}', str(index)).replace('item[step]', 'item[%d]' % index)
+                   + '\n' for index in range(steps))
+
+
+STEPS = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: A chain per item, a sliding window of C chains per host
+      asyncops.jobs.async_batch:
+        items: "{{ chains }}"
+        steps: STEPS
+        concurrency: "{{ concurrency }}"
+        timeout: 300
+        delay: 1
+        retries: 600
+"""
+
+STEPS_COLLECT = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Launch the chains on every host
+      asyncops.jobs.async_batch:
+        items: "{{ chains }}"
+        steps: STEPS
+        concurrency: "{{ concurrency }}"
+        timeout: 300
+        wait: false
+      register: launched
+
+    - name: Collect every host's chains
+      asyncops.jobs.async_status:
+        jid: "{{ launched.ansible_job_id }}"
+        mode: wait
+        timeout: 600
+"""
+
+
+def steps_playbook(template, steps):
+    """A steps playbook whose chains have `steps` steps (step n sleeps item[n])."""
+    listed = ''.join('\n          - {name: "step %d", module: ansible.builtin.command, args: {cmd: "sleep {{ item[%d] }}"}}'
+                     % (index, index) for index in range(steps))
+    return template.replace(' STEPS', listed)
+
+
 PLAYBOOKS = {
     'recipe': {'main.yml': RECIPE_MAIN, 'recipe_batch.yml': RECIPE_BATCH},
     'until': {'main.yml': UNTIL},
@@ -235,7 +326,11 @@ PLAYBOOKS = {
     'noop': {'main.yml': FLEET_NOOP},
     'list': {'main.yml': FLEET_LIST},
     'noop1': {'main.yml': FLEET_NOOP1},
+    'steps_recipe': {'main.yml': STEPS_RECIPE_MAIN},
+    'steps': {'main.yml': STEPS},
+    'steps_collect': {'main.yml': STEPS_COLLECT},
 }
+STEPS_METHODS = ('steps_recipe', 'steps', 'steps_collect')
 
 # Writes when each task of the play started, so the first task's duration (the launch phase) is known.
 TIMING_CALLBACK = """\
@@ -275,6 +370,10 @@ SCENARIOS = {
     # (bound 4 s), the collect pattern against the same play of no-op modules; --max-processes is derived from N
     'fleet': {'hosts': '8,64,256', 'forks': 16, 'items': 4, 'duration': 2.0, 'concurrency': 2,
               'methods': 'noop,collect,list,noop1'},
+    # chains: 20 items of 3 steps (1.0-4.0 s each) per host, concurrency 4, on 4 SSH hosts (the trixie image, which
+    # the docs examples use too)
+    'steps': {'containers': 4, 'items': 20, 'steps': 3, 'concurrency': 4, 'suite': 'trixie', 'min_duration': 1.0,
+              'max_duration': 4.0, 'methods': 'steps_recipe,steps,steps_collect'},
 }
 FLEET_METHODS = ('noop', 'collect', 'list', 'noop1')
 CPUACCT_CGROUP = '/sys/fs/cgroup/cpuacct'  # cgroup v1's cpuacct hierarchy: the CPU of detached processes too
@@ -294,8 +393,13 @@ def lower_bound(durations, concurrency):
     return max(longest, sum(durations) / concurrency)
 
 
-def write_playbooks(workdir, method):
-    for name, text in PLAYBOOKS[method].items():
+def write_playbooks(workdir, method, steps=1):
+    files = dict(PLAYBOOKS[method])
+    if method == 'steps_recipe':
+        files['steps_batch.yml'] = steps_recipe_batch(steps)
+    elif method in STEPS_METHODS:
+        files['main.yml'] = steps_playbook(files['main.yml'], steps)
+    for name, text in files.items():
         with open(os.path.join(workdir, name), 'w') as f:
             f.write(text)
     return os.path.join(workdir, 'main.yml')
@@ -459,10 +563,10 @@ def pids_controller(root):
     return os.path.basename(root) == 'pids'
 
 
-def run_method(method, inventory, extra_vars, workdir, forks, bound=None, account=None, verbose=True):
+def run_method(method, inventory, extra_vars, workdir, forks, bound=None, account=None, verbose=True, steps=1):
     """Run one method; a row of measurements (wall, execs per host, rc, log, launch, cpu, tasks; total_cpu: the CPU
     of everything it started, detached processes included, when `account` (a CpuAccount) can tell)."""
-    playbook = write_playbooks(workdir, method)
+    playbook = write_playbooks(workdir, method, steps)
     log_path = os.path.join(workdir, '%s.log' % method)
     timing_file = os.path.join(workdir, '%s.timing.json' % method)
     env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=write_timing_callback(workdir),
@@ -666,6 +770,8 @@ def parse_args(argv):
                         help='preset of the options below (given options still win): %s' % ', '.join(
                             '%s = %s' % (name, spec) for name, spec in sorted(SCENARIOS.items())))
     parser.add_argument('--items', type=int, default=100)
+    parser.add_argument('--steps', type=int, default=1,
+                        help='steps per item (chains: the steps_* methods); each step sleeps a duration of its own')
     parser.add_argument('--concurrency', type=int, default=4)
     parser.add_argument('--inventory', help='inventory of the test hosts (default: localhost, local connection)')
     parser.add_argument('--containers', type=int, default=0,
@@ -697,10 +803,15 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    count = args.items * max(1, args.steps)
     if args.duration:
-        durations = [args.duration] * args.items
+        durations = [args.duration] * count
     else:
-        durations = durations_for(args.items, args.seed, args.min_duration, args.max_duration)
+        durations = durations_for(count, args.seed, args.min_duration, args.max_duration)
+    chains = [durations[index:index + args.steps] for index in range(0, count, max(1, args.steps))]
+    if args.steps > 1:  # an item runs its chain: its duration is the sum of its steps'
+        durations = [round(sum(chain), 1) for chain in chains]
+    args.chains = chains
     bound = lower_bound(durations, args.concurrency)
     workdir = tempfile.mkdtemp(prefix='asyncops-bench-')
     if args.scenario == 'fleet':
@@ -719,12 +830,12 @@ def run_all(args, durations, bound, workdir, inventory):
     """Every method in turn on the same hosts; prints a line per method, then the table."""
     extra_vars = os.path.join(workdir, 'vars.json')
     with open(extra_vars, 'w') as f:
-        json.dump({'durations': durations, 'concurrency': args.concurrency}, f)
+        json.dump({'durations': durations, 'concurrency': args.concurrency, 'chains': args.chains}, f)
     rows = []
     processes = ProcessBound(args.max_processes)
     try:
         for method in args.methods.split(','):
-            row = run_method(method, inventory, extra_vars, workdir, args.forks, processes)
+            row = run_method(method, inventory, extra_vars, workdir, args.forks, processes, steps=args.steps)
             counts = sorted(row.pop('execs').values()) or [0]
             row['hosts'] = len(counts) if counts != [0] else 0
             row['execs_per_host'] = str(counts[0]) if counts[0] == counts[-1] else '%d-%d' % (counts[0], counts[-1])
@@ -741,8 +852,9 @@ def run_all(args, durations, bound, workdir, inventory):
             print('items=%d concurrency=%d durations %.1fs' % (args.items, args.concurrency, max(durations)))
             print(launch_table(rows[0], durations, args.concurrency, bound))
     else:
-        print('items=%d concurrency=%d forks=%d durations %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
-              % (args.items, args.concurrency, args.forks, min(durations), max(durations), sum(durations),
+        what = 'items' if args.steps <= 1 else 'chains of %d steps' % args.steps
+        print('items=%d concurrency=%d forks=%d %s %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
+              % (args.items, args.concurrency, args.forks, what, min(durations), max(durations), sum(durations),
                  max(durations), bound))
         print(table(rows, bound, args))
     if args.json:

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""asyncops.jobs.async_batch: a loop of background jobs with bounded concurrency, in one task.
+"""asyncops.jobs.async_batch: a loop of background jobs with bounded concurrency, in one task; each item runs a
+module, or a chain of steps.
 
 The whole batch starts with one module execution on the target (the scheduler there keeps a
 sliding window of `concurrency` items); each status round is one more execution, for all
@@ -19,11 +20,14 @@ from ansible.utils.display import Display
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import digest
+from ansible_collections.asyncops.jobs.plugins.plugin_utils import _jobs as jobs
 from ansible_collections.asyncops.jobs.plugins.plugin_utils import _task_results as task_results
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._interrupt import announce_on_interrupt
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import JobActionBase, Result
 
 display = Display()
+
+PER_ITEM = ('args', 'steps', 'always')  # options templated once per item, with the item in scope
 
 FORKS_HINT = ('async_batch with wait=true holds one fork per host for the whole batch, and this play has more hosts '
               'than forks: hosts run in waves of `forks`. Start the batch with wait=false, then collect it in a second '
@@ -37,8 +41,9 @@ class ActionModule(JobActionBase):
 
     @classmethod
     def finalize_task_arg(cls, name: str, value: t.Any, templar: t.Any, context: t.Any) -> t.Any:
-        """Leave `args` untemplated here: it is rendered once per item, with the item in scope."""
-        if name == 'args':
+        """Leave `args` (and `steps`, `always`) untemplated here: they are rendered once per item, with the item in
+        scope."""
+        if name in PER_ITEM:
             return value
         return super().finalize_task_arg(name, value, templar, context)
 
@@ -55,15 +60,18 @@ class ActionModule(JobActionBase):
             return result
         if params['wait'] and more_hosts_than_forks(task_vars):
             display.warning(FORKS_HINT)
-        job_list = [self.build_job(params['module'], self.render_args(params, index, item, task_vars), task_vars)
-                    for index, item in enumerate(items)]
+        if params['steps'] is not None:
+            job_list, work = self.chain_jobs(params, items, task_vars)
+        else:
+            job_list = [self.build_job(params['module'], self.render_args(params, index, item, task_vars), task_vars)
+                        for index, item in enumerate(items)]
+            work = {'module': job_list[0]['module'], 'args': digest(params['args']), 'items': digest(items)}
         delivery = task_results.delivery_info(items, params, bool(self._task.no_log))
         started_at = time.time()
         launched = self.launch(job_list, params['timeout'], task_vars, grace=params['grace'],
                                concurrency=params['concurrency'], fail_fast=params['fail_fast'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
-                               collect=delivery, work={'module': job_list[0]['module'], 'args': digest(params['args']),
-                                                      'items': digest(items)})
+                               collect=delivery, work=work)
         # the items run from the launch on, however long it took to start them all: the give-up deadline counts
         # from here (from before the launch, a slow launch of many items outlived it while every item ran healthy)
         launched_at = time.time()
@@ -91,21 +99,51 @@ class ActionModule(JobActionBase):
 
     def render_args(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         """The module args for one item: the task's variables plus the loop and index variables."""
+        rendered = self.render(params, index, item, task_vars, params['args'], 'args')
+        if not isinstance(rendered, dict):
+            raise AnsibleActionFail('args must be a dictionary of module arguments, got %s for item %d'
+                                    % (type(rendered).__name__, index))
+        return rendered
+
+    def render(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any], value: t.Any,
+               what: str) -> t.Any:
+        """value (the option `what`) templated for one item: with the task's variables plus the loop and index
+        variables."""
         variables = dict(task_vars)
         variables[params['loop_var']] = item
         variables[params['index_var']] = index
         templar = self._templar.copy_with_new_env(available_variables=variables)
         try:
-            rendered = templar.template(params['args'])
+            return templar.template(value)
         except AnsibleUndefinedVariable as exc:
             if self._task.no_log:  # the item, and the message naming what in the args is undefined, are the task's
-                raise AnsibleActionFail('args of item %d (censored, no_log) use an undefined variable' % index)
-            raise AnsibleActionFail('args of item %d (%s=%r) use an undefined variable: %s'
-                                    % (index, params['loop_var'], item, exc.message))
-        if not isinstance(rendered, dict):
-            raise AnsibleActionFail('args must be a dictionary of module arguments, got %s for item %d'
-                                    % (type(rendered).__name__, index))
-        return rendered
+                raise AnsibleActionFail('%s of item %d (censored, no_log) use an undefined variable' % (what, index))
+            raise AnsibleActionFail('%s of item %d (%s=%r) use an undefined variable: %s'
+                                    % (what, index, params['loop_var'], item, exc.message))
+
+    def chain_jobs(self, params: dict[str, t.Any], items: list[t.Any],
+                   task_vars: dict[str, t.Any]) -> tuple[list[Result], Result]:
+        """Each item's chain (its steps and always steps templated for the item, each step built as async_run builds
+        one), and the work a key compares. Sets params['always_bound']: how long the always steps of an item may
+        run after its time limit, at most."""
+        job_list = []
+        bound = 0.0
+        label = ''
+        for index, item in enumerate(items):
+            where = 'item %d' % index
+            steps = self.validated_steps(self.render(params, index, item, task_vars, params['steps'], 'steps'),
+                                         'steps', where)
+            if not steps:
+                raise AnsibleActionFail('steps of item %d is empty: give at least one step' % index)
+            always = self.validated_steps(self.render(params, index, item, task_vars, params['always'] or [], 'always'),
+                                          'always', where)
+            bound = max(bound, protocol.always_bound(always, params['grace']))
+            label = label or jobs.chain_label(steps, always)
+            job_list.append(self.build_chain(steps, always, task_vars))
+        params['always_bound'] = bound
+        work = {'module': label, 'args': digest({'steps': params['steps'], 'always': params['always']}),
+                'items': digest(items)}
+        return job_list, work
 
     def poll_rounds(self, params: dict[str, t.Any], batch_jid: str, item_jids: list[str], task_vars: dict[str, t.Any],
                     host: str, started_at: float, launched_at: float) -> tuple[Result, list[Result]]:
@@ -164,8 +202,11 @@ def check_values(params: dict[str, t.Any]) -> None:
 
 def wait_deadline(params: t.Mapping[str, t.Any], pending: int, since: float, started: bool = False) -> float | None:
     """When a batch whose items have a time limit must have ended (protocol.give_up_deadline), with this task's
-    time limit, grace and concurrency."""
-    return protocol.give_up_deadline(since, params['timeout'], params['grace'], pending, params['concurrency'], started)
+    time limit, grace and concurrency; a chain's always steps may run after its time limit, each under its own."""
+    time_limit = params['timeout']
+    if time_limit:
+        time_limit += params.get('always_bound') or 0
+    return protocol.give_up_deadline(since, time_limit, params['grace'], pending, params['concurrency'], started)
 
 
 def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:

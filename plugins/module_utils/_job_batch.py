@@ -33,6 +33,7 @@ import typing as t
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_chain import run_job
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     KILL_REQUEST_FILE, JobStore, dump_record, remove_task_tmp_dir)
 
@@ -212,7 +213,7 @@ class BatchScheduler:
                 signal.set_wakeup_fd(-1)
                 if self.release_r is not None:
                     os.close(self.release_r)
-                job_supervisor.run_supervisor(self.store, spec, release_fd=self.release_w)
+                run_job(self.store, spec, release_fd=self.release_w)  # a chain's supervisor when its spec has steps
             except BaseException:
                 code = 1
             os._exit(code)

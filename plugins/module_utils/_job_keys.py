@@ -178,5 +178,6 @@ def work_of(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         work['kind'] = kind
         return work
     jobs = [[job.get('module'), job.get('argv'), job.get('cmd'), job.get('chdir'),
-             digest(job.get('payload')), digest(job.get('args_data'))] for job in params['jobs']]
+             digest(job.get('payload')), digest(job.get('args_data'))]
+            + ([digest([job.get('steps'), job.get('always')])] if job.get('steps') else []) for job in params['jobs']]
     return {'kind': kind, 'module': params['jobs'][0].get('module'), 'jobs': digest(jobs)}

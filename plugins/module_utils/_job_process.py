@@ -217,8 +217,11 @@ class ProcessTable:
                 and (group.since is None or ticks >= group.since) and self.owned(pid)]
 
     def tree(self, root_pid: int | None = None, group: Group | None = None,
-             marker: Marker | None = None) -> dict[int, int]:
-        """{pid: start ticks} of the job tree (see module doc), never this process or root_pid itself."""
+             marker: Marker | None = None, spare: t.Collection[Marker] = ()) -> dict[int, int]:
+        """{pid: start ticks} of the job tree (see module doc), never this process or root_pid itself.
+
+        spare: markers of processes that are not part of it although below root_pid (a chain's earlier steps left
+        them running, leftovers=keep): they and their descendants are left out."""
         found: set[int] = set()
         stack = list(self.children.get(root_pid, [])) if root_pid else []
         while stack:
@@ -230,9 +233,22 @@ class ProcessTable:
             found.update(self.group_members(group))
         if marker and marker.token:
             found.update(pid for pid in self.markers().get(marker, []) if self.owned(pid))
+        if spare:
+            found -= self.descendants_of(pid for kept in spare for pid in self.markers().get(kept, []))
         found.discard(os.getpid())
         found.discard(root_pid or 0)
         return {pid: self.procs[pid][2] for pid in sorted(found) if pid in self.procs}
+
+    def descendants_of(self, pids: t.Iterable[int]) -> set[int]:
+        """pids and every process below them."""
+        found: set[int] = set()
+        stack = list(pids)
+        while stack:
+            pid = stack.pop()
+            if pid not in found:
+                found.add(pid)
+                stack.extend(self.children.get(pid, []))
+        return found
 
 
 def process_uids(pid: int) -> tuple[int, int] | None:
@@ -358,24 +374,24 @@ class StopReport(t.NamedTuple):
 
 def stop_tree(root_pid: int | None = None, group: Group | None = None, marker: Marker | None = None,
               grace: float = 0.5, on_reap: t.Callable[[int, int], None] | None = None,
-              table: ProcessTable | None = None, killpg: bool = False) -> StopReport:
+              table: ProcessTable | None = None, killpg: bool = False, spare: t.Collection[Marker] = ()) -> StopReport:
     """SIGTERM the whole job tree, give it `grace` seconds, then SIGSTOP+SIGKILL what is left.
 
     Repeats the kill round a few times so processes forked while we were signalling are caught too.
     `table` (a scan already made) spares a scan when the tree turns out to be empty. killpg: without /proc, signal
-    the group by its id (the supervisor, whose job holds it; never for a lost job).
+    the group by its id (the supervisor, whose job holds it; never for a lost job). spare: as for ProcessTable.tree.
     """
     pgid = group.pgid if group and killpg else None
 
     def tree() -> dict[int, int]:
-        return ProcessTable().tree(root_pid=root_pid, group=group, marker=marker)
+        return ProcessTable().tree(root_pid=root_pid, group=group, marker=marker, spare=spare)
 
     def reap() -> None:
         for pid, status in reap_children().items():
             if on_reap:
                 on_reap(pid, status)
 
-    first = (table or ProcessTable()).tree(root_pid=root_pid, group=group, marker=marker)
+    first = (table or ProcessTable()).tree(root_pid=root_pid, group=group, marker=marker, spare=spare)
     termed = signal_pids(first, signal.SIGTERM)
     signal_group(pgid, signal.SIGTERM)
     if not first and have_proc():

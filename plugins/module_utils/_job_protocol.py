@@ -26,7 +26,7 @@ import secrets
 import typing as t
 
 if t.TYPE_CHECKING:
-    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobSpec
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobSpec, StepSpec
 
 Record = t.Dict[str, t.Any]
 
@@ -185,6 +185,7 @@ DEFAULTS: dict[str, t.Any] = {
     'status_mode': 'status',
     'status_wait': 300.0,
     'tail': 10,
+    'always_timeout': 60,  # the time limit of an always step that gives none: always runs, but bounded
 }
 LEFTOVERS = ('keep', 'stop')
 RESULT_STYLES = ('module', 'command')
@@ -226,10 +227,10 @@ def window_size(concurrency: int | None, items: int) -> int:
     return max(1, concurrency or items)
 
 
-# the wrapper's options (asyncops.jobs.async_wrapper): one job
-WRAPPER_JOB_SPEC: dict[str, dict[str, t.Any]] = dict(
+# what runs, as the wrapper takes it: a command or a module payload (a job of `jobs`, or one step of a chain)
+WRAPPER_RUN_SPEC: dict[str, dict[str, t.Any]] = dict(
     module=dict(type='str', default='command'),
-    argv=dict(type='list', elements='str', required=True),
+    argv=dict(type='list', elements='str'),
     payload=dict(type='str', no_log=True),
     args_data=dict(type='str', no_log=True),
     result_style=dict(type='str', default='module', choices=list(RESULT_STYLES)),
@@ -237,6 +238,20 @@ WRAPPER_JOB_SPEC: dict[str, dict[str, t.Any]] = dict(
     chdir=dict(type='path'),
     strip_empty_ends=dict(type='bool', default=True),
     expand_argument_vars=dict(type='bool', default=False),
+)
+# one step of a chain (a job's `steps` or `always`): what runs, its name, its own time limit, whether its failure counts
+WRAPPER_STEP_SPEC: dict[str, dict[str, t.Any]] = dict(
+    WRAPPER_RUN_SPEC,
+    argv=dict(type='list', elements='str', required=True),
+    name=dict(type='str'),
+    timeout=dict(type='int'),
+    ignore_errors=dict(type='bool', default=False),
+)
+# the wrapper's options (asyncops.jobs.async_wrapper): one job, which runs argv, or its steps one after another (a chain)
+WRAPPER_JOB_SPEC: dict[str, dict[str, t.Any]] = dict(
+    WRAPPER_RUN_SPEC,
+    steps=dict(type='list', elements='dict', options=WRAPPER_STEP_SPEC),
+    always=dict(type='list', elements='dict', options=WRAPPER_STEP_SPEC),
 )
 WRAPPER_SPEC: dict[str, dict[str, t.Any]] = dict(
     jobs=dict(type='list', elements='dict', required=True, options=WRAPPER_JOB_SPEC),
@@ -271,10 +286,12 @@ KEYWORD_STATUS_SPEC: dict[str, dict[str, t.Any]] = dict(STATUS_SPEC, _async_dir=
 
 
 # -- job specs ----------------------------------------------------------------------------------------------------
-def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Mapping[str, t.Any]) -> JobSpec:
+def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Mapping[str, t.Any],
+             step_argvs: t.Sequence[list[str]] | None = None) -> JobSpec:
     """What the supervisor runs: one job of the wrapper's `jobs` (argv already materialized), with the launch's
     options. A batch's item gets the batch's fields from the scheduler (batch_spec_of). Defaults are the wrapper's,
-    for callers that give only some options (keyword mode)."""
+    for callers that give only some options (keyword mode). A job with steps is a chain: step_argvs holds the
+    materialized argv of each of its steps, then of each of its always steps."""
     single = params.get('concurrency') is None
     spec: JobSpec = {
         'jid': jid,
@@ -289,6 +306,8 @@ def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Ma
         'output_limit': int(params.get('output_limit') or DEFAULTS['output_limit']),
         'leftovers': params.get('leftovers') or DEFAULTS['leftovers'],
     }
+    if job.get('steps'):
+        add_chain(spec, job, list(step_argvs or []))
     if params.get('no_log'):
         spec['no_log'] = True  # the task's: every reader censors the record, leftovers are named by pid only
     if params.get('pids_only'):
@@ -317,6 +336,86 @@ def batch_item_spec(spec: JobSpec, batch_jid: str, index: int) -> JobSpec:
     for name in ('key', 'cleanup_dir', 'collect', 'work', 'origin'):
         t.cast(t.Dict[str, t.Any], item).pop(name, None)
     return item
+
+
+# -- chains: a job that runs several steps one after another ----------------------------------------------------------
+# a step's output files in its chain's side dir (stdout.0, stderr.0, ...) and its payload and args files
+STEP_FILE = '%s.%d'
+
+
+def step_file(name: str, index: int) -> str:
+    """The name of one of a step's files in its chain's side dir: step_file('stdout', 2) == 'stdout.2'."""
+    return STEP_FILE % (name, index)
+
+
+def step_spec(step: t.Mapping[str, t.Any], argv: list[str], index: int, always: bool) -> StepSpec:
+    """One step of a chain as its supervisor runs it. index counts the steps, then the always steps; an always step
+    without a timeout gets DEFAULTS['always_timeout'] (it runs however the chain ended, so always bounded)."""
+    limit = step.get('timeout')
+    if always and not limit:
+        limit = DEFAULTS['always_timeout']
+    module = step.get('module') or WRAPPER_RUN_SPEC['module']['default']
+    return {
+        'index': index,
+        'name': step.get('name') or module,
+        'module': module,
+        'argv': argv,
+        'result_style': step.get('result_style') or WRAPPER_RUN_SPEC['result_style']['default'],
+        'cmd': step['cmd'] if step.get('cmd') is not None else argv,
+        'chdir': step.get('chdir'),
+        'strip_empty_ends': step.get('strip_empty_ends', WRAPPER_RUN_SPEC['strip_empty_ends']['default']),
+        'time_limit': float(limit or 0),
+        'ignore_errors': bool(step.get('ignore_errors')),
+        'always': always,
+    }
+
+
+def chain_steps(job: t.Mapping[str, t.Any]) -> list[tuple[t.Mapping[str, t.Any], bool]]:
+    """A chain job's steps, then its always steps, each with whether it is an always step."""
+    return [(step, False) for step in job.get('steps') or []] + [(step, True) for step in job.get('always') or []]
+
+
+def chain_module(steps: t.Sequence[t.Mapping[str, t.Any]]) -> str:
+    """What a chain runs, as its record's `module` says it: 'steps: a, b (always: c)'."""
+    main = [str(step.get('module')) for step in steps if not step.get('always')]
+    always = [str(step.get('module')) for step in steps if step.get('always')]
+    return 'steps: %s%s' % (', '.join(main), ' (always: %s)' % ', '.join(always) if always else '')
+
+
+def add_chain(spec: JobSpec, job: t.Mapping[str, t.Any], step_argvs: list[list[str]]) -> None:
+    """Make spec the chain of job's steps and always steps (step_argvs: their materialized argvs, in that order)."""
+    steps = [step_spec(step, step_argvs[index], index, always)
+             for index, (step, always) in enumerate(chain_steps(job))]
+    spec['steps'] = steps
+    spec['module'] = chain_module(steps)
+    spec['argv'] = []
+    spec['cmd'] = None
+
+
+def is_chain(spec_or_meta: t.Mapping[str, t.Any]) -> bool:
+    """Whether a job spec, or a record's meta, is a chain's."""
+    return bool(spec_or_meta.get('steps'))
+
+
+def always_bound(always: t.Iterable[t.Mapping[str, t.Any]], grace: float) -> float:
+    """How long a chain's always steps may run at most after the chain's own time limit: each its own limit (or
+    DEFAULTS['always_timeout']) and grace."""
+    return sum(float(step.get('timeout') or DEFAULTS['always_timeout']) + float(grace) for step in always)
+
+
+def current_step(meta: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    """The step a running chain's record says runs now ({'index', 'name'}), or None for any other record."""
+    step = meta.get('current_step')
+    return dict(step) if isinstance(step, dict) else None
+
+
+def output_file(meta: t.Mapping[str, t.Any], stream: str) -> str:
+    """The side dir file holding what the job runs now writes on stream ('stdout' or 'stderr'): the job's own, or
+    for a chain the current step's."""
+    step = current_step(meta)
+    if step is None or not isinstance(step.get('index'), int):
+        return stream
+    return step_file(stream, step['index'])
 
 
 # -- deadlines ----------------------------------------------------------------------------------------------------

@@ -162,9 +162,12 @@ class Jobs:
         record['elapsed'] = round(now - meta.get('started_at', now), 3)
         if meta.get('time_limit'):
             record['remaining'] = round(max(0.0, meta['started_at'] + meta['time_limit'] - now), 3)
+        step = protocol.current_step(meta)
+        if step is not None:
+            record['current_step'] = step  # a chain: the step that runs, whose output the tails are
         if tail:
-            record['stdout_tail'] = tail_lines(self._tail_text(jid, 'stdout'), tail)
-            record['stderr_tail'] = tail_lines(self._tail_text(jid, 'stderr'), tail)
+            record['stdout_tail'] = tail_lines(self._tail_text(jid, protocol.output_file(meta, 'stdout')), tail)
+            record['stderr_tail'] = tail_lines(self._tail_text(jid, protocol.output_file(meta, 'stderr')), tail)
         return record
 
     def _tail_text(self, jid: str, name: str) -> str:
@@ -183,6 +186,10 @@ class Jobs:
         cause = 'the host rebooted' if rebooted else 'it was killed (kill -9, OOM killer) or crashed'
         msg = ('job lost: its supervisor (pid %s) is gone because %s before the job finished, so no result was '
                'recorded' % (meta.get('supervisor_pid'), cause))
+        step = protocol.current_step(meta)
+        if step is not None:  # a chain: which step ran (its name only without no_log); its output is the step's
+            name = '' if meta.get('no_log') else ' (%s)' % step.get('name')
+            msg += '; it was running step %s%s' % (step.get('index'), name)
         if self.read_only:
             msg += ' (check mode: the record was left as it is and no process was stopped)'
         elif not rebooted:
@@ -193,8 +200,9 @@ class Jobs:
         meta = t.cast('JobMeta', dict(meta, state=protocol.LOST, ended_at=now,
                                       elapsed=round(now - meta.get('started_at', now), 3)))
         lost = protocol.new_record(jid, self.store.record_path(jid), meta, finished=True, fields={
-            'failed': True, 'lost': True, 'changed': True, 'msg': msg, 'stdout': self._output(jid, 'stdout'),
-            'stderr': self._output(jid, 'stderr')})
+            'failed': True, 'lost': True, 'changed': True, 'msg': msg,
+            'stdout': self._output(jid, protocol.output_file(meta, 'stdout')),
+            'stderr': self._output(jid, protocol.output_file(meta, 'stderr'))})
         if not self.read_only:
             try:
                 self.store.write(jid, lost)

@@ -74,10 +74,12 @@ def expand_argv(argv: list[str]) -> list[str]:
     return [os.path.expanduser(os.path.expandvars(arg)) for arg in argv]
 
 
-def launch(store: JobStore, spec: JobSpec) -> dict[str, t.Any]:
-    """Start the job described by spec under a detached supervisor; return its running record."""
+def launch(store: JobStore, spec: JobSpec, supervisor: type[Supervisor] | None = None) -> dict[str, t.Any]:
+    """Start the job described by spec under a detached supervisor (of class supervisor, Supervisor by default);
+    return its running record."""
     try:
-        return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd), store.fds())
+        return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd, supervisor=supervisor),
+                              store.fds())
     finally:
         store.release_starting(spec['jid'])
 
@@ -185,9 +187,15 @@ class Supervisor:
         self.started_at = 0.0
         self.meta: JobMeta = t.cast('JobMeta', {})
         self.release_fd: int | None = None  # set by a batch scheduler: told the moment the job process ended
+        # what runs now: the job itself (for a chain, its current step: see _job_chain), its output files and the
+        # files that carry its arguments
+        self.job: t.Mapping[str, t.Any] = spec
+        self.outputs: dict[str, str] = {'stdout': STDOUT_FILE, 'stderr': STDERR_FILE}
+        self.input_names: tuple[str, ...] = INPUT_FILES
         self.argv: list[str] = list(spec['argv'])
         self.inputs: list[int] = []  # payload and args, held open (close-on-exec) while the job process runs
         self.token = proc.new_token()
+        self.spared: list[proc.Marker] = []  # a chain's: markers of what its earlier steps left running (kept)
         self.group: proc.Group | None = None
         # a no_log task's: every reader of its record censors it, and messages name leftover processes by pid only,
         # never by command line (pids_only: that alone, where the task's no_log cannot be known)
@@ -210,38 +218,49 @@ class Supervisor:
             self._discard_start()
             raise
         try:
-            self.child = self._spawn_job(out, err)
-            if self.child is None:
-                self.child = os.fork()
-                if self.child == 0:  # pragma: no cover - the job process
-                    self._exec_job(out, err)
+            self._start_process(out, err)
         except BaseException:
             self._discard_start()
             raise
-        finally:
-            os.close(out)
-            os.close(err)
         try:
             return self._record_start()
         except BaseException as exc:
             raise self._stop_unrecorded(exc)
 
-    def _record_start(self) -> JobRecord:
-        """Once the job process exists: its identity, and the running record that names it."""
+    def _start_process(self, out: int, err: int) -> None:
+        """Start the process of what runs (self.child) with these output files, which are closed here."""
+        try:
+            self.child = self._spawn_job(out, err)
+            if self.child is None:
+                self.child = os.fork()
+                if self.child == 0:  # pragma: no cover - the job process
+                    self._exec_job(out, err)
+        finally:
+            os.close(out)
+            os.close(err)
+
+    def _adopt_process(self) -> proc.Group:
+        """Once the process of what runs exists: its own process group (self.group, returned: its id is the
+        process's pid, `since` its start ticks)."""
         child = t.cast(int, self.child)
         try:
             os.setpgid(child, child)
         except OSError:
             pass  # the child already made itself a group leader (or is already gone)
+        self.group = proc.Group(child, os.getsid(0), proc.start_ticks(child))
+        return self.group
+
+    def _record_start(self) -> JobRecord:
+        """Once the job process exists: its identity, and the running record that names it."""
+        group = self._adopt_process()
+        child, job_start_ticks = group.pgid, group.since
         ident = proc.identity(os.getpid())
-        job_start_ticks = proc.start_ticks(child)
-        self.group = proc.Group(child, os.getsid(0), job_start_ticks)
         self.meta = {
             'version': protocol.RECORD_VERSION,
             'module': self.spec.get('module'),
             'pid': child,
             'pgid': child,
-            'sid': self.group.session,
+            'sid': group.session,
             'supervisor_pid': ident['pid'],
             'supervisor_start_ticks': ident['start_ticks'],
             'job_start_ticks': job_start_ticks,
@@ -258,18 +277,26 @@ class Supervisor:
         for key in protocol.META_FROM_SPEC:
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
+        self._add_meta()
         record = protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta)
         self.store.write(self.jid, record)
         return t.cast('JobRecord', record)
+
+    def _add_meta(self) -> None:
+        """What a kind of job adds to the meta of its running record (a chain: its steps and the current one)."""
 
     def _prepare(self) -> tuple[int, int]:
         """What the job needs in its side dir before it starts: the room its final record needs, its token, its
         output files (returned open) and its payload and args (held open). Failing here, nothing was started."""
         write_reserve(self.store, self.jid, self._reserve_size())
         self.store.write_side_file(self.jid, TOKEN_FILE, self.token.encode())
-        out = self.store.open_output(self.jid, STDOUT_FILE, OUTPUT_FLAGS)
+        return self._open_job_files()
+
+    def _open_job_files(self) -> tuple[int, int]:
+        """The output files of what runs now (returned open) and its payload and args (held open)."""
+        out = self.store.open_output(self.jid, self.outputs['stdout'], OUTPUT_FLAGS)
         try:
-            err = self.store.open_output(self.jid, STDERR_FILE, OUTPUT_FLAGS)
+            err = self.store.open_output(self.jid, self.outputs['stderr'], OUTPUT_FLAGS)
             try:
                 self.argv = self._argv_through_fds(self.inputs)
             except BaseException:
@@ -284,11 +311,15 @@ class Supervisor:
         """Room for the small record _record_write_failure writes: a margin, and what of the spec its meta carries."""
         return RECORD_RESERVE + len(dump_record({key: value for key, value in self.spec.items() if key in protocol.META_FROM_SPEC}))
 
+    def _all_input_files(self) -> tuple[str, ...]:
+        """Every file of the side dir that carries the task's arguments (a chain: those of every step)."""
+        return INPUT_FILES
+
     def _discard_start(self) -> None:
         """The job does not run: close and remove what was made for it (its payload and args go too)."""
         self._close_inputs()
         try:
-            self.store.remove_side_files(self.jid, INPUT_FILES + (TOKEN_FILE, RESERVE_FILE))
+            self.store.remove_side_files(self.jid, self._all_input_files() + (TOKEN_FILE, RESERVE_FILE))
         except (OSError, JobStoreError):
             pass
 
@@ -334,8 +365,8 @@ class Supervisor:
         `su`, would read the task's arguments), and the kernel lets only processes of our uid open that path.
         Where /proc is missing or this process is not dumpable (then only root may open it), the path in the side
         dir itself: 0700, below directories only we or root can change."""
-        argv = list(self.spec['argv'])
-        wanted = {self.store.side_file(self.jid, name): name for name in INPUT_FILES}
+        argv = list(self.job['argv'])
+        wanted = {self.store.side_file(self.jid, name): name for name in self.input_names}
         if not any(arg in wanted for arg in argv):
             return argv
         held = held_fds_dir()
@@ -362,7 +393,7 @@ class Supervisor:
     def _spawn_job(self, out: int, err: int) -> int | None:
         """Start the job with posix_spawn (no copy of this process's memory); None where that cannot
         do what _exec_job does (chdir, no posix_spawn, or any error: _exec_job then reports it)."""
-        if self.spec.get('chdir') or not hasattr(os, 'posix_spawnp'):
+        if self.job.get('chdir') or not hasattr(os, 'posix_spawnp'):
             return None
         actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                    (os.POSIX_SPAWN_DUP2, out, 1),
@@ -385,13 +416,13 @@ class Supervisor:
             os.dup2(null, 0)
             os.dup2(out, 1)
             os.dup2(err, 2)
-            chdir = self.spec.get('chdir')
+            chdir = self.job.get('chdir')
             if chdir:
                 os.chdir(chdir)
             os.execvpe(self.argv[0], self.argv, self._job_env())
         except BaseException as exc:
             try:
-                os.write(2, ('asyncops.jobs: could not start %r: %s\n' % (self.spec['argv'], exc)).encode())
+                os.write(2, ('asyncops.jobs: could not start %r: %s\n' % (self.job['argv'], exc)).encode())
             except OSError:
                 pass
         os._exit(127)
@@ -419,21 +450,31 @@ class Supervisor:
         """The job process is gone: free a batch slot and remove what carried the task's arguments (and, in keyword
         mode, the task's remote tmp dir, where the module file was)."""
         release(self.release_fd)
-        self._close_inputs()
-        self.store.remove_side_files(self.jid, INPUT_FILES)
+        self._process_ended()
         if self.spec.get('cleanup_dir'):
             remove_task_tmp_dir(self.spec['cleanup_dir'])
+
+    def _process_ended(self) -> None:
+        """The process of what ran is gone: close and remove what carried its arguments."""
+        self._close_inputs()
+        self.store.remove_side_files(self.jid, self.input_names)
 
     def _finish_normally(self) -> dict[str, t.Any] | None:
         ended_at = time.time()
         self._job_ended()
+        result, rc = self._ended_result(ended_at, self.started_at)
+        return self._record(result, protocol.ended_state(result), ended_at, rc=rc)
+
+    def _ended_result(self, ended_at: float, started_at: float) -> tuple[dict[str, t.Any], int]:
+        """The result of what ran, once its process ended by itself (and its exit code): a command's from its exit
+        status and output, a module's from its output, with the processes it left running."""
         rc, exit_text = proc.describe_wait_status(t.cast(int, self.child_status))
         notes = self._leftovers()
-        if self.spec.get('result_style') == 'command':
-            out, err = self._captured(STDOUT_FILE), self._captured(STDERR_FILE)
-            result = job_outcome.command_result(self.spec.get('cmd'), rc, exit_text, out, err, self.started_at,
-                                               ended_at, strip_empty_ends=self.spec.get('strip_empty_ends', True))
-            self._keep_clipped(result, {STDOUT_FILE: out, STDERR_FILE: err})
+        if self.job.get('result_style') == 'command':
+            out, err = self._captured(self.outputs['stdout']), self._captured(self.outputs['stderr'])
+            result = job_outcome.command_result(self.job.get('cmd'), rc, exit_text, out, err, started_at,
+                                                ended_at, strip_empty_ends=self.job.get('strip_empty_ends', True))
+            self._keep_clipped(result, {'stdout': out, 'stderr': err})
         else:
             result = self._module_result(rc, exit_text)
         for key, value in notes.items():
@@ -441,7 +482,7 @@ class Supervisor:
                 job_outcome.add_warnings(result, value)
             else:
                 result[key] = value
-        return self._record(result, protocol.ended_state(result), ended_at, rc=rc)
+        return result, rc
 
     def _module_result(self, rc: int, exit_text: str) -> dict[str, t.Any]:
         """A module job's result: its stdout parsed as JSON if it is no bigger than module_parse_limit (nothing bigger
@@ -449,23 +490,23 @@ class Supervisor:
         output (or of the result's stdout/stderr), the whole of it is kept on the target and the record says where."""
         parse_limit = job_outcome.module_parse_limit(self.output_limit)
         raw_limit = min(self.output_limit, job_outcome.RAW_OUTPUT_LIMIT)
-        stderr = self._captured(STDERR_FILE, raw_limit)
-        size = self.store.read_output(self.jid, STDOUT_FILE, 0, 0)[2]
+        stderr = self._captured(self.outputs['stderr'], raw_limit)
+        size = self.store.read_output(self.jid, self.outputs['stdout'], 0, 0)[2]
         if size > parse_limit:
-            stdout = self._captured(STDOUT_FILE, raw_limit)
+            stdout = self._captured(self.outputs['stdout'], raw_limit)
             parsed = job_outcome.unparsed_module_output(stdout, stderr, rc, exit_text, parse_limit)
-            self._keep_clipped(parsed.result, {STDOUT_FILE: stdout},
+            self._keep_clipped(parsed.result, {'stdout': stdout},
                                "what is parsed as a module's result (%d)" % parse_limit)
         else:
-            whole = self.store.read_output(self.jid, STDOUT_FILE, parse_limit, 0)[0]
+            whole = self.store.read_output(self.jid, self.outputs['stdout'], parse_limit, 0)[0]
             parsed = job_outcome.read_module_output(whole, stderr, rc, exit_text, raw_limit)
             if parsed.stdout_clipped:
-                self._keep_clipped(parsed.result, {STDOUT_FILE: job_outcome.Captured(b'', b'', len(whole))},
+                self._keep_clipped(parsed.result, {'stdout': job_outcome.Captured(b'', b'', len(whole))},
                                    'what a failure record shows (%d)' % raw_limit)
             elif job_outcome.clip_fields(parsed.result, self.output_limit):
-                self._keep_clipped(parsed.result, {STDOUT_FILE: job_outcome.Captured(b'', b'', len(whole))})
+                self._keep_clipped(parsed.result, {'stdout': job_outcome.Captured(b'', b'', len(whole))})
         if parsed.stderr_clipped:
-            self._keep_clipped(parsed.result, {STDERR_FILE: stderr}, 'what a record shows of it (%d)' % raw_limit)
+            self._keep_clipped(parsed.result, {'stderr': stderr}, 'what a record shows of it (%d)' % raw_limit)
         return parsed.result
 
     def _captured(self, name: str, limit: int | None = None) -> job_outcome.Captured:
@@ -483,13 +524,13 @@ class Supervisor:
 
     def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_outcome.Captured],
                       limit: str | None = None) -> None:
-        """Move the whole output of clipped streams out of the side dir and say where it is (limit: what it was
-        more than, output_limit by default)."""
+        """Move the whole output of clipped streams ('stdout', 'stderr') out of the side dir and say where it is
+        (limit: what it was more than, output_limit by default)."""
         for name, captured in streams.items():
             if not captured.cut:
                 continue
             try:
-                path = self.store.keep_output(self.jid, name)
+                path = self.store.keep_output(self.jid, self.outputs[name])
             except OSError:
                 continue
             result['output_truncated'] = True
@@ -501,13 +542,13 @@ class Supervisor:
 
     def _leftovers(self) -> dict[str, t.Any]:
         """Processes of the job tree still running after its main process ended: reported, or stopped."""
-        left = proc.ProcessTable().tree(root_pid=os.getpid(), group=self.group, marker=self.marker)
+        left = proc.ProcessTable().tree(root_pid=os.getpid(), group=self.group, marker=self.marker, spare=self.spared)
         if not left:
             return {}
         described = proc.describe_pids(left, commands=not self.pids_only)
         if self.spec.get('leftovers') == 'stop':
             report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
-                                    killpg=True)
+                                    killpg=True, spare=self.spared)
             notes: dict[str, t.Any] = {'leftovers_stopped': sorted(left), 'warnings': [
                 'the job left %d process(es) running when it ended: %s; they were stopped (leftovers=stop)%s'
                 % (len(left), described, self._not_stopped(report))]}
@@ -524,8 +565,7 @@ class Supervisor:
 
     def _interrupt(self, reason: str) -> dict[str, t.Any] | None:
         stopped_at = time.time()
-        report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
-                                on_reap=self._on_reap, killpg=True)
+        report = self._stop_job_tree()
         self._job_ended()
         if reason == protocol.TIMEDOUT:
             msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
@@ -534,12 +574,29 @@ class Supervisor:
         else:
             msg = ('Job killed on request (asyncops.jobs.async_status mode=kill): SIGTERM to %d process(es), '
                    'SIGKILL to %d after a %gs grace period' % (report.termed, report.killed, self.grace))
-        msg += self._not_stopped(report)
-        result = job_outcome.interrupted_result(reason, msg, self._captured(STDOUT_FILE), self._captured(STDERR_FILE))
-        if self.child_status is not None:
-            result['rc'] = proc.describe_wait_status(self.child_status)[0]
+        result = self._stopped_result(reason, msg + self._not_stopped(report))
         self.meta['stopped_at'] = stopped_at
         return self._record(result, reason, time.time())
+
+    def _stop_job_tree(self) -> proc.StopReport:
+        """Stop the whole tree of what runs (SIGTERM, grace, SIGKILL), reaping its main process."""
+        return proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
+                              on_reap=self._on_reap, killpg=True, spare=self.spared)
+
+    def _stopped_result(self, reason: str, msg: str) -> dict[str, t.Any]:
+        """The result of what ran once it was stopped (reason: timedout or killed), with its output so far."""
+        result = job_outcome.interrupted_result(reason, msg, self._captured(self.outputs['stdout']),
+                                                self._captured(self.outputs['stderr']))
+        if self.child_status is not None:
+            result['rc'] = proc.describe_wait_status(self.child_status)[0]
+        return result
+
+    def record_crash(self, trace: str) -> None:
+        """The supervisor itself failed while the job ran: a failed record that says so, with the output so far."""
+        self._record(job_outcome.interrupted_result('failed', 'job supervisor crashed: %s' % trace,
+                                                    self._captured_or_nothing(self.outputs['stdout']),
+                                                    self._captured_or_nothing(self.outputs['stderr'])),
+                     'failed', time.time())
 
     def _on_reap(self, pid: int, status: int) -> None:
         if pid == self.child:
@@ -720,10 +777,12 @@ def release(fd: int | None) -> None:
 
 
 def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
-                   release_fd: int | None = None) -> None:  # pragma: no cover - runs in a detached process
-    """Supervise one job in this (already detached) process, then exit."""
+                   release_fd: int | None = None,
+                   supervisor: type[Supervisor] | None = None) -> None:  # pragma: no cover - runs in a detached process
+    """Supervise one job in this (already detached) process, then exit. supervisor: the class that supervises it
+    (Supervisor by default; a chain's, see _job_chain)."""
     store.release_starting()  # the launcher keeps its own lock until our record exists
-    sup = Supervisor(store, spec)
+    sup = (supervisor or Supervisor)(store, spec)
     sup.release_fd = release_fd
     wake_r = install_signals(sup)
     try:
@@ -738,10 +797,7 @@ def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
     try:
         sup.run(wake_r)
     except BaseException:
-        sup._record(job_outcome.interrupted_result('failed', 'job supervisor crashed: %s' % traceback.format_exc(),
-                                                  sup._captured_or_nothing(STDOUT_FILE),
-                                                  sup._captured_or_nothing(STDERR_FILE)),
-                    'failed', time.time())
+        sup.record_crash(traceback.format_exc())
     os._exit(0)
 
 

@@ -11,6 +11,21 @@ from __future__ import annotations
 import typing as t
 
 
+class StepSpec(t.TypedDict, total=False):
+    """One step of a chain as its supervisor runs it (the job fields of what runs, and the step's own)."""
+    index: int               # in the chain: its steps, then its always steps
+    name: str                # the step's name, or its module
+    module: str
+    argv: list[str]
+    result_style: str
+    cmd: t.Any
+    chdir: str | None
+    strip_empty_ends: bool
+    time_limit: float        # the step's own limit (0: none but the chain's); always steps always have one
+    ignore_errors: bool
+    always: bool             # an always step: runs however the chain ended
+
+
 class JobSpec(t.TypedDict, total=False):
     """One job as the supervisor runs it."""
     jid: str
@@ -35,6 +50,7 @@ class JobSpec(t.TypedDict, total=False):
     check_mode: bool         # started in check mode: a key never attaches to it
     origin: dict[str, t.Any]  # who started it: task (name), user and controller (the fleet view shows them)
     pids_only: bool          # name leftover processes by pid only (keyword mode: the task's no_log may be unknown)
+    steps: list[StepSpec]    # a chain: its steps, then its always steps (argv unused)
 
 
 class JobMeta(t.TypedDict, total=False):
@@ -73,6 +89,8 @@ class JobMeta(t.TypedDict, total=False):
     origin: dict[str, t.Any]
     collected_at: float      # a collected job's note: when its result was collected
     result_state: str        # a collected job's note: how it had ended
+    steps: list[dict[str, t.Any]]  # a chain's steps: index, name, module, always (never their args)
+    current_step: dict[str, t.Any]  # a running chain's: the step that runs (index, name)
 
 
 class JobRecord(t.TypedDict, total=False):

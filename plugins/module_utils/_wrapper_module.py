@@ -18,24 +18,42 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_chain import launch_job
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import (
     KeyLock, KeyMismatch, check_same_work, claim_key, keyed_jid, work_of)
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError, resolve_async_dir
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, expand_argv, launch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, expand_argv
+
+if t.TYPE_CHECKING:
+    from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobSpec
 
 Result = t.Dict[str, t.Any]
 
 
-def materialize(store: JobStore, jid: str, job: t.Mapping[str, t.Any]) -> list[str]:
-    """Write the job's payload/args into its private directory and return the argv to execute."""
-    store.create_side_dir(jid)
+def materialize(store: JobStore, jid: str, job: t.Mapping[str, t.Any], suffix: str = '') -> list[str]:
+    """Write the job's payload/args into its private directory and return the argv to execute (suffix: '.<n>' for
+    the files of a chain's step n)."""
+    if not suffix:
+        store.create_side_dir(jid)
     paths = {}
     if job.get('payload') is not None:
-        paths['{payload}'] = store.write_side_file(jid, 'payload', base64.b64decode(job['payload']), mode=0o700)
+        paths['{payload}'] = store.write_side_file(jid, 'payload' + suffix, base64.b64decode(job['payload']),
+                                                   mode=0o700)
     if job.get('args_data') is not None:
-        paths['{args}'] = store.write_side_file(jid, 'args', job['args_data'].encode('utf-8'))
+        paths['{args}'] = store.write_side_file(jid, 'args' + suffix, job['args_data'].encode('utf-8'))
     argv = [paths.get(arg, arg) for arg in job['argv']]
     return expand_argv(argv) if job.get('expand_argument_vars') else argv
+
+
+def spec_of(store: JobStore, jid: str, job: t.Mapping[str, t.Any], params: t.Mapping[str, t.Any]) -> JobSpec:
+    """The job spec of one of the wrapper's jobs, its files written in its side dir: a chain's, each step's files
+    (payload.<n>, args.<n>) with it."""
+    if not job.get('steps'):
+        return protocol.job_spec(jid, job, materialize(store, jid, job), params)
+    store.create_side_dir(jid)
+    argvs = [materialize(store, jid, step, '.%d' % index)
+             for index, (step, _always) in enumerate(protocol.chain_steps(job))]
+    return protocol.job_spec(jid, job, [], params, step_argvs=argvs)
 
 
 def start_batch(store: JobStore, params: t.Mapping[str, t.Any]) -> Result:
@@ -44,7 +62,7 @@ def start_batch(store: JobStore, params: t.Mapping[str, t.Any]) -> Result:
     specs = []
     for index, job in enumerate(params['jobs']):
         jid = protocol.item_jid(batch_jid, index)
-        spec = protocol.job_spec(jid, job, materialize(store, jid, job), params)
+        spec = spec_of(store, jid, job, params)
         specs.append(protocol.batch_item_spec(spec, batch_jid, index))
     record = launch_batch(store, batch_jid, specs, protocol.batch_options(params))
     items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]
@@ -57,7 +75,7 @@ def start_jobs(store: JobStore, params: t.Mapping[str, t.Any]) -> Result:
     started = []
     for job in params['jobs']:
         jid = protocol.new_jid()
-        record = launch(store, protocol.job_spec(jid, job, materialize(store, jid, job), params))
+        record = launch_job(store, spec_of(store, jid, job, params))
         started.append({'ansible_job_id': jid, 'results_file': record['results_file'],
                         'pid': (protocol.job_meta(record) or {}).get('pid')})
     return dict(started=True, finished=False, batch=False, ansible_job_id=started[0]['ansible_job_id'],
@@ -110,10 +128,33 @@ def problems(params: t.Mapping[str, t.Any]) -> list[str]:
     found = protocol.range_problems(params, ('timeout', 'grace', 'concurrency', 'output_limit'))
     if not params['jobs']:
         found.append('jobs is empty: give at least one job to start')
+    for index, job in enumerate(params['jobs']):
+        found.extend(job_problems(index, job))
     if params.get('key') and len(params['jobs']) > 1 and params['concurrency'] is None:
         found.append('key names one job: with several jobs, start them as a batch (concurrency)')
     if params.get('cleanup_dir') and len(params['jobs']) > 1 and params['concurrency'] is None:
         found.append('cleanup_dir is removed when one job ends: with several jobs, start them as a batch (concurrency)')
+    return found
+
+
+def job_problems(index: int, job: t.Mapping[str, t.Any]) -> list[str]:
+    """What is wrong with one of the wrapper's jobs: it runs argv, or its steps (then always steps may follow)."""
+    if job.get('steps') and job.get('argv'):
+        return ['jobs[%d] has both argv and steps: a job runs argv, or its steps one after another' % index]
+    if not job.get('steps'):
+        if job.get('always'):
+            return ['jobs[%d] has always steps but no steps: always runs after the steps of a chain' % index]
+        if not job.get('argv'):
+            return ['jobs[%d] needs argv (what to run), or steps (what to run one after another)' % index]
+        return []
+    found = []
+    for name in ('steps', 'always'):
+        for number, step in enumerate(job.get(name) or []):
+            limit = step.get('timeout')
+            if limit is not None and (limit < 0 or (name == 'always' and limit == 0)):
+                allowed = 'a positive number of seconds (or none: %ds)' % protocol.DEFAULTS['always_timeout'] \
+                    if name == 'always' else '0 (none but the chain\'s) or a positive number of seconds'
+                found.append('jobs[%d].%s[%d].timeout must be %s, got %s' % (index, name, number, allowed, limit))
     return found
 
 

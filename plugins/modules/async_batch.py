@@ -21,6 +21,8 @@ description:
     records give way to a note saying when, see O(keep)), so a batch costs one execution to start, one per status
     round, and one to collect.
   - The result looks like a registered loop's, RV(results) in item order, plus a RV(summary).
+  - With O(steps) instead of O(module), every item runs a chain of steps (several modules one after another, then
+    O(always) steps) as one job; O(concurrency) counts chains. See M(asyncops.jobs.async_run) and the steps guide.
   - This is an action plugin; the module file only documents it.
 author:
   - asyncops.jobs developers (@asyncops)
@@ -33,8 +35,8 @@ options:
         backend or prepares the call, and the module call it makes runs as the job.
       - Modules whose action plugin does not support C(async) (M(ansible.builtin.template), M(ansible.builtin.copy),
         M(ansible.builtin.fetch), ...) are refused, as ansible-core refuses them with C(async).
+      - Give O(module) or O(steps), one of the two.
     type: str
-    required: true
   items:
     description:
       - The items. An empty list is not an error; nothing runs.
@@ -46,8 +48,25 @@ options:
     description:
       - Arguments of the module, templated once per item with the task's variables plus O(loop_var) and O(index_var).
       - An undefined variable fails the task before anything starts, naming the item.
+      - Only with O(module); with O(steps), each step has its own args.
     type: raw
     default: {}
+  steps:
+    description:
+      - Instead of O(module) and O(args), the steps each item runs one after another as one job (a chain), as
+        O(asyncops.jobs.async_run#module:steps) of M(asyncops.jobs.async_run) - a list of steps, each with
+        C(module), C(args) and optionally C(name), C(timeout) (the step's own limit) and C(ignore_errors).
+      - Templated once per item, as O(args) is, with O(loop_var) and O(index_var).
+      - O(timeout) is each item's chain's time limit; O(concurrency) counts chains. An item's result holds its
+        steps' results in C(results), with its C(failed) and C(msg) naming the step that failed it.
+    type: raw
+  always:
+    description:
+      - Steps that run after each item's O(steps) however they ended (a failed step, the chain's time limit, a kill),
+        each under its own time limit (its C(timeout), 60 seconds when it gives none). The shape of O(steps), templated
+        per item.
+      - Only with O(steps).
+    type: raw
   loop_var:
     description: Name of the variable holding the current item in O(args).
     type: str
@@ -61,7 +80,9 @@ options:
     type: int
     default: 1
   timeout:
-    description: Time limit of each item in seconds, from the moment it starts; V(0) means none.
+    description:
+      - Time limit of each item in seconds, from the moment it starts; V(0) means none.
+      - With O(steps), the limit of each item's chain (its O(always) steps run after it, each under its own).
     type: int
     default: 0
   delay:
@@ -127,7 +148,8 @@ attributes:
     support: none
   check_mode:
     support: full
-    details: Every item's module runs in check mode when the task does; modules without check mode support skip.
+    details: Every item's module (with O(steps), every step's) runs in check mode when the task does; modules without
+      check mode support skip.
   connection:
     support: full
   delegation:
@@ -192,6 +214,30 @@ EXAMPLES = r"""
     jid: "{{ downloads.ansible_job_id }}"
     mode: wait
     timeout: 1800
+
+- name: Per database, dump then compress, two databases at a time, removing the temporary dump however it ended
+  asyncops.jobs.async_batch:
+    items: "{{ databases }}"
+    loop_var: db
+    steps:
+      - name: dump
+        module: ansible.builtin.command
+        args:
+          cmd: "pg_dump --file /backup/tmp/{{ db }}.sql {{ db }}"
+      - name: compress
+        module: ansible.builtin.command
+        args:
+          cmd: "gzip --keep --force /backup/tmp/{{ db }}.sql"
+    always:
+      - name: remove the dump
+        module: ansible.builtin.file
+        args:
+          path: "/backup/tmp/{{ db }}.sql"
+          state: absent
+    concurrency: 2
+    timeout: 3600
+  become: true
+  become_user: postgres
 """
 
 RETURN = r"""
@@ -230,6 +276,11 @@ results:
     item_index:
       description: The item's index from 0, under the name given by O(index_var).
       type: int
+    results:
+      description: With O(steps), the item's steps' results, as RV(asyncops.jobs.async_run#module:results) of
+        M(asyncops.jobs.async_run) (each with C(step_index) and C(step_name), C(skipped) for a step never reached).
+      type: list
+      elements: dict
     ansible_loop_var:
       description: The value of O(loop_var), as in a registered loop.
       type: str

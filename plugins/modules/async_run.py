@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: async_run
-short_description: Run a module as a supervised background job, and optionally wait for it
+short_description: Run a module, or several one after another, as a supervised background job
 version_added: 0.1.0
 description:
   - Runs any module that executes on the target (for example M(ansible.builtin.command), M(ansible.builtin.shell),
@@ -20,6 +20,9 @@ description:
     RV(ignore:changed) as the module reports it.
   - M(ansible.builtin.command) and M(ansible.builtin.shell) run as plain commands (outside check mode and without
     O(ignore:creates), O(ignore:removes) or O(ignore:stdin)), so their output can be followed while they run.
+  - With O(steps) instead of O(module), several modules run one after another as one job (a chain) under one
+    supervisor and one time limit, stopping at the first failure, then O(always) steps however they ended; the
+    result holds each step's result in RV(results). See the steps guide.
   - This is an action plugin; the module file only documents it.
 author:
   - asyncops.jobs developers (@asyncops)
@@ -32,16 +35,88 @@ options:
         backend or prepares the call, and the module call it makes runs as the job.
       - Modules whose action plugin does not support C(async) (M(ansible.builtin.template), M(ansible.builtin.copy),
         M(ansible.builtin.fetch), ...) are refused, as ansible-core refuses them with C(async).
+      - Give O(module) or O(steps), one of the two.
     type: str
-    required: true
   args:
-    description: Arguments of the module, as in a normal task. V(cmd) gives the command line of M(ansible.builtin.command).
+    description:
+      - Arguments of the module, as in a normal task. V(cmd) gives the command line of M(ansible.builtin.command).
+      - Only with O(module); with O(steps), each step has its own O(steps[].args).
     type: dict
     default: {}
+  steps:
+    description:
+      - Modules to run one after another as one background job (a chain), instead of O(module) and O(args). Each
+        step can be any module O(module) takes (action-backed ones such as M(ansible.builtin.package),
+        M(ansible.builtin.service) and M(ansible.builtin.uri) included), and is built on the controller as O(module)
+        is.
+      - The steps run under one supervisor on the target, each in its own process group. The first step that fails
+        (without O(steps[].ignore_errors)) ends the chain; the later steps are skipped. O(timeout) is the whole
+        chain's time limit; O(poll), O(key), O(grace), O(leftovers) and O(output_limit) apply to the chain.
+      - A kill (O(asyncops.jobs.async_status#module:mode=kill)) or the chain's time limit stops the running step's
+        whole process tree and skips the later steps; then O(always) runs.
+      - Step args are templated on the controller when the task starts, so no result of an earlier step is
+        available in them. Steps pass data through files on the target (see the steps guide).
+    type: list
+    elements: dict
+    suboptions:
+      module:
+        description: FQCN of the module this step runs (as O(module)).
+        type: str
+        required: true
+      args:
+        description: Arguments of the step's module.
+        type: dict
+        default: {}
+      name:
+        description: Name of the step, in its result (RV(results[].step_name)) and in status while it runs. Default
+          the module.
+        type: str
+      timeout:
+        description:
+          - This step's own time limit in seconds, from its start. At the limit its whole process tree is stopped
+            and the step fails as timed out; the chain then ends there unless O(steps[].ignore_errors).
+          - V(0) or none means no limit of its own (the chain's O(timeout) still applies).
+          - For an O(always) step, none means 60 seconds, and V(0) is refused (an always step is always bounded).
+        type: int
+      ignore_errors:
+        description: A failure of this step (a failed module, its own time limit) does not end the chain nor fail it;
+          its result still says failed.
+        type: bool
+        default: false
+  always:
+    description:
+      - Steps (the shape of O(steps)) that run after O(steps) however they ended (all succeeded, a step failed, the
+        chain's time limit was reached, or the chain was killed), one after another.
+      - Each runs under its own time limit (O(steps[].timeout), 60 seconds when it gives none), after the chain's
+        time limit if that was reached. Neither the chain's time limit nor a kill stops an always step. A failing
+        always step fails the chain (unless O(steps[].ignore_errors)).
+      - Only with O(steps).
+    type: list
+    elements: dict
+    suboptions:
+      module:
+        description: FQCN of the module this step runs (as O(module)).
+        type: str
+        required: true
+      args:
+        description: Arguments of the step's module.
+        type: dict
+        default: {}
+      name:
+        description: Name of the step.
+        type: str
+      timeout:
+        description: This step's own time limit in seconds (none means 60; V(0) is refused).
+        type: int
+      ignore_errors:
+        description: A failure of this step does not fail the chain.
+        type: bool
+        default: false
   timeout:
     description:
       - Time limit of the job in seconds; V(0) means none. At the limit the whole job tree is stopped and the result
         says failed and RV(timedout=true).
+      - With O(steps), the limit of the whole chain (its O(always) steps run after it, each under its own).
     type: int
     default: 0
   poll:
@@ -74,12 +149,13 @@ attributes:
     details: It runs its module in the background itself; use O(poll=0) rather than the C(async) keyword.
   become:
     support: full
-    details: The job runs as the become user; follow it with the same become settings.
+    details: The job runs as the become user (with O(steps), every step); follow it with the same become settings.
   bypass_host_loop:
     support: none
   check_mode:
     support: full
-    details: The wrapped module runs in check mode when the task does; modules without check mode support skip.
+    details: The wrapped module (with O(steps), every step's) runs in check mode when the task does; modules without
+      check mode support skip.
   connection:
     support: full
   delegation:
@@ -129,6 +205,30 @@ EXAMPLES = r"""
     jid: "{{ backup.ansible_job_id }}"
     mode: wait
     timeout: 7200
+
+- name: Stop a service, migrate, start it again, as one job of at most 20 minutes
+  asyncops.jobs.async_run:
+    steps:
+      - name: stop
+        module: ansible.builtin.service
+        args:
+          name: app
+          state: stopped
+      - name: migrate
+        module: ansible.builtin.command
+        args:
+          cmd: /opt/app/bin/migrate --all
+        timeout: 900
+    always:
+      - name: start
+        module: ansible.builtin.service
+        args:
+          name: app
+          state: started
+    timeout: 1200
+    poll: 10
+  become: true
+  register: migration
 """
 
 RETURN = r"""
@@ -205,6 +305,35 @@ leftovers_stopped:
   returned: when the job left processes running
   type: list
   elements: int
+results:
+  description:
+    - With O(steps), once the chain finished, one entry per step of O(steps) then of O(always), in that order. Each
+      is the step module's own result (for command and shell C(rc), C(stdout), ...) plus RV(results[].step_index) and
+      RV(results[].step_name). A step never reached has C(skipped=true).
+    - The task is failed when a step failed without O(steps[].ignore_errors), or the chain timed out or was killed;
+      RV(msg) then names that step. RV(changed) when any step changed something.
+  returned: with O(steps), once the job finished
+  type: list
+  elements: dict
+  contains:
+    step_index:
+      description: Index of the step, from 0, counting O(steps) then O(always).
+      type: int
+    step_name:
+      description: The step's O(steps[].name), or its module.
+      type: str
+    skipped:
+      description: V(true) for a step never reached (an earlier step failed, the chain timed out or was killed).
+      type: bool
+  sample:
+    - {step_index: 0, step_name: dump, changed: true, rc: 0, stdout: "", failed: false}
+    - {step_index: 1, step_name: compress, changed: true, rc: 1, stderr: "gzip: disk full", failed: true}
+    - {step_index: 2, step_name: upload, skipped: true, changed: false, msg: "not run: an earlier step failed"}
+    - {step_index: 3, step_name: remove temporary files, changed: true, rc: 0, failed: false}
+killed:
+  description: Whether the job (with O(steps), the chain) was stopped by a kill.
+  returned: when the job was stopped
+  type: bool
 attached:
   description: Present and V(true) when O(key) named a job that was still there, which this task used instead of starting
     another.

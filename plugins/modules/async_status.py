@@ -216,6 +216,30 @@ results_file:
   description: Absolute path of the job record.
   returned: when O(jid) is a single job
   type: str
+current_step:
+  description:
+    - While a chain (M(asyncops.jobs.async_run) or M(asyncops.jobs.async_batch) with C(steps)) runs, the step that runs
+      now; RV(stdout_tail) and RV(stderr_tail) are that step's output.
+  returned: while a chain runs
+  type: dict
+  contains:
+    index:
+      description: Index of the step, from 0, counting the steps then the always steps.
+      type: int
+    name:
+      description: The step's name (or its module).
+      type: str
+  sample: {index: 1, name: compress}
+results:
+  description:
+    - For a finished chain, one entry per step (then per always step), each the step module's own result with
+      C(step_index) and C(step_name), C(skipped=true) for a step never reached; as M(asyncops.jobs.async_run)
+      returns it.
+    - For a finished batch of M(asyncops.jobs.async_batch) collected by this call, its items' results, as
+      M(asyncops.jobs.async_batch) returns them.
+  returned: for a finished chain or a batch collected by this call
+  type: list
+  elements: dict
 stdout_tail:
   description: Last O(tail) lines the running job wrote on stdout.
   returned: while a job of C(asyncops.jobs.async_wrapper) runs

@@ -31,6 +31,7 @@ options:
   jobs:
     description:
       - The jobs to start. Each one gets its own job id, record and supervisor.
+      - A job runs O(jobs[].argv), or its O(jobs[].steps) one after another (a chain), then its O(jobs[].always) steps.
     type: list
     elements: dict
     required: true
@@ -48,9 +49,9 @@ options:
             it, so a module that runs something as another user (C(su), C(runuser)) does not give that user the
             task's arguments. Where C(/proc) is missing or the supervisor is not dumpable, it is the file in the
             job's private directory (mode 0700, below directories only the user or root can change).
+          - Required unless the job has O(jobs[].steps).
         type: list
         elements: str
-        required: true
       payload:
         description: Base64 encoded file (usually a module built by the controller) stored with mode 0700 as C({payload}).
         type: str
@@ -78,6 +79,123 @@ options:
         description: Expand C(~) and environment variables in O(jobs[].argv) on the target, like M(ansible.builtin.command) does.
         type: bool
         default: false
+      steps:
+        description:
+          - Run these steps one after another, as one job (a chain) under one supervisor and one time limit
+            (O(timeout)), instead of O(jobs[].argv). Each step runs in its own process group, its output in files of
+            its own; the running record names the step that runs (C(current_step)).
+          - A step that fails ends the chain there (the later steps are skipped) unless it has
+            O(jobs[].steps[].ignore_errors). The chain's time limit, or O(asyncops.jobs.async_status#module:mode=kill),
+            stops the running step's whole tree and skips the later steps.
+          - The result has C(results), one entry per step (then per always step), each the step's own result with
+            C(step_index) and C(step_name), C(skipped=true) for a step never reached.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Name of the step, in its result (C(step_name)) and in status (C(current_step)). Default the module.
+            type: str
+          module:
+            description: Name of what the step runs.
+            type: str
+            default: command
+          argv:
+            description: As O(jobs[].argv), for this step; its C({payload}) and C({args}) are files of its own.
+            type: list
+            elements: str
+            required: true
+          payload:
+            description: As O(jobs[].payload), for this step.
+            type: str
+          args_data:
+            description: As O(jobs[].args_data), for this step.
+            type: str
+          result_style:
+            description: As O(jobs[].result_style), for this step.
+            type: str
+            choices: [module, command]
+            default: module
+          cmd:
+            description: As O(jobs[].cmd), for this step.
+            type: raw
+          chdir:
+            description: As O(jobs[].chdir), for this step.
+            type: path
+          strip_empty_ends:
+            description: As O(jobs[].strip_empty_ends), for this step.
+            type: bool
+            default: true
+          expand_argument_vars:
+            description: As O(jobs[].expand_argument_vars), for this step.
+            type: bool
+            default: false
+          timeout:
+            description:
+              - The step's own time limit in seconds, from its start. At the limit its whole process tree is stopped
+                and the step fails as timed out (that step only).
+              - For a step, V(0) or none means no limit of its own (the chain's O(timeout) still applies); an always
+                step without one gets 60 seconds.
+            type: int
+          ignore_errors:
+            description: A failure of this step does not end the chain, nor fail it.
+            type: bool
+            default: false
+      always:
+        description:
+          - Steps that run after O(jobs[].steps) however they ended (a failed step, the chain's time limit, a kill),
+            one after another, each under its own time limit (O(jobs[].steps[].timeout), 60 seconds when it gives
+            none). The chain's time limit and a kill do not stop them.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Name of the step, in its result (C(step_name)) and in status (C(current_step)). Default the module.
+            type: str
+          module:
+            description: Name of what the step runs.
+            type: str
+            default: command
+          argv:
+            description: As O(jobs[].argv), for this step; its C({payload}) and C({args}) are files of its own.
+            type: list
+            elements: str
+            required: true
+          payload:
+            description: As O(jobs[].payload), for this step.
+            type: str
+          args_data:
+            description: As O(jobs[].args_data), for this step.
+            type: str
+          result_style:
+            description: As O(jobs[].result_style), for this step.
+            type: str
+            choices: [module, command]
+            default: module
+          cmd:
+            description: As O(jobs[].cmd), for this step.
+            type: raw
+          chdir:
+            description: As O(jobs[].chdir), for this step.
+            type: path
+          strip_empty_ends:
+            description: As O(jobs[].strip_empty_ends), for this step.
+            type: bool
+            default: true
+          expand_argument_vars:
+            description: As O(jobs[].expand_argument_vars), for this step.
+            type: bool
+            default: false
+          timeout:
+            description:
+              - The step's own time limit in seconds, from its start. At the limit its whole process tree is stopped
+                and the step fails as timed out (that step only).
+              - For a step, V(0) or none means no limit of its own (the chain's O(timeout) still applies); an always
+                step without one gets 60 seconds.
+            type: int
+          ignore_errors:
+            description: A failure of this step does not end the chain, nor fail it.
+            type: bool
+            default: false
   timeout:
     description:
       - Time limit of each job in seconds. V(0) means no limit.

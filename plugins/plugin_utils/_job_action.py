@@ -29,6 +29,7 @@ import typing as t
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -79,14 +80,33 @@ class JobActionBase(ActionBase):
         return result
 
     def validated_params(self, ranges: t.Iterable[str]) -> dict[str, t.Any]:
-        """The task's arguments checked against the options documented in STUB, and the named numeric ranges."""
+        """The task's arguments checked against the options documented in STUB, and the named numeric ranges; what
+        runs is a module (with its args) or steps (with always), one of the two."""
         if self.STUB is None:
             raise NotImplementedError('%s names no doc stub (STUB) to take its options from' % type(self).__name__)
+        problems = jobs.what_runs_problems(self._task.args)
+        if problems:
+            raise AnsibleActionFail('; '.join(problems))
         _spec, params = self.validate_argument_spec(argument_spec=argument_spec(self.STUB))
         problems = range_problems(params, ranges)
         if problems:
             raise AnsibleActionFail('; '.join(problems))
         return t.cast(t.Dict[str, t.Any], params)
+
+    def validated_steps(self, steps: t.Any, option: str, where: str = '') -> list[dict[str, t.Any]]:
+        """Steps (option: 'steps' or 'always') checked against the documented shape of a step (async_run's steps):
+        each a module, its args, and optionally name, timeout, ignore_errors. where: what they are of ('item 3')."""
+        validator = ArgumentSpecValidator({option: argument_spec('async_run')[option]})
+        result = validator.validate({option: steps})
+        problems = list(result.error_messages)
+        checked = t.cast(t.List[t.Dict[str, t.Any]], result.validated_parameters.get(option) or [])
+        if not problems:
+            problems = step_problems(checked, option)
+        if problems:
+            if self._task.no_log:  # a message about a value can quote it, and the values are the task's
+                problems = ['%d problem(s), details censored, no_log' % len(problems)]
+            raise AnsibleActionFail('%s%s: %s' % (option, ' of %s' % where if where else '', '; '.join(problems)))
+        return checked
 
     # -- the ActionBase internals, in one place -------------------------------------------------------
     def _is_pipelining_enabled(self, module_style: str, wrap_async: bool = False) -> bool:
@@ -215,6 +235,21 @@ class JobActionBase(ActionBase):
             return native
         style, shebang, data = self.module_payload(fqcn, args, task_vars)
         return jobs.payload_job(fqcn, style, shebang, data, args)
+
+    def build_chain(self, steps: list[dict[str, t.Any]], always: list[dict[str, t.Any]],
+                    task_vars: dict[str, t.Any]) -> jobs.Job:
+        """The job spec of a chain: each step's job built as build_job builds a job (a plain command, a module payload,
+        an action-backed module through its action plugin), with its name, own time limit and ignore_errors."""
+        return {'steps': [self.build_step(step, task_vars) for step in steps],
+                'always': [self.build_step(step, task_vars) for step in always]}
+
+    def build_step(self, step: t.Mapping[str, t.Any], task_vars: dict[str, t.Any]) -> jobs.Job:
+        job = self.build_job(step['module'], step.get('args'), task_vars)
+        job['name'] = step.get('name') or step['module']
+        job['ignore_errors'] = bool(step.get('ignore_errors'))
+        if step.get('timeout') is not None:
+            job['timeout'] = step['timeout']
+        return job
 
     def launch(self, job_list: list[jobs.Job], time_limit: int, task_vars: dict[str, t.Any],
                concurrency: int | None = None, fail_fast: bool = False, **options: t.Any) -> Result:
@@ -355,8 +390,27 @@ class JobActionBase(ActionBase):
 
     def censored_if_no_log(self, result: Result, reply: t.Mapping[str, t.Any]) -> Result:
         """Mark result for censoring (as ansible-core censors a no_log task's) when the reply it comes from holds
-        anything of a job started under no_log, whatever this task's own no_log: the record carries it."""
-        if jobs.carries_no_log(reply):
+        anything of a job started under no_log, whatever this task's own no_log: the record carries it. The entries
+        of a chain's `results` are marked too (ansible-core keeps unmarked ones of a censored result as they are)."""
+        if jobs.carries_no_log(reply) or (self._task.no_log and isinstance(result.get('results'), list)):
             result['_ansible_no_log'] = True
+            for entry in result.get('results') or []:
+                if isinstance(entry, dict):
+                    entry['_ansible_no_log'] = True
         return result
 
+
+def step_problems(steps: list[dict[str, t.Any]], option: str) -> list[str]:
+    """What is wrong with validated steps beyond their shape: their time limits."""
+    problems = []
+    for index, step in enumerate(steps):
+        limit = step.get('timeout')
+        if limit is None:
+            continue
+        if option == 'always' and limit <= 0:
+            problems.append('%s[%d].timeout must be a positive number of seconds (or none: %ds)'
+                            % (option, index, DEFAULTS['always_timeout']))
+        elif limit < 0:
+            problems.append("%s[%d].timeout must be 0 (none but the chain's) or a positive number of seconds"
+                            % (option, index))
+    return problems

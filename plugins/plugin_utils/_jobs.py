@@ -102,6 +102,28 @@ def payload_job(fqcn: str, style: str, shebang: str | None, data: bytes, module_
     return job
 
 
+def chain_label(steps: t.Sequence[t.Mapping[str, t.Any]], always: t.Sequence[t.Mapping[str, t.Any]]) -> str:
+    """What a chain runs, as its record says it (protocol.chain_module), from the steps as the task gives them."""
+    return protocol.chain_module([{'module': step.get('module'), 'always': False} for step in steps]
+                                 + [{'module': step.get('module'), 'always': True} for step in always])
+
+
+def what_runs_problems(task_args: t.Mapping[str, t.Any]) -> list[str]:
+    """What is wrong with how a task says what runs: module (with args), or steps (with always), one of the two."""
+    given = {name for name in ('module', 'args', 'steps', 'always') if task_args.get(name) is not None}
+    if 'module' in given and 'steps' in given:
+        return ['give module (with its args), or steps (one module each), not both']
+    if 'steps' in given:
+        if 'args' in given:
+            return ['args goes with module: with steps, each step has its own args']
+        return ['steps is empty: give at least one step'] if task_args['steps'] == [] else []
+    if 'always' in given:
+        return ['always runs after steps: give steps too']
+    if 'module' not in given:
+        return ['give module (the module to run, with its args), or steps (modules to run one after another)']
+    return []
+
+
 def normalise_status(result: dict[str, t.Any]) -> dict[str, t.Any]:
     """ansible.builtin.async_status's compatibility shim: started/finished are booleans."""
     for key in ('started', 'finished'):
@@ -126,6 +148,9 @@ def poll_line(host: str, result: t.Mapping[str, t.Any], no_log: bool = False) ->
     """A progress line like ansible's 'ASYNC POLL on host'; never any output of a no_log task."""
     line = 'ASYNC POLL on %s: jid=%s started=True finished=False elapsed=%ss' % (
         host, result.get('ansible_job_id'), result.get('elapsed', '?'))
+    step = result.get('current_step')
+    if isinstance(step, dict):  # a chain: which step runs (its name only without no_log)
+        line += ' step=%s' % step.get('index') if no_log else ' step=%s (%s)' % (step.get('index'), step.get('name'))
     if no_log:
         return line
     tail = (result.get('stdout_tail') or [])[-1:] or (result.get('stderr_tail') or [])[-1:]

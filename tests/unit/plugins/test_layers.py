@@ -16,6 +16,7 @@ TARGET_LAYERS = [
     {'_job_store'},
     {'_job_keys', '_job_outcome'},
     {'_job_supervisor'},
+    {'_job_chain'},
     {'_job_batch'},
     {'_job_status'},
     {'_wrapper_module', '_status_module', '_keyword_wrapper'},

@@ -41,6 +41,9 @@ def test_the_wrappers_documented_options_are_its_spec():
     assert documented == spec_in_code(protocol.WRAPPER_SPEC)
     jobs = yaml.safe_load(async_wrapper.DOCUMENTATION)['options']['jobs']['suboptions']
     assert spec_in_code(jobs) == spec_in_code(protocol.WRAPPER_JOB_SPEC)
+    for chain_option in ('steps', 'always'):
+        assert spec_in_code(jobs[chain_option]['suboptions']) == spec_in_code(protocol.WRAPPER_STEP_SPEC)
+        assert {name for name, o in jobs[chain_option]['suboptions'].items() if o.get('required')} == {'argv'}
 
 
 def test_the_actions_take_the_shared_options_with_the_codes_defaults():

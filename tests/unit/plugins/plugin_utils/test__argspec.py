@@ -14,7 +14,9 @@ from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import J
 
 def test_the_spec_of_an_action_comes_from_its_stub_and_fragments():
     spec = argument_spec('async_run')
-    assert spec['module'] == {'type': 'str', 'required': True}
+    assert spec['module'] == {'type': 'str'}  # module, or steps (checked by the action: one of the two)
+    assert spec['steps']['options']['module'] == {'type': 'str', 'required': True}
+    assert spec['always']['options'] == spec['steps']['options'] | {'timeout': {'type': 'int'}}
     assert spec['poll'] == {'type': 'int', 'default': 10}
     assert spec['grace'] == {'type': 'float', 'default': DEFAULTS['grace']}  # from the doc fragment
     assert spec['leftovers']['choices'] == ['keep', 'stop']
