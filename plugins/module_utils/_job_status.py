@@ -243,8 +243,8 @@ class Jobs:
     def kill(self, jid: str, max_wait: float = 10.0) -> Record:
         """Stop a running job's whole tree via its supervisor (or directly if the supervisor is gone).
 
-        A pending batch item is stopped alone: it is marked killed and never starts. The batch jid stops
-        every item. The kill request itself succeeds (failed=false, changed when something was stopped);
+        A pending (or retrying) batch item is stopped alone: it is marked killed and never starts (again). The batch
+        jid stops every item. The kill request itself succeeds (failed=false, changed when something was stopped);
         the job's record, as later status calls return it, says failed and killed.
         """
         current = self.status(jid, tail=0)
@@ -257,7 +257,8 @@ class Jobs:
         if meta is None:
             raise JobStoreError('job %s was started by ansible-core\'s own async_wrapper, whose records name no process: '
                                 'it cannot be killed by job id' % jid)
-        if meta.get('kind') == protocol.ITEM and meta.get('state') == protocol.PENDING:
+        if meta.get('kind') == protocol.ITEM and meta.get('state') in protocol.WAITING_STATES:
+            # pending or retrying: no process of its own runs, its scheduler answers for it
             self.store.write_side_file_once(jid, KILL_REQUEST_FILE)
             proc.signal_identity(supervisor_identity(meta), signal.SIGUSR1)  # the scheduler: look at kill requests
         else:

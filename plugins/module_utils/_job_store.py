@@ -61,6 +61,7 @@ REMOVED_MARK = '.removed.'
 MARKER_FILE = '.asyncops'
 ENGINE_DIR = re.compile(r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output)(\.removed\.[0-9a-f]{8})?\Z')
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
+HALT_FILE = 'halt'  # in a running batch item's side dir: why its scheduler stops it (max_failures, on_halt=kill)
 TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
