@@ -27,11 +27,12 @@ class ActionModule(JobActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = super().run(tmp, task_vars)
         del tmp
-        params = self.validated_params(('timeout', 'poll', 'grace', 'output_limit'))
+        params = self.validated_params(('timeout', 'poll', 'grace', 'output_limit', 'retain'))
         task_vars = task_vars or {}
         job = self.build_job(params['module'], params['args'], task_vars)
         launched = self.launch([job], params['timeout'], task_vars, grace=params['grace'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
+                               retain=params['retain'],
                                collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)},
                                work={'module': job['module'], 'args': digest(params['args'])})
         # the job runs from the launch on, however long the launch took: the give-up deadline counts from here
@@ -41,13 +42,13 @@ class ActionModule(JobActionBase):
         if params['poll'] == 0:
             result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
                           ansible_job_id=jid, results_file=launched['results_file'], **attached)
-            return result
+            return self.with_retained(result)
         final = self.poll(jid, params, task_vars, launched_at)
         if params['cleanup']:
             self.collect(task_vars, jid, params['poll'])
         result.update(final, **attached)
         result.setdefault('changed', False)
-        return self.censored_if_no_log(result, final)
+        return self.censored_if_no_log(self.with_retained(result), final)
 
     def poll(self, jid: str, params: dict[str, t.Any], task_vars: dict[str, t.Any], launched_at: float) -> Result:
         """Wait for the job, one progress line per round; the job ids are printed if the controller is stopped.
