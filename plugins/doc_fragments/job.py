@@ -58,7 +58,7 @@ options:
   retain:
     description:
       - Seconds to keep the job's record on the target once it finished, when its result is not collected. After that
-        long, the next launch (M(asyncops.jobs.async_wrapper), M(asyncops.jobs.async_run), M(asyncops.jobs.async_batch))
+        long, the next launch (C(asyncops.jobs.async_wrapper), M(asyncops.jobs.async_run), M(asyncops.jobs.async_batch))
         or M(asyncops.jobs.async_status) call of any mode in the same async dir removes it, with its private and kept
         output files, its key and, for a batch, its items' records. The call that removes it lists its job id in
         RV(ignore:retained_removed). Like C(ttlSecondsAfterFinished) of a Kubernetes Job, or Salt's C(keep_jobs).
