@@ -228,9 +228,12 @@ class BatchScheduler:
             self.pending.insert(0, index)
             self.fork_failed = True
             return False
-        self.record_not_started(index, protocol.FAILED, 'not started: could not start its supervisor process (%s); the '
-                                                 'process limit (ulimit -u, pids cgroup) or memory is exhausted: lower '
-                                                 'concurrency or raise the limit' % exc)
+        reason = ('could not start its supervisor process (%s); the process limit (ulimit -u, pids cgroup) or memory '
+                  'is exhausted: lower concurrency or raise the limit' % exc)
+        if self.attempts.get(index):  # a retry: ends with its last attempt's result
+            self.finalize_waiting(index, None, 'not started again: %s' % reason)
+        else:
+            self.record_not_started(index, protocol.FAILED, 'not started: %s' % reason)
         return True
 
     def kill_requested_items(self) -> bool:

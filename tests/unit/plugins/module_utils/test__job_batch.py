@@ -383,3 +383,22 @@ def test_an_item_waiting_for_its_retry_when_the_batch_halts_ends_with_its_last_a
     assert [protocol.job_state(i) for i in items] == ['failed', 'killed']
     assert items[0]['finished'] and items[0]['rc'] == 3 and items[0]['attempts'] == 1
     assert items[0]['msg'] == 'non-zero return code; not started again: 1 item(s) failed, max_failures is 1'
+
+
+def test_a_retry_that_cannot_get_a_process_ends_with_its_last_attempt(store, tmp_path, monkeypatch):
+    """At the process limit with nothing running, a retry is not recorded 'not started' (started: false, 0 attempts)
+    as an item that never ran would be: it ends with the result of the attempt it made, and says why."""
+    real = BatchScheduler.start_item
+
+    def no_second_start(self, spec):
+        if spec['attempt'] > 1:
+            raise BlockingIOError(errno.EAGAIN, 'Resource temporarily unavailable')
+        return real(self, spec)
+
+    monkeypatch.setattr(BatchScheduler, 'start_item', no_second_start)
+    record, jids = start_batch(store, [flaky(tmp_path, 'p', 1)], 1, item_retries=1, item_retry_delay=0)
+    job_status.Jobs(store).wait([record['ansible_job_id']], 20)
+    item = job_status.Jobs(store).status(jids[0])
+    assert protocol.job_state(item) == 'failed' and item['started'] is True and item['attempts'] == 1
+    assert item['rc'] == 3 and item['msg'].startswith('non-zero return code; not started again: could not start its '
+                                                      'supervisor process')
