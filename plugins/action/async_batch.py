@@ -52,9 +52,13 @@ class ActionModule(JobActionBase):
         del tmp
         task_vars = task_vars or {}
         check_items(self._task.args.get('items'))
-        params = self.validated_params(('concurrency', 'timeout', 'delay', 'retries', 'grace', 'output_limit'))
+        params = self.validated_params(('concurrency', 'timeout', 'delay', 'retries', 'grace', 'output_limit',
+                                        'item_retries', 'item_retry_delay', 'retain'))
         check_values(params)
         items = params['items']
+        problems = protocol.halt_problems(params, len(items or []))
+        if problems:
+            raise AnsibleActionFail('; '.join(problems))
         if not items:
             result.update(task_results.summarise([], 0.0), changed=False, msg='items is empty: nothing to do')
             return result
@@ -71,7 +75,9 @@ class ActionModule(JobActionBase):
         launched = self.launch(job_list, params['timeout'], task_vars, grace=params['grace'],
                                concurrency=params['concurrency'], fail_fast=params['fail_fast'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
-                               collect=delivery, work=work)
+                               retain=params['retain'], item_retries=params['item_retries'],
+                               item_retry_delay=params['item_retry_delay'], max_failures=params['max_failures'],
+                               on_halt=params['on_halt'], collect=delivery, work=work)
         # the items run from the launch on, however long it took to start them all: the give-up deadline counts
         # from here (from before the launch, a slow launch of many items outlived it while every item ran healthy)
         launched_at = time.time()
@@ -85,7 +91,7 @@ class ActionModule(JobActionBase):
             result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
                           ansible_job_id=launched['ansible_job_id'], results_file=launched['results_file'],
                           jobs=launched['jobs'], **attached)
-            return result
+            return self.with_retained(result)
         host = task_vars.get('inventory_hostname', '?')
         with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
             batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at,
@@ -95,7 +101,7 @@ class ActionModule(JobActionBase):
         if protocol.record_no_log(batch):  # attached by key to a batch started under no_log: the record carries it
             delivery['no_log'] = True
         result.update(task_results.batch_result(batch, records, delivery), **attached)
-        return result
+        return self.with_retained(result)
 
     def render_args(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         """The module args for one item: the task's variables plus the loop and index variables."""
@@ -169,9 +175,10 @@ class ActionModule(JobActionBase):
                 return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
             rounds += 1
             counts = task_results.progress_counts(reply['jobs'][1:])
-            if deadline is not None and (counts['pending'], counts['done']) != moved:
-                moved = (counts['pending'], counts['done'])
-                deadline = max(deadline, wait_deadline(params, counts['pending'], time.time(), started=True) or deadline)
+            to_start = counts['pending'] + counts['retrying']  # a retrying item starts again
+            if deadline is not None and (to_start, counts['done']) != moved:
+                moved = (to_start, counts['done'])
+                deadline = max(deadline, wait_deadline(params, to_start, time.time(), started=True) or deadline)
             elapsed = time.time() - started_at
             self.report_progress({'ansible_job_id': batch_jid, 'started': True, 'finished': False,
                                   'elapsed': round(elapsed, 3), 'asyncops_progress': counts},
@@ -202,11 +209,13 @@ def check_values(params: dict[str, t.Any]) -> None:
 
 def wait_deadline(params: t.Mapping[str, t.Any], pending: int, since: float, started: bool = False) -> float | None:
     """When a batch whose items have a time limit must have ended (protocol.give_up_deadline), with this task's
-    time limit, grace and concurrency; a chain's always steps may run after its time limit, each under its own."""
+    time limit, grace, concurrency and retries of items; a chain's always steps may run after its time limit, each
+    under its own."""
     time_limit = params['timeout']
     if time_limit:
         time_limit += params.get('always_bound') or 0
-    return protocol.give_up_deadline(since, time_limit, params['grace'], pending, params['concurrency'], started)
+    return protocol.give_up_deadline(since, time_limit, params['grace'], pending, params['concurrency'], started,
+                                     params['item_retries'], params['item_retry_delay'])
 
 
 def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:

@@ -27,7 +27,7 @@ class ActionModule(JobActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
         result = super().run(tmp, task_vars)
         del tmp
-        params = self.validated_params(('timeout', 'poll', 'grace', 'output_limit'))
+        params = self.validated_params(('timeout', 'poll', 'grace', 'output_limit', 'retain'))
         task_vars = task_vars or {}
         if params['steps']:
             job, work = self.chain_job(params, task_vars)
@@ -36,6 +36,7 @@ class ActionModule(JobActionBase):
             work = {'module': job['module'], 'args': digest(params['args'])}
         launched = self.launch([job], params['timeout'], task_vars, grace=params['grace'],
                                output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
+                               retain=params['retain'],
                                collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)}, work=work)
         # the job runs from the launch on, however long the launch took: the give-up deadline counts from here
         launched_at = time.time()
@@ -44,13 +45,13 @@ class ActionModule(JobActionBase):
         if params['poll'] == 0:
             result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
                           ansible_job_id=jid, results_file=launched['results_file'], **attached)
-            return result
+            return self.with_retained(result)
         final = self.poll(jid, params, task_vars, launched_at)
         if params['cleanup']:
             self.collect(task_vars, jid, params['poll'])
         result.update(final, **attached)
         result.setdefault('changed', False)
-        return self.censored_if_no_log(result, final)
+        return self.censored_if_no_log(self.with_retained(result), final)
 
     def chain_job(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> tuple[Result, Result]:
         """The job of a chain (its steps, then its always steps), and the work a key compares."""

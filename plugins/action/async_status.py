@@ -36,7 +36,7 @@ class ActionModule(JobActionBase):
             result.update(reply)
         else:
             result.update(self.as_its_launch_returns(reply, delivery, task_vars))
-        return self.censored_if_no_log(result, reply)
+        return self.censored_if_no_log(self.with_retained(result), reply)
 
     def delivery_of(self, reply: Result) -> dict[str, t.Any] | None:
         """What the launch left to return this job's result with, when the reply is about one finished job or batch

@@ -55,4 +55,23 @@ options:
       - A check mode run never claims a key (it reports the real job that has it, if any), and a job started in check
         mode is never attached to.
     type: str
+  retain:
+    description:
+      - Seconds to keep the job's record on the target once it finished, when its result is not collected. After that
+        long, the next launch (C(asyncops.jobs.async_wrapper), M(asyncops.jobs.async_run), M(asyncops.jobs.async_batch))
+        or M(asyncops.jobs.async_status) call of any mode in the same async dir removes it, with its private and kept
+        output files, its key and, for a batch, its items' records. The call that removes it lists its job id in
+        RV(ignore:retained_removed). Like C(ttlSecondsAfterFinished) of a Kubernetes Job, or Salt's C(keep_jobs).
+      - The small note that a collected job leaves (see M(asyncops.jobs.async_status)) goes the same way, that many
+        seconds after the collection. So nothing of the job stays on the target much longer than O(retain) after it
+        ended or was collected.
+      - Counted from the last write of the record, as O(asyncops.jobs.async_status#module:older_than) is. A running job
+        is never removed, nor a job the removing call asks about. An async dir is looked at at most once per minute
+        (or per the shortest O(retain) used there, if shorter). Until the first job with O(retain) is started there,
+        this costs one C(lstat) per call.
+      - Without it, records stay until they are collected or removed with
+        O(asyncops.jobs.async_status#module:mode=cleanup) (by job id, or every finished record with
+        O(asyncops.jobs.async_status#module:older_than)), as with ansible-core. That pruning works on a whole async dir
+        and needs a task to run it; O(retain) is set per job and needs none.
+    type: float
 """

@@ -83,9 +83,6 @@ class ChainSupervisor(job_supervisor.Supervisor):
         self.child_status = None
         self.group = None
 
-    def _all_input_files(self) -> tuple[str, ...]:
-        return tuple(protocol.step_file(name, step['index']) for step in self.steps for name in INPUT_NAMES)
-
     def label(self, step: StepSpec) -> str:
         """'step 1 (compress)' for a message; without its name under no_log (names can hold the task's items)."""
         if self.no_log:
@@ -240,7 +237,8 @@ class ChainSupervisor(job_supervisor.Supervisor):
         job_supervisor.release(self.release_fd)
         self._close_inputs()
         try:
-            self.store.remove_side_files(self.jid, self._all_input_files())
+            if not self.spec.get('retry'):  # a batch item that may start again keeps them (its scheduler removes them)
+                self.store.remove_side_files(self.jid, self._all_input_files())
         except (OSError, JobStoreError):
             pass
         if self.spec.get('cleanup_dir'):

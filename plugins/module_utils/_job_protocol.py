@@ -66,14 +66,25 @@ RECORD_VERSION = 1
 RECORD_KEYS = (META_KEY, 'started', 'finished', 'ansible_job_id', 'invocation', 'changed', 'failed', 'rc', 'msg',
                'skipped')
 # fields of a job spec that its records keep in their meta, as they are
-META_FROM_SPEC = ('kind', 'batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin')
+META_FROM_SPEC = ('kind', 'batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin',
+                  'retain')
 # what a batch's own record keeps, not each item's (the items alone would make every item record as big as the batch)
-BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work', 'origin')
-# what a collected job's note keeps of its record's meta: what it was, never what it printed
+BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work', 'origin',
+                   'retain', 'item_retries', 'item_retry_delay', 'max_failures', 'halt_after', 'on_halt', 'halted')
+# what a collected job's note keeps of its record's meta: what it was, never what it printed (retain: how long the
+# note itself stays, see sweep_retained)
 NOTE_META_KEYS = ('version', 'kind', 'module', 'key', 'no_log', 'started_at', 'ended_at', 'elapsed', 'rc', 'items',
-                  'batch_jid', 'index', 'origin')
+                  'batch_jid', 'index', 'origin', 'retain')
+# what a batch item's result keeps of each earlier attempt (in `previous_attempts`, at most MAX_PREVIOUS_ATTEMPTS of
+# the latest ones, each msg at most PREVIOUS_MSG_CHARS characters; no msg for a no_log job)
+PREVIOUS_ATTEMPT_KEYS = ('attempt', 'state', 'rc', 'msg', 'elapsed')
+MAX_PREVIOUS_ATTEMPTS = 10
+PREVIOUS_MSG_CHARS = 300
 # result keys of a record that say nothing about the job to a user
 INTERNAL_KEYS = ('started', 'finished', 'results_file', META_KEY)
+
+# the key of a launch's or status call's answer that lists the job ids it removed because their retain passed
+RETAINED_KEY = 'retained_removed'
 
 # kinds of job
 BATCH = 'batch'
@@ -82,17 +93,22 @@ ITEM = 'item'
 # states
 PENDING = 'pending'      # a batch item not started yet
 RUNNING = 'running'
+RETRYING = 'retrying'    # a batch item whose attempt failed, waiting to be started again (item_retries)
 SUCCEEDED = 'succeeded'
 FAILED = 'failed'
 TIMEDOUT = 'timedout'
 KILLED = 'killed'
 LOST = 'lost'
-SKIPPED = 'skipped'      # a batch item never started (fail_fast, or the batch was killed)
+SKIPPED = 'skipped'      # a batch item never started (fail_fast / max_failures reached, or the batch was killed)
 COLLECTED = 'collected'  # the note left once the result was delivered
 FINISHED = 'finished'    # a batch whose items all ended
-UNFINISHED_STATES = (PENDING, RUNNING)
+UNFINISHED_STATES = (PENDING, RUNNING, RETRYING)
+# the states of an unfinished item whose record its batch's scheduler answers for (no process of its own runs)
+WAITING_STATES = (PENDING, RETRYING)
 FAILED_STATES = (FAILED, TIMEDOUT, KILLED, LOST)
-STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, TIMEDOUT, KILLED, LOST, SKIPPED, COLLECTED, FINISHED)
+# how an attempt of a batch item may end for it to be started again (item_retries): never killed, lost or not started
+RETRIED_STATES = (FAILED, TIMEDOUT)
+STATES = (PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, TIMEDOUT, KILLED, LOST, SKIPPED, COLLECTED, FINISHED)
 
 
 def job_meta(record: t.Mapping[str, t.Any]) -> JobMeta | None:
@@ -113,7 +129,7 @@ def job_state(record: t.Mapping[str, t.Any]) -> str:
     meta = job_meta(record) or {}
     state = meta.get('state')
     if not record.get('finished'):
-        return PENDING if state == PENDING else RUNNING
+        return str(state) if state in WAITING_STATES else RUNNING
     if state in (None,) + UNFINISHED_STATES:
         return ended_state(record)
     return t.cast(str, state)
@@ -166,6 +182,17 @@ def looks_like_record(jid: str, record: t.Mapping[str, t.Any]) -> bool:
     return any(key in record for key in RECORD_KEYS)
 
 
+def previous_attempt(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """What a batch item's result keeps of one of its earlier attempts, from the record that attempt left: its number,
+    how it ended, rc, msg (cut short; none for a no_log job: it can hold the task's arguments or output) and elapsed."""
+    meta = job_meta(record) or {}
+    entry = {'attempt': meta.get('attempts', 1), 'state': meta.get('attempt_state') or job_state(record),
+             'rc': record.get('rc'), 'elapsed': meta.get('elapsed')}
+    if not record_no_log(record) and record.get('msg') is not None:
+        entry['msg'] = str(record['msg'])[:PREVIOUS_MSG_CHARS]
+    return entry
+
+
 def new_record(jid: str, results_file: str, meta: t.Mapping[str, t.Any], finished: bool = False,
                fields: t.Mapping[str, t.Any] | None = None) -> Record:
     """A record as ansible.builtin.async_status reads it: started, finished, the job id and file, the engine's meta,
@@ -186,8 +213,13 @@ DEFAULTS: dict[str, t.Any] = {
     'status_wait': 300.0,
     'tail': 10,
     'always_timeout': 60,  # the time limit of an always step that gives none: always runs, but bounded
+    'item_retries': 0,
+    'item_retry_delay': 1.0,
+    'on_halt': 'finish',
 }
 LEFTOVERS = ('keep', 'stop')
+# what happens to the items still running when a batch reaches max_failures (fail_fast)
+ON_HALT = ('finish', 'kill')
 RESULT_STYLES = ('module', 'command')
 STATUS_MODES = ('status', 'wait', 'kill', 'list', 'cleanup', 'collect')
 # the status modes whose answer about one finished job of async_run/async_batch returns it as that task would have
@@ -204,6 +236,9 @@ RANGES: dict[str, tuple[float, bool, str]] = {
     'older_than': (0, True, '0 or more seconds'),
     'tail': (0, True, '0 or more lines'),
     'output_limit': (1024, True, '1024 bytes or more'),
+    'item_retries': (0, True, '0 or more (starts of a failed item after its first)'),
+    'item_retry_delay': (0, True, '0 or more seconds'),
+    'retain': (0, True, '0 or more seconds'),
 }
 
 
@@ -220,6 +255,71 @@ def range_problems(params: t.Mapping[str, t.Any], names: t.Iterable[str] | None 
         elif value < smallest or (value == smallest and not inclusive):
             problems.append('%s must be %s, got %s' % (name, allowed, value))
     return problems
+
+
+PERCENT = re.compile(r'\A\s*(?P<number>[0-9]+(\.[0-9]+)?)\s*%\s*\Z')
+
+
+def halt_after(max_failures: t.Any, items: int) -> int:
+    """How many failed items halt a batch of `items` items: max_failures as an int (or a string of digits) >= 1, or a
+    percent of the items as a string ("20%": at least 1, rounded up). ValueError saying what is allowed otherwise."""
+    allowed = ('max_failures must be a whole number of items, 1 or more, or a percent of the items as a string such '
+               'as "20%%" (more than 0%%, at most 100%%), got %r' % (max_failures,))
+    if isinstance(max_failures, bool) or max_failures is None:
+        raise ValueError(allowed)
+    if isinstance(max_failures, str):
+        match = PERCENT.match(max_failures)
+        if match:
+            percent = float(match.group('number'))
+            if not 0 < percent <= 100:
+                raise ValueError(allowed)
+            return max(1, int(math.ceil(percent * items / 100.0 - 1e-9)))
+        if not max_failures.strip().isdigit():
+            raise ValueError(allowed)
+        max_failures = int(max_failures)
+    if isinstance(max_failures, float) and max_failures.is_integer():
+        max_failures = int(max_failures)
+    if not isinstance(max_failures, int) or max_failures < 1:
+        raise ValueError(allowed)
+    return max_failures
+
+
+def halt_problems(params: t.Mapping[str, t.Any], items: int | None = None) -> list[str]:
+    """What is wrong with the halt options of a batch (fail_fast, max_failures): they exclude each other, and
+    max_failures must parse (items: how many, when known: "20%" is checked against none otherwise)."""
+    problems = []
+    if params.get('fail_fast') and params.get('max_failures') is not None:
+        problems.append('fail_fast and max_failures exclude each other: fail_fast: true means max_failures: 1; give '
+                        'one of them')
+    if params.get('max_failures') is not None:
+        try:
+            halt_after(params['max_failures'], items or 1)
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def batch_only_problems(params: t.Mapping[str, t.Any]) -> list[str]:
+    """The options that concern a batch given to a launch that is none (no concurrency): item_retries,
+    max_failures, on_halt=kill."""
+    given = [name for name in ('item_retries', 'max_failures') if params.get(name)]
+    if params.get('on_halt') not in (None, DEFAULTS['on_halt']):
+        given.append('on_halt')
+    if not given:
+        return []
+    return ['%s concern%s the items of a batch: start the jobs as a batch (concurrency)'
+            % (', '.join(given), 's' if len(given) == 1 else '')]
+
+
+def retry_wait(delay: float, retries: int) -> float:
+    """How long an item that fails every attempt waits between its attempts in all: delay, then twice as long
+    before each further retry."""
+    return float(delay) * (2.0 ** int(retries) - 1) if retries > 0 else 0.0
+
+
+def retry_delay(delay: float, attempt: int) -> float:
+    """Seconds before the start after attempt number `attempt` (from 1) failed: delay, doubled for each further one."""
+    return float(delay) * 2.0 ** max(0, attempt - 1)
 
 
 def window_size(concurrency: int | None, items: int) -> int:
@@ -259,6 +359,11 @@ WRAPPER_SPEC: dict[str, dict[str, t.Any]] = dict(
     grace=dict(type='float', default=DEFAULTS['grace']),
     concurrency=dict(type='int'),
     fail_fast=dict(type='bool', default=False),
+    max_failures=dict(type='raw'),
+    on_halt=dict(type='str', default=DEFAULTS['on_halt'], choices=list(ON_HALT)),
+    item_retries=dict(type='int', default=DEFAULTS['item_retries']),
+    item_retry_delay=dict(type='float', default=DEFAULTS['item_retry_delay']),
+    retain=dict(type='float'),
     output_limit=dict(type='int', default=DEFAULTS['output_limit']),
     leftovers=dict(type='str', default=DEFAULTS['leftovers'], choices=list(LEFTOVERS)),
     key=dict(type='str', no_log=False),
@@ -318,22 +423,26 @@ def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Ma
         for name in ('key', 'cleanup_dir', 'collect', 'work', 'origin'):
             if params.get(name):
                 t.cast(t.Dict[str, t.Any], spec)[name] = params[name]
+        if params.get('retain') is not None:
+            spec['retain'] = float(params['retain'])
     return spec
 
 
 # what a batch's scheduler takes from the launch, and keeps in the batch's own record (see BATCH_ONLY_META)
-BATCH_OPTIONS = ('concurrency', 'fail_fast', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin')
+BATCH_OPTIONS = ('concurrency', 'fail_fast', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin', 'retain',
+                 'item_retries', 'item_retry_delay', 'max_failures', 'on_halt')
 
 
 def batch_options(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """The wrapper's options that concern a batch as a whole (those given)."""
-    return {name: params[name] for name in BATCH_OPTIONS if params.get(name) not in (None, False, {}, '')}
+    """The wrapper's options that concern a batch as a whole (those given; retain 0 is given)."""
+    return {name: params[name] for name in BATCH_OPTIONS
+            if params.get(name) is not None and params[name] is not False and params[name] not in ({}, '')}
 
 
 def batch_item_spec(spec: JobSpec, batch_jid: str, index: int) -> JobSpec:
     """A job spec as one item of a batch."""
     item = t.cast('JobSpec', dict(spec, kind=ITEM, batch_jid=batch_jid, index=index))
-    for name in ('key', 'cleanup_dir', 'collect', 'work', 'origin'):
+    for name in ('key', 'cleanup_dir', 'collect', 'work', 'origin', 'retain'):
         t.cast(t.Dict[str, t.Any], item).pop(name, None)
     return item
 
@@ -430,12 +539,16 @@ def windows(items: int, concurrency: int | None) -> int:
 
 
 def give_up_deadline(since: float, time_limit: float, grace: float, pending: int = 1, concurrency: int | None = 1,
-                     started: bool = False) -> float | None:
+                     started: bool = False, item_retries: int = 0, item_retry_delay: float = 0.0) -> float | None:
     """When jobs whose time limit the supervisors enforce must have ended, counted from `since` (the moment the
     launch reply arrived, or a status round in which an item started or ended): the windows of `concurrency` pending
     jobs one after another, after the window of the jobs already running (started=True), each at most its limit and
-    grace, plus a margin. None without a time limit: then nothing tells a late job from a lost one but the target."""
+    grace, plus a margin. With item_retries, every item may run that many more times, and wait between its attempts
+    (retry_wait) in each window. None without a time limit: then nothing tells a late job from a lost one but the
+    target."""
     if not time_limit:
         return None
     rounds = windows(pending, concurrency) + int(started)
-    return since + rounds * (float(time_limit) + float(grace)) + DEADLINE_MARGIN
+    attempts = 1 + max(0, int(item_retries or 0))
+    waits = rounds * retry_wait(item_retry_delay or 0.0, attempts - 1)
+    return since + rounds * attempts * (float(time_limit) + float(grace)) + waits + DEADLINE_MARGIN

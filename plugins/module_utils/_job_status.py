@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import os
 import signal
+import stat
 import time
 import typing as t
 
@@ -27,7 +29,8 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_outcome import 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import (
     DEFAULTS, is_finished, is_note, job_meta, job_state, looks_like_record, supervisor_identity)
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    KILL_REQUEST_FILE, TOKEN_FILE, JobStore, JobStoreError, UnreadableRecord, remove_task_tmp_dir, tail_lines)
+    KILL_REQUEST_FILE, TOKEN_FILE, JobStore, JobStoreError, UnreadableRecord, check_ours, remove_task_tmp_dir,
+    tail_lines)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta
@@ -277,8 +280,8 @@ class Jobs:
     def kill(self, jid: str, max_wait: float = 10.0) -> Record:
         """Stop a running job's whole tree via its supervisor (or directly if the supervisor is gone).
 
-        A pending batch item is stopped alone: it is marked killed and never starts. The batch jid stops
-        every item. The kill request itself succeeds (failed=false, changed when something was stopped);
+        A pending (or retrying) batch item is stopped alone: it is marked killed and never starts (again). The batch
+        jid stops every item. The kill request itself succeeds (failed=false, changed when something was stopped);
         the job's record, as later status calls return it, says failed and killed.
         """
         current = self.status(jid, tail=0)
@@ -291,7 +294,8 @@ class Jobs:
         if meta is None:
             raise JobStoreError('job %s was started by ansible-core\'s own async_wrapper, whose records name no process: '
                                 'it cannot be killed by job id' % jid)
-        if meta.get('kind') == protocol.ITEM and meta.get('state') == protocol.PENDING:
+        if meta.get('kind') == protocol.ITEM and meta.get('state') in protocol.WAITING_STATES:
+            # pending or retrying: no process of its own runs, its scheduler answers for it
             self.store.write_side_file_once(jid, KILL_REQUEST_FILE)
             proc.signal_identity(supervisor_identity(meta), signal.SIGUSR1)  # the scheduler: look at kill requests
         else:
@@ -492,3 +496,69 @@ class Jobs:
                 self.store.remove_file(name)
             removed.append(self.store.path + '/' + name)
         return erased, removed
+
+    # -- retention -----------------------------------------------------------------------
+    def sweep_retained(self, keep: t.Iterable[str] = ()) -> list[str]:
+        """Remove what jobs started with `retain` left longer than that: a finished record whose result was not
+        collected (for a batch, with its items), or the note of a collected job, that many seconds after it was last
+        written (the job ended, or was collected), with the side dirs, kept outputs and key files that go with it.
+        Returns the job ids removed (in read-only mode: that would be). Never a running job, nor one of `keep` (the
+        jobs the call asks about: a batch, its items and their batch count as one), nor an item without its batch.
+
+        Cost: one lstat of the retention stamp when no job with retain was ever started in this async dir; else, at
+        most once per min(SWEEP_INTERVAL, shortest retain used here) seconds (the stamp's time), one listdir and an
+        lstat per name, and a read of the records of ours older than the shortest retain."""
+        due = self.store.sweep_due(time.time(), touch=not self.read_only)
+        if due is None:
+            return []
+        stamp, min_retain = due
+        try:
+            return self._sweep(min_retain, set(keep) | {protocol.batch_of(jid) or jid for jid in keep})
+        finally:
+            os.close(stamp)
+
+    def _sweep(self, min_retain: float, keep: set[str]) -> list[str]:
+        now = time.time()
+        removed = []
+        for name, st in self.store.entries():
+            if (not protocol.JOB_NAME_PATTERN.match(name) or not stat.S_ISREG(st.st_mode) or name in keep
+                    or protocol.batch_of(name) is not None or now - st.st_mtime < min_retain):
+                continue
+            record = self._retained_record(name, st)
+            retain = (job_meta(record) or {}).get('retain') if record else None
+            if record is None or retain is None or now - st.st_mtime < float(retain):
+                continue
+            if any(item in keep for item in record.get('jobs') or []):
+                continue
+            if not self.read_only:
+                self.remove_retained(name, record)
+            removed.append(name)
+        return removed
+
+    def _retained_record(self, jid: str, st: os.stat_result) -> Record | None:
+        """The record of jid if it is one of ours, shaped as a job record and finished (an unfinished one is judged
+        as status does: one whose supervisor is gone ends lost, and is removed after its retain from then on);
+        None otherwise. Nothing is said of what is skipped: the sweep runs on every call."""
+        try:
+            check_ours(st, self.store.record_path(jid), 'file')
+            record = self.store.read(jid)
+            if not record or not looks_like_record(jid, record) or job_meta(record) is None:
+                return None
+            if not is_finished(record) and (job_meta(record) or {}).get('retain') is not None:
+                self.status(jid, tail=0)
+                return None
+        except JobStoreError:
+            return None
+        return record
+
+    def remove_retained(self, jid: str, record: t.Mapping[str, t.Any]) -> None:
+        """Remove a retained record (a batch's items with it) and every kept output of the job (its items')."""
+        meta = job_meta(record) or {}
+        items = record.get('jobs') if protocol.is_batch(record) and not is_note(record) else None
+        if items is None and meta.get('kind') == protocol.BATCH and isinstance(meta.get('items'), int):
+            items = [protocol.item_jid(jid, index) for index in range(meta['items'])]  # a batch's note: item count
+        self.remove_with_items(jid, record)
+        for name in [jid] + list(items or []):
+            output = self.store.output_dir_name(name)
+            if self.store.lstat(output) is not None:
+                self.store.remove_engine_dir(output)

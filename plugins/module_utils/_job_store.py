@@ -12,6 +12,8 @@ Layout of the async dir (created 0700, every file 0600)::
     <async_dir>/.<jid>.job/         the job's side directory: payload, captured stdout/stderr, temp files
     <async_dir>/.<jid>.output/      full output of a job whose record holds only a clipped head and tail
     <async_dir>/.key-<sha256>       (see _job_keys) which job a key names
+    <async_dir>/.asyncops-retain    made by the first launch of a job with `retain`: the shortest retain used here,
+                                    and (its mtime) when the dir was last swept (see _job_status.sweep_retained)
 
 What the engine removes, it provably made: a directory only if it holds the engine's marker file (written
 the moment the engine created it), a record only if it is named and shaped as a job record, a key file
@@ -61,11 +63,19 @@ REMOVED_MARK = '.removed.'
 MARKER_FILE = '.asyncops'
 ENGINE_DIR = re.compile(r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output)(\.removed\.[0-9a-f]{8})?\Z')
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
+HALT_FILE = 'halt'  # in a running batch item's side dir: why its scheduler stops it (max_failures, on_halt=kill)
 TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 SURROGATES = re.compile('[\ud800-\udfff]')
+# the retention stamp: its presence says a job with `retain` was started here (without it, a sweep costs one lstat),
+# its content the shortest retain used, its mtime when the dir was last swept (a dir is swept at most once per
+# min(SWEEP_INTERVAL, shortest retain) seconds)
+RETAIN_STAMP = '.asyncops-retain'
+SWEEP_INTERVAL = 60.0
+RETAIN_STAMP_HEADER = b'asyncops.jobs: retention stamp\n'
+RETAIN_LINE = re.compile(br'^min_retain ([0-9]+(\.[0-9]+)?)$', re.M)
 SAFE_PLACE = ('Choose an async dir below directories that only you or root can write (e.g. the default '
               '~/.ansible_async): set ANSIBLE_ASYNC_DIR, ansible_async_dir or the async_dir option')
 
@@ -559,6 +569,67 @@ class JobStore:
             os.close(fd)
         return os.path.join(self.path, target, name)
 
+    # -- retention -----------------------------------------------------------------------
+    def note_retain(self, retain: float) -> None:
+        """A job with `retain` is started here: the retention stamp says so, with the shortest retain used (kept as
+        low as any launch asked). A new stamp reads as never swept; an existing one keeps its sweep time. A file of
+        that name that the engine did not make is left alone, with a warning (records are then not swept)."""
+        if self.fd is None:
+            return
+        try:
+            fd = os.open(RETAIN_STAMP, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600,
+                         dir_fd=self.fd)
+        except OSError as exc:
+            self.warnings.append('records of jobs with retain are not removed by themselves in %s: %s could not be '
+                                 'made (%s)' % (self.path, RETAIN_STAMP, exc.strerror))
+            return
+        try:
+            st = os.fstat(fd)
+            check_ours(st, os.path.join(self.path, RETAIN_STAMP), 'file')
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            content = read_fd(fd)
+            if content and not content.startswith(RETAIN_STAMP_HEADER):
+                raise JobStoreError('%s was not made by asyncops.jobs' % os.path.join(self.path, RETAIN_STAMP))
+            known = stamp_min_retain(content)
+            if known is not None and known <= retain:
+                return
+            payload = RETAIN_STAMP_HEADER + b'min_retain %.3f\n' % float(retain)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, payload, 0)
+            # the sweep time is the stamp's mtime: a new stamp was never swept, an existing one keeps its time
+            swept = st.st_mtime_ns if content else 0
+            os.utime(fd, ns=(st.st_atime_ns, swept))
+        except JobStoreError as exc:
+            self.warnings.append('records of jobs with retain are not removed by themselves in %s: %s; remove it (or '
+                                 'use mode=cleanup older_than=...)' % (self.path, exc))
+        finally:
+            os.close(fd)
+
+    def sweep_due(self, now: float, touch: bool = True) -> tuple[int, float] | None:
+        """(the retention stamp, locked, and the shortest retain) when a sweep of retained records is due here: a job
+        with `retain` was started here, the last sweep is min(SWEEP_INTERVAL, shortest retain) seconds ago or more,
+        and no other sweep runs. touch: the sweep starts now (its time is written). None otherwise: no sweep (costs
+        one lstat when no job with retain was ever started here). The caller closes the descriptor."""
+        st = self.lstat(RETAIN_STAMP)
+        if st is None or not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            fd = open_checked(RETAIN_STAMP, READ_FLAGS, 'file', os.path.join(self.path, RETAIN_STAMP), dir_fd=self.fd)
+        except (OSError, JobStoreError):
+            return None
+        try:
+            min_retain = stamp_min_retain(read_fd(fd))
+            if min_retain is None or now - os.fstat(fd).st_mtime < min(SWEEP_INTERVAL, min_retain):
+                os.close(fd)
+                return None
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if touch:
+                os.utime(fd, (now, now))
+        except OSError:  # another sweep holds it, or it cannot be touched
+            os.close(fd)
+            return None
+        return fd, min_retain
+
     # -- records -------------------------------------------------------------------------
     def write(self, jid: str, data: dict[str, t.Any], durable: bool = True) -> None:
         """Atomically replace the record of jid; fails (FileNotFoundError) once the job was cleaned up.
@@ -902,6 +973,14 @@ def parse_record(raw: bytes, path: str) -> dict[str, t.Any]:
     if not isinstance(data, dict):
         raise UnreadableRecord('job record %s does not hold a JSON object' % path)
     return t.cast(t.Dict[str, t.Any], utf8_safe(data)[0])
+
+
+def stamp_min_retain(content: bytes) -> float | None:
+    """The shortest retain a retention stamp's content says (None: not a stamp of ours, or an empty one)."""
+    if not content.startswith(RETAIN_STAMP_HEADER):
+        return None
+    match = RETAIN_LINE.search(content)
+    return float(match.group(1)) if match else None
 
 
 def tail_lines(text: str, lines: int) -> list[str]:

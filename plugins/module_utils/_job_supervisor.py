@@ -41,7 +41,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_outcome 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    TOKEN_FILE, JobStore, JobStoreError, dump_record, remove_task_tmp_dir)
+    HALT_FILE, TOKEN_FILE, JobStore, JobStoreError, dump_record, remove_task_tmp_dir)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
@@ -274,6 +274,8 @@ class Supervisor:
             self.meta['no_log'] = True
         if self.pids_only:
             self.meta['pids_only'] = True
+        if 'attempt' in self.spec:
+            self.meta['attempts'] = self.spec['attempt']
         for key in protocol.META_FROM_SPEC:
             if key in self.spec:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
@@ -313,7 +315,7 @@ class Supervisor:
 
     def _all_input_files(self) -> tuple[str, ...]:
         """Every file of the side dir that carries the task's arguments (a chain: those of every step)."""
-        return INPUT_FILES
+        return input_files(self.spec)
 
     def _discard_start(self) -> None:
         """The job does not run: close and remove what was made for it (its payload and args go too)."""
@@ -448,16 +450,19 @@ class Supervisor:
 
     def _job_ended(self) -> None:
         """The job process is gone: free a batch slot and remove what carried the task's arguments (and, in keyword
-        mode, the task's remote tmp dir, where the module file was)."""
+        mode, the task's remote tmp dir, where the module file was). A batch item that may be started again keeps its
+        payload and args in its side dir for that: its scheduler removes them once the item's last attempt ended."""
         release(self.release_fd)
         self._process_ended()
         if self.spec.get('cleanup_dir'):
             remove_task_tmp_dir(self.spec['cleanup_dir'])
 
     def _process_ended(self) -> None:
-        """The process of what ran is gone: close and remove what carried its arguments."""
+        """The process of what ran is gone: close and remove what carried its arguments (a batch item that may be
+        started again keeps them in its side dir: its scheduler removes them once the item's last attempt ended)."""
         self._close_inputs()
-        self.store.remove_side_files(self.jid, self.input_names)
+        if not self.spec.get('retry'):
+            self.store.remove_side_files(self.jid, self.input_names)
 
     def _finish_normally(self) -> dict[str, t.Any] | None:
         ended_at = time.time()
@@ -571,6 +576,9 @@ class Supervisor:
             msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
                    '(SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period)'
                    % (self.time_limit, report.termed, report.killed, self.grace))
+        elif self._halt_reason():
+            msg = ('Job stopped: %s, and on_halt is kill: SIGTERM to %d process(es), SIGKILL to %d after a %gs grace '
+                   'period' % (self._halt_reason(), report.termed, report.killed, self.grace))
         else:
             msg = ('Job killed on request (asyncops.jobs.async_status mode=kill): SIGTERM to %d process(es), '
                    'SIGKILL to %d after a %gs grace period' % (report.termed, report.killed, self.grace))
@@ -598,6 +606,15 @@ class Supervisor:
                                                     self._captured_or_nothing(self.outputs['stderr'])),
                      'failed', time.time())
 
+    def _halt_reason(self) -> str:
+        """Why the batch of this item halted, when its scheduler stopped it for that (on_halt=kill); '' otherwise."""
+        if 'batch_jid' not in self.spec:
+            return ''
+        try:
+            return self.store.read_output(self.jid, HALT_FILE, 512, 0)[0].decode('utf-8', 'replace').strip()
+        except (OSError, JobStoreError):
+            return ''
+
     def _on_reap(self, pid: int, status: int) -> None:
         if pid == self.child:
             self.child_status = status
@@ -606,8 +623,15 @@ class Supervisor:
         self.meta.update({'state': state, 'ended_at': ended_at, 'elapsed': round(ended_at - self.started_at, 3)})
         if rc is not None:
             self.meta['rc'] = rc
-        result = protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta, finished=True,
-                                     fields=dict(result, started=True))
+        fields = dict(result, started=True)
+        if 'attempt' in self.spec:
+            fields['attempts'] = self.spec['attempt']
+            if self.spec.get('previous_attempts'):
+                fields['previous_attempts'] = list(self.spec['previous_attempts'])
+        retrying = state in protocol.RETRIED_STATES and bool(self.spec.get('retry'))
+        meta = self._retrying_meta(state, ended_at) if retrying else self.meta
+        result = protocol.new_record(self.jid, self.store.record_path(self.jid), meta, finished=not retrying,
+                                     fields=fields)
         try:
             self.store.write(self.jid, result)
         except FileNotFoundError:
@@ -617,6 +641,19 @@ class Supervisor:
             return result
         release_reserve(self.store, self.jid)
         return result
+
+    def _retrying_meta(self, state: str, ended_at: float) -> JobMeta:
+        """The meta of a batch item's attempt that failed and is started again (item_retries): not finished, state
+        retrying, when it starts again; the batch's scheduler, which starts it again, answers for it from now on (a
+        status call judges it lost only if the scheduler is gone)."""
+        plan = self.spec['retry']
+        scheduler = plan['scheduler']
+        meta = t.cast('JobMeta', dict(self.meta, state=protocol.RETRYING, attempt_state=state,
+                                      retry_at=round(ended_at + float(plan['delay']), 3)))
+        meta['supervisor_pid'] = scheduler['pid']
+        meta['supervisor_start_ticks'] = scheduler['start_ticks']
+        meta['boot_id'] = scheduler['boot_id']
+        return meta
 
     def _record_write_failure(self, exc: OSError, result: dict[str, t.Any]) -> None:
         """Storing the full result failed (a file system full of the job's output): the room reserved at the start is
@@ -670,6 +707,13 @@ def release_reserve(store: JobStore, jid: str) -> None:
         store.remove_side_files(jid, (RESERVE_FILE,))
     except (OSError, JobStoreError):
         pass
+
+
+def input_files(spec: JobSpec) -> tuple[str, ...]:
+    """The side files that carry the task's arguments for spec: its payload and args, a chain's those of every step."""
+    if spec.get('steps'):
+        return tuple(protocol.step_file(name, step['index']) for step in spec['steps'] for name in INPUT_FILES)
+    return INPUT_FILES
 
 
 def write_when_room(store: JobStore, jid: str, record: dict[str, t.Any], attempts: int = 10) -> bool:

@@ -51,6 +51,17 @@ class JobSpec(t.TypedDict, total=False):
     origin: dict[str, t.Any]  # who started it: task (name), user and controller (the fleet view shows them)
     pids_only: bool          # name leftover processes by pid only (keyword mode: the task's no_log may be unknown)
     steps: list[StepSpec]    # a chain: its steps, then its always steps (argv unused)
+    retain: float            # seconds a finished, uncollected record (or a collected job's note) is kept
+    attempt: int             # a batch item's: which start of the item this is (from 1)
+    retry: RetryPlan         # a batch item's attempt that is started again if it fails (item_retries left)
+    previous_attempts: list[dict[str, t.Any]]  # a batch item's: what its earlier attempts returned (short)
+
+
+class RetryPlan(t.TypedDict):
+    """What the supervisor of a batch item's attempt needs to leave it to be started again when it fails."""
+    left: int                # starts of the item still allowed after this one
+    delay: float             # seconds before the next start (already doubled for the attempts before)
+    scheduler: dict[str, t.Any]  # the batch's scheduler, which answers for the item while it waits: pid, start, boot
 
 
 class JobMeta(t.TypedDict, total=False):
@@ -88,6 +99,16 @@ class JobMeta(t.TypedDict, total=False):
     pids_only: bool
     origin: dict[str, t.Any]
     collected_at: float      # a collected job's note: when its result was collected
+    retain: float            # seconds a finished, uncollected record (or the note of a collected job) is kept
+    attempts: int            # a batch item's: how many times it was started
+    attempt_state: str       # a retrying batch item's: how its last attempt ended (failed, timedout)
+    retry_at: float          # a retrying batch item's: when it starts again
+    item_retries: int        # a batch's: starts of a failed item after its first
+    item_retry_delay: float  # a batch's: seconds before the first retry of an item (doubled for each further one)
+    max_failures: t.Any      # a batch's: as given (an int, or a percent of the items as a string)
+    halt_after: int          # a batch's: failed items that halt it (from max_failures, 1 with fail_fast)
+    on_halt: str             # a batch's: 'finish' or 'kill'
+    halted: str              # a batch's: why it halted (no new item started from then on)
     result_state: str        # a collected job's note: how it had ended
     steps: list[dict[str, t.Any]]  # a chain's steps: index, name, module, always (never their args)
     current_step: dict[str, t.Any]  # a running chain's: the step that runs (index, name)

@@ -145,7 +145,9 @@ def main(keyword_mode: bool = False) -> None:
     try:
         jids, single = requested_jids(module)
         store = JobStore(resolve_async_dir(module.params['async_dir'] or module.params.get('_async_dir'))).open()
-        outcome = run_mode(module, job_status.Jobs(store, read_only=module.check_mode, no_log=module.no_log), mode, jids)
+        jobs = job_status.Jobs(store, read_only=module.check_mode, no_log=module.no_log)
+        swept = jobs.sweep_retained(keep=jids)
+        outcome = run_mode(module, jobs, mode, jids)
         if keyword_mode and isinstance(outcome, list):
             outcome = [core_compatible(record) for record in outcome]
     except JobStoreError as exc:
@@ -153,17 +155,26 @@ def main(keyword_mode: bool = False) -> None:
     for warning in store.warnings:
         module.warn(warning)
     if isinstance(outcome, dict):
-        exit_with(module, outcome)
+        exit_with(module, with_swept(outcome, swept))
     else:
-        respond(module, mode, single, outcome)
+        respond(module, mode, single, outcome, swept)
 
 
-def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record]) -> None:
-    """The answer about the jobs asked for: the record itself for one job, a summary for several."""
+def with_swept(result: Record, swept: list[str]) -> Record:
+    """A result that says which records this call removed because their retain passed (RETAINED_KEY), if any."""
+    if swept:
+        result[protocol.RETAINED_KEY] = swept
+    return result
+
+
+def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record],
+            swept: list[str] | None = None) -> None:
+    """The answer about the jobs asked for: the record itself for one job, a summary for several; with the records this
+    call removed because their retain passed (swept)."""
     if module.params['brief'] and not all(record.get('finished') for record in records):
         records = [brief(record) for record in records]
     if single:
-        result = records[0]
+        result = with_swept(records[0], swept or [])
         if mode == 'cleanup':
             result['changed'] = not module.check_mode
             exit_with(module, result)
@@ -171,8 +182,8 @@ def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record
             exit_with(module, result)
         exit_with_record(result)
     if mode == 'collect':
-        exit_with(module, {'jobs': records, 'changed': any(r.get('changed') for r in records)})
-    summary = summarise(records, module.no_log)
+        exit_with(module, with_swept({'jobs': records, 'changed': any(r.get('changed') for r in records)}, swept or []))
+    summary = with_swept(summarise(records, module.no_log), swept or [])
     if mode == 'cleanup':
         summary['changed'] = not module.check_mode
     elif mode == 'kill':

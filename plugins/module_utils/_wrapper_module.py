@@ -125,7 +125,11 @@ def attached(store: JobStore, jid: str | None, params: t.Mapping[str, t.Any]) ->
 
 
 def problems(params: t.Mapping[str, t.Any]) -> list[str]:
-    found = protocol.range_problems(params, ('timeout', 'grace', 'concurrency', 'output_limit'))
+    found = protocol.range_problems(params, ('timeout', 'grace', 'concurrency', 'output_limit', 'item_retries',
+                                             'item_retry_delay', 'retain'))
+    found += protocol.halt_problems(params, len(params['jobs'] or []))
+    if params['concurrency'] is None:
+        found += protocol.batch_only_problems(params)
     if not params['jobs']:
         found.append('jobs is empty: give at least one job to start')
     for index, job in enumerate(params['jobs']):
@@ -169,6 +173,9 @@ def main() -> None:
     async_dir = resolve_async_dir(params['async_dir'])
     try:
         store = JobStore(async_dir).ensure()
+        swept = job_status.Jobs(store, read_only=module.check_mode).sweep_retained()
+        if params.get('retain') is not None and not module.check_mode:
+            store.note_retain(params['retain'])
         result = attach_or_start(store, params)
     except KeyMismatch as exc:
         module.fail_json(msg=str(exc), no_log_safe=True)  # names no value, and the key only without no_log
@@ -178,4 +185,6 @@ def main() -> None:
         module.fail_json(msg='could not start the job in %s: %s' % (async_dir, exc))
     for warning in store.warnings:
         module.warn(warning)
+    if swept:
+        result[protocol.RETAINED_KEY] = swept
     module.exit_json(changed=not result.get('attached'), async_dir=store.path, **result)

@@ -99,9 +99,48 @@ options:
         end by itself.
     type: int
   fail_fast:
-    description: Start no new item once one has failed; the items not started are reported as skipped.
+    description:
+      - Start no new item once one has failed; the items not started are reported as skipped. The same as
+        O(max_failures=1); giving both is an error.
     type: bool
     default: false
+  max_failures:
+    description:
+      - Once this many items failed (after their O(item_retries)), no item starts any more, not even again. The items
+        not started are reported as skipped, with the reason in their C(msg); the items waiting to start again end with
+        the result of their last attempt. O(on_halt) says what happens to the items still running.
+      - A whole number of items (1 or more), or a percent of the items as a string, such as V("20%") (rounded up, at
+        least 1). Like C(--halt soon,fail=N) (or C(fail=20%)) of GNU parallel.
+      - Without it (and without O(fail_fast)), every item runs, whatever fails.
+      - With it, the window refills once the result of an ended item is recorded, not the moment its process ends.
+    type: raw
+  on_halt:
+    description:
+      - What happens to the items still running when O(max_failures) (or O(fail_fast)) is reached.
+      - V(finish) lets them end by themselves (GNU parallel's C(--halt soon)).
+      - V(kill) stops each one at once, its whole process tree (SIGTERM, then SIGKILL after O(grace)), and reports it as
+        C(killed), saying why (GNU parallel's C(--halt now)).
+    type: str
+    choices: [finish, kill]
+    default: finish
+  item_retries:
+    description:
+      - How many more times an item that failed is started again, by the scheduler on the target, before it counts as
+        failed. An item failed when its module failed, its command returned a non-zero code, or it reached its
+        O(timeout); one that was killed (M(asyncops.jobs.async_status) O(asyncops.jobs.async_status#module:mode=kill),
+        O(on_halt=kill), or the batch killed), lost, or could not start, is not started again.
+      - An item keeps its job id through its attempts. While it waits to start again, its state is C(retrying), and its
+        record holds its last attempt's result. Its final result says how many times it ran in RV(results[].attempts),
+        and what its earlier attempts returned in RV(results[].previous_attempts).
+      - Like C(--retries) of GNU parallel or C(backoffLimit) of a Kubernetes Job, per item.
+    type: int
+    default: 0
+  item_retry_delay:
+    description:
+      - Seconds between a failed attempt of an item and its next start; each further retry of the item waits twice as
+        long (1, 2, 4, ... with the default). Other items keep running and starting meanwhile.
+    type: float
+    default: 1.0
   allow_failures:
     description:
       - By default the task fails when any item failed, like a loop. With V(true) it does not; failed items still say
@@ -161,6 +200,8 @@ attributes:
     platforms: posix
 notes:
   - Works with C(delegate_to), many hosts and forks, and the C(free) strategy; each host runs its own scheduler.
+  - Needs a POSIX target. On a host whose shell is PowerShell (Windows), the task fails before anything is sent, naming
+    the host; use the C(async) and C(poll) keywords there and M(ansible.windows.async_status).
   - A status round that cannot reach the host is tried 3 times, at least a second apart, before the host is reported
     unreachable; the message names the job id to follow the job up with M(asyncops.jobs.async_status), since the
     job goes on on the target.
@@ -197,6 +238,32 @@ EXAMPLES = r"""
     timeout: 3600
   become: true
   become_user: postgres
+
+- name: Download artifacts, a failed download tried twice more, stop after 3 failures
+  asyncops.jobs.async_batch:
+    module: ansible.builtin.get_url
+    items: "{{ artifacts }}"
+    args:
+      url: "{{ item.url }}"
+      dest: "/srv/artifacts/{{ item.name }}"
+    concurrency: 4
+    item_retries: 2
+    item_retry_delay: 5
+    max_failures: 3
+    timeout: 600
+    retain: 86400
+  register: downloads
+
+- name: Check every target, eight at a time; once 20% of them failed, stop the checks still running
+  asyncops.jobs.async_batch:
+    module: ansible.builtin.command
+    items: "{{ check_targets }}"
+    args:
+      cmd: "/usr/local/bin/check {{ item }}"
+    concurrency: 8
+    max_failures: "20%"
+    on_halt: kill
+    allow_failures: true
 
 - name: Start downloads and go on with the play
   asyncops.jobs.async_batch:
@@ -263,9 +330,22 @@ results:
       description: Whether the item was stopped at its time limit.
       type: bool
     elapsed:
-      description: Seconds the item ran.
+      description: Seconds the item ran (its last attempt).
       type: float
       sample: 2.004
+    attempts:
+      description: How many times the item was started (V(0) when it never was, more than V(1) with O(item_retries)).
+      type: int
+      sample: 2
+    previous_attempts:
+      description:
+        - What the earlier attempts of an item started more than once returned (at most the last 10), oldest first.
+        - Each has C(attempt) (its number, from 1), C(state) (C(failed) or C(timedout)), C(rc), C(elapsed) and C(msg)
+          (at most 300 characters; none for a C(no_log) task).
+      returned: when the item was started more than once
+      type: list
+      elements: dict
+      sample: [{"attempt": 1, "state": "failed", "rc": 1, "elapsed": 0.52, "msg": "non-zero return code"}]
     state:
       description: How the item ended.
       type: str
@@ -303,10 +383,14 @@ results:
       ansible_loop_var: item
       ansible_index_var: item_index
 summary:
-  description: Counts of the items (C(total), C(ok), C(failed_count), C(timedout), C(changed_count), C(skipped)) and C(elapsed) seconds.
+  description:
+    - Counts of the items (C(total), C(ok), C(failed_count), C(timedout), C(changed_count), C(skipped)) and C(elapsed)
+      seconds.
+    - C(retried) counts the items started more than once (O(item_retries)), whatever their end.
   returned: when O(wait=true)
   type: dict
-  sample: {"total": 6, "ok": 5, "failed_count": 1, "timedout": 1, "changed_count": 6, "skipped": 0, "elapsed": 12.4}
+  sample: {"total": 6, "ok": 5, "failed_count": 1, "timedout": 1, "changed_count": 6, "skipped": 0, "retried": 1,
+           "elapsed": 12.4}
 failed_count:
   description: Number of failed items.
   returned: when O(wait=true)
@@ -334,4 +418,11 @@ attached:
     starting another.
   returned: when O(key) found a batch
   type: bool
+retained_removed:
+  description: Job ids of finished records (or notes) that the calls of this task removed from the async dir because
+    their O(retain) had passed.
+  returned: when any were removed
+  type: list
+  elements: str
+  sample: [j360874038559.4169]
 """

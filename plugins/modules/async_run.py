@@ -167,6 +167,8 @@ attributes:
     platforms: posix
 notes:
   - The job record and the module's payload are private to the user running the job (modes 0700/0600).
+  - Needs a POSIX target. On a host whose shell is PowerShell (Windows), the task fails before anything is sent, naming
+    the host; use the C(async) and C(poll) keywords there and M(ansible.windows.async_status).
   - A status round that cannot reach the host is tried 3 times, at least a second apart, before the host is reported
     unreachable; the message names the job id to follow the job up with M(asyncops.jobs.async_status), since the
     job goes on on the target.
@@ -198,6 +200,7 @@ EXAMPLES = r"""
       cmd: /usr/local/bin/backup --all > /var/log/backup.log 2>&1
     timeout: 7200
     poll: 0
+    retain: 604800  # nobody collected it within a week: the next call in that async dir removes it
   register: backup
 
 - name: Later, wait for the backup
@@ -339,6 +342,13 @@ attached:
     another.
   returned: when O(key) found a job
   type: bool
+retained_removed:
+  description: Job ids of finished records (or notes of collected jobs) that the calls of this task removed from the
+    async dir because their C(retain) had passed (see O(asyncops.jobs.async_run#module:retain)).
+  returned: when any were removed
+  type: list
+  elements: str
+  sample: [j360874038559.4169]
 asyncops_job:
   description: The supervisor's view of the job.
   returned: with O(poll) above 0

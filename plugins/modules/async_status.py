@@ -43,8 +43,8 @@ options:
         ansible-core's documentation (start with C(poll=0), an until-loop on C(finished), then V(cleanup)) works
         unchanged with every way of starting a job.
       - V(kill) stops the whole job tree (SIGTERM, then SIGKILL) and returns the final record, which says killed.
-        The job id of a batch stops every item; the job id of one item stops that item alone (a pending item is
-        recorded killed and never starts).
+        The job id of a batch stops every item; the job id of one item stops that item alone (a pending item, or one
+        waiting to start again after a failed attempt, is recorded killed and never starts).
       - V(list) returns every job of the async dir with its state and age.
       - V(cleanup) removes the record(s) of O(jid) (or the note of a collected job); without O(jid) and with
         O(older_than) it removes the finished records and notes older than that, and what the engine made and left for
@@ -86,9 +86,8 @@ options:
   brief:
     description:
       - While any of the jobs has not finished, return only C(ansible_job_id), C(finished), C(failed) and C(state)
-        of each job (C(pending), C(running), C(succeeded), C(failed), C(timedout), C(killed), C(lost), C(skipped),
-        C(collected)),
-        not the whole records.
+        of each job (C(pending), C(running), C(retrying), C(succeeded), C(failed), C(timedout), C(killed), C(lost),
+        C(skipped), C(collected)), not the whole records.
       - Once every job finished, the whole records are returned, so the last round of a status loop has the results.
       - Keeps status rounds of big batches small.
     type: bool
@@ -148,6 +147,11 @@ notes:
   - A signal only goes to a process whose pid, start time and boot id are those the job's record names.
   - Check mode only reads. A job found lost is reported lost, but its record is left as it is and no process is stopped;
     V(kill) and V(cleanup) do nothing; pruning reports what it would remove.
+  - Every mode first removes what jobs started with C(retain) left longer than that (see
+    O(asyncops.jobs.async_run#module:retain)), except the jobs it is asked about, and lists their job ids in
+    RV(retained_removed). In check mode it only lists them.
+  - Needs a POSIX target. On a host whose shell is PowerShell (Windows), the task fails before anything is sent, naming
+    the host; use the C(async) and C(poll) keywords there and M(ansible.windows.async_status).
 seealso:
   - module: ansible.builtin.async_status
   - module: asyncops.jobs.async_run
@@ -276,6 +280,13 @@ collected:
     - With O(mode=collect), whether the job is now collected.
   returned: for a collected job, and with O(mode=collect)
   type: bool
+retained_removed:
+  description: Job ids of finished records (or notes of collected jobs) that this call removed from the async dir
+    because their C(retain) had passed (see O(asyncops.jobs.async_run#module:retain)).
+  returned: when any were removed
+  type: list
+  elements: str
+  sample: [j360874038559.4169]
 removed:
   description: Paths of what pruning removed besides records (side directories, kept outputs, key files).
   returned: with O(mode=cleanup) and O(older_than)
@@ -312,11 +323,13 @@ asyncops_job:
   contains:
     state:
       description:
-        - How the job ended, or V(running) or V(pending) (a batch item not started yet).
+        - How the job ended, or V(running), V(pending) (a batch item not started yet) or V(retrying) (a batch item whose
+          attempt failed, waiting to start again; C(retry_at) says when, C(attempt_state) how that attempt ended, and
+          the record holds its result).
         - V(collected) for the note left by a job whose result was collected (C(result_state) says how it ended,
           C(collected_at) when it was collected).
       type: str
-      choices: [pending, running, succeeded, failed, timedout, killed, lost, skipped, collected]
+      choices: [pending, running, retrying, succeeded, failed, timedout, killed, lost, skipped, collected]
     pid:
       description: Process id (and process group id) of the job.
       type: int

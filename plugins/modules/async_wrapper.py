@@ -211,9 +211,37 @@ options:
       - Without it, every job starts at once, each on its own.
     type: int
   fail_fast:
-    description: In a batch, start no new job once one has failed; the jobs not started are recorded as skipped.
+    description:
+      - In a batch, start no new job once one has failed; the jobs not started are recorded as skipped. The same as
+        O(max_failures=1); giving both is an error.
     type: bool
     default: false
+  max_failures:
+    description:
+      - In a batch, once this many jobs failed (after their O(item_retries)), start no job any more, not even again;
+        the jobs not started are recorded as skipped, with the reason. O(on_halt) says what becomes of the running ones.
+      - A whole number (1 or more), or a percent of the jobs as a string (V("20%"), rounded up, at least 1).
+    type: raw
+  on_halt:
+    description:
+      - In a batch that reached O(max_failures) (or O(fail_fast)), V(finish) lets the running jobs end by themselves,
+        V(kill) stops them at once (whole tree), recorded killed with the reason.
+    type: str
+    choices: [finish, kill]
+    default: finish
+  item_retries:
+    description:
+      - In a batch, how many more times a job that failed (its module failed, a non-zero exit code, its time limit) is
+        started again, by the scheduler, with the same job id. A job killed, lost or that could not start is not.
+      - While it waits, its record says C(retrying) (not finished) with the last attempt's result; its final record has
+        C(attempts) and C(previous_attempts). Its payload and args stay in its private directory until its last attempt
+        ended.
+    type: int
+    default: 0
+  item_retry_delay:
+    description: Seconds before the first retry of a job; each further retry waits twice as long.
+    type: float
+    default: 1.0
   async_dir:
     description:
       - Directory of the job records. C(~) is the home of the user running the job, from the password database,
@@ -286,7 +314,8 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Needs a POSIX target. Process-tree tracking beyond the job's process group uses C(/proc) (Linux).
+  - Needs a POSIX target. Process-tree tracking beyond the job's process group uses C(/proc) (Linux). Called as a task
+    on a host whose shell is PowerShell (Windows), it fails before anything is sent, naming the host.
 seealso:
   - module: asyncops.jobs.async_run
   - module: asyncops.jobs.async_status
@@ -311,6 +340,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+retained_removed:
+  description: Job ids of finished records (or notes of collected jobs) that this call removed from the async dir
+    because their C(retain) had passed (see O(asyncops.jobs.async_run#module:retain)).
+  returned: when any were removed
+  type: list
+  elements: str
+  sample: [j360874038559.4169]
 batch:
   description: Whether the jobs were started as a batch (O(concurrency) given).
   returned: success

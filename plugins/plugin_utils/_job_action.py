@@ -50,6 +50,11 @@ NO_LOG_NOTE = 'output hidden: no_log'
 # program from stdin through C stdio, one byte per read(2) where stdin is unbuffered (PYTHONUNBUFFERED set, as on many
 # container images and CI machines, or -u): 230,000 system calls, 60 ms of CPU per run of a 230 KB AnsiballZ payload.
 BULK_STDIN = 'import sys;exec(compile(sys.stdin.buffer.read(),"<stdin>","exec"))'
+WINDOWS_REFUSAL = (
+    '%s cannot run on %s: its shell is PowerShell (a Windows host), and asyncops.jobs starts and follows jobs on '
+    'POSIX hosts only. Nothing was sent to the host. On Windows, give the task the `async:` and `poll:` keywords '
+    '(ansible-core starts the module with its Windows async wrapper; asyncops.jobs keyword mode leaves those to '
+    'ansible-core) and follow a job started with `poll: 0` with ansible.windows.async_status')
 
 
 class JobActionBase(ActionBase):
@@ -73,11 +78,36 @@ class JobActionBase(ActionBase):
         self._running_ours = False  # one of our modules is being executed (run_target_module)
         # the remote tmp dir holding files a module's action plugin transferred for a job: the job removes it
         self.job_tmpdir: str | None = None
+        # job ids that the target's launch or status calls of this task removed because their retain passed
+        self.retained_removed: list[str] = []
 
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> Result:
+        self.refuse_windows(task_vars or {})
         result = t.cast(Result, super().run(tmp, task_vars))
         self._force_pipelining = boolean((task_vars or {}).get('asyncops_jobs_pipelining', True), strict=False)
         return result
+
+    def refuse_windows(self, task_vars: t.Mapping[str, t.Any]) -> None:
+        """Fail before anything is sent when the host's shell is PowerShell: our target modules are POSIX Python, and
+        what ansible-core would make of them there ends in "Module result deserialization failed"."""
+        shell = self._connection._shell
+        if getattr(shell, 'SHELL_FAMILY', None) != 'powershell':
+            return
+        host = str(task_vars.get('inventory_hostname') or self._play_context.remote_addr or '?')
+        if self._task.delegate_to:
+            host = '%s (delegated to %s)' % (host, self._task.delegate_to)
+        raise AnsibleActionFail(WINDOWS_REFUSAL % (self._task.action, host))
+
+    def with_retained(self, result: Result) -> Result:
+        """The task's result, saying which job ids the target removed during the task because their retain passed."""
+        if self.retained_removed:
+            result[protocol.RETAINED_KEY] = list(dict.fromkeys(self.retained_removed))
+        return result
+
+    def note_retained(self, reply: t.Mapping[str, t.Any]) -> None:
+        removed = reply.get(protocol.RETAINED_KEY)
+        if isinstance(removed, list):
+            self.retained_removed.extend(str(jid) for jid in removed)
 
     def validated_params(self, ranges: t.Iterable[str]) -> dict[str, t.Any]:
         """The task's arguments checked against the options documented in STUB, and the named numeric ranges; what
@@ -257,7 +287,8 @@ class JobActionBase(ActionBase):
         (ansible_job_id, results_file, jobs).
 
         With concurrency, the jobs form one batch run by a scheduler on the target (sliding window). options:
-        the wrapper's grace, output_limit, leftovers and key, passed when set.
+        the wrapper's grace, output_limit, leftovers, key, retain and (a batch's) item_retries, item_retry_delay,
+        max_failures and on_halt, passed when set.
         """
         # the wrapper's option for a job's time limit is `timeout`, as the tasks' (protocol.WRAPPER_SPEC)
         args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(time_limit or 0), 'async_dir': self.async_dir_setting(),
@@ -268,6 +299,7 @@ class JobActionBase(ActionBase):
         if concurrency is not None:
             args.update(concurrency=concurrency, fail_fast=fail_fast)
         result = self.run_target_module(jobs.WRAPPER, args, task_vars)
+        self.note_retained(result)
         if result.get('failed') or result.get('attached'):
             self.drop_job_tmpdir()  # no job of this launch takes the files transferred for it
         if result.get('failed'):
@@ -303,7 +335,9 @@ class JobActionBase(ActionBase):
         """Run asyncops.jobs.async_status on the target, in the task's async_dir unless one is given."""
         if not args.get('async_dir'):
             args['async_dir'] = self.async_dir_setting()
-        return jobs.normalise_status(self.run_target_module(jobs.STATUS, args, task_vars))
+        reply = jobs.normalise_status(self.run_target_module(jobs.STATUS, args, task_vars))
+        self.note_retained(reply)
+        return reply
 
     def status_round(self, task_vars: dict[str, t.Any], jid: str | list[str], pause: float, **args: t.Any) -> Result:
         """One status round (asyncops.jobs.async_status), retried when the host cannot be reached.

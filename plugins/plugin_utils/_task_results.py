@@ -50,12 +50,14 @@ def item_result(record: Result, item: t.Any, index: int, delivery: t.Mapping[str
 
 
 def summarise(results: list[Result], elapsed: float) -> Result:
+    """results and their counts; `retried`: the items started more than once (item_retries)."""
     counts = {
         'ok': sum(1 for r in results if not r['failed'] and not r.get('skipped')),
         'failed_count': sum(1 for r in results if r['failed']),
         'timedout': sum(1 for r in results if r['timedout']),
         'changed_count': sum(1 for r in results if r.get('changed')),
         'skipped': sum(1 for r in results if r.get('skipped')),
+        'retried': sum(1 for r in results if isinstance(r.get('attempts'), int) and r['attempts'] > 1),
     }
     return {
         'results': results,
@@ -88,17 +90,22 @@ def batch_result(batch: t.Mapping[str, t.Any], item_records: list[Result], deliv
 
 
 def progress_counts(brief_jobs: list[Result]) -> dict[str, int]:
-    """How many items are done, failed, running and pending, from the states of a brief status round."""
+    """How many items are done, failed, running, pending and retrying (waiting to start again after a failed
+    attempt: not done, not failed yet), from the states of a brief status round."""
     states: dict[str, int] = {}
     for job in brief_jobs:
         state = job.get('state', protocol.RUNNING)
         states[state] = states.get(state, 0) + 1
     running, pending = states.get(protocol.RUNNING, 0), states.get(protocol.PENDING, 0)
-    return {'total': len(brief_jobs), 'done': len(brief_jobs) - running - pending,
-            'failed': sum(states.get(s, 0) for s in protocol.FAILED_STATES), 'running': running, 'pending': pending}
+    retrying = states.get(protocol.RETRYING, 0)
+    return {'total': len(brief_jobs), 'done': len(brief_jobs) - running - pending - retrying,
+            'failed': sum(states.get(s, 0) for s in protocol.FAILED_STATES), 'running': running, 'pending': pending,
+            'retrying': retrying}
 
 
 def progress_line(host: str, counts: t.Mapping[str, int], elapsed: float) -> str:
-    """'ASYNC BATCH POLL on host: ...' with items done/running/pending."""
-    return ('ASYNC BATCH POLL on %s: %d/%d done (%d failed), %d running, %d pending, elapsed %ds'
-            % (host, counts['done'], counts['total'], counts['failed'], counts['running'], counts['pending'], elapsed))
+    """'ASYNC BATCH POLL on host: ...' with items done/running/pending (and retrying, when any are)."""
+    retrying = ', %d retrying' % counts['retrying'] if counts.get('retrying') else ''
+    return ('ASYNC BATCH POLL on %s: %d/%d done (%d failed), %d running, %d pending%s, elapsed %ds'
+            % (host, counts['done'], counts['total'], counts['failed'], counts['running'], counts['pending'], retrying,
+               elapsed))

@@ -80,6 +80,13 @@ def test_keep_leaves_the_records(make_action, async_dir):
     ({'concurrency': 0}, 'concurrency must be 1 or more'),
     ({'delay': 0}, 'delay must be a positive number'),
     ({'loop_var': 'x', 'index_var': 'x'}, 'loop_var and index_var must differ'),
+    ({'fail_fast': True, 'max_failures': 1}, 'fail_fast and max_failures exclude each other'),
+    ({'max_failures': '20 percent'}, 'max_failures must be a whole number of items, 1 or more, or a percent'),
+    ({'max_failures': 0}, 'max_failures must be a whole number'),
+    ({'item_retries': -1}, 'item_retries must be 0 or more'),
+    ({'item_retry_delay': -1}, 'item_retry_delay must be 0 or more seconds'),
+    ({'retain': -1}, 'retain must be 0 or more seconds'),
+    ({'on_halt': 'stop'}, 'value of on_halt must be one of: finish, kill'),
 ])
 def test_bad_values_are_refused(make_action, args, message):
     action, task_vars = make_action('async_batch', dict({'module': 'ansible.builtin.command', 'items': [1],
@@ -247,3 +254,48 @@ def test_a_batch_that_stops_moving_past_its_time_limit_is_given_up_on(make_actio
         action.run(task_vars=task_vars)
     # the items started by the first round: given up once their window (1 s) is over, not after 20 rounds
     assert len(calls) < 5
+
+
+def test_failed_items_start_again_and_say_how_often(make_action, async_dir, tmp_path):
+    """Item 1 fails its first attempt (a counter file), item 2 every one: the results say attempts and what the
+    earlier attempts returned; summary.retried counts both."""
+    counter = tmp_path / 'runs'
+    flaky = 'n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; [ $n -gt 1 ] || exit 4' % (counter, counter)
+    action, task_vars = make_action('async_batch', {
+        'module': 'ansible.builtin.shell', 'items': ['true', flaky, 'exit 5'], 'args': {'cmd': '{{ item }}'},
+        'concurrency': 2, 'item_retries': 1, 'item_retry_delay': 0, 'allow_failures': True, 'delay': 1})
+    result = action.run(task_vars=task_vars)
+    assert [r['attempts'] for r in result['results']] == [1, 2, 2]
+    assert [r['state'] for r in result['results']] == ['succeeded', 'succeeded', 'failed']
+    assert result['results'][1]['previous_attempts'] == [
+        {'attempt': 1, 'state': 'failed', 'rc': 4, 'msg': 'non-zero return code',
+         'elapsed': result['results'][1]['previous_attempts'][0]['elapsed']}]
+    assert result['results'][2]['rc'] == 5 and result['results'][2]['previous_attempts'][0]['rc'] == 5
+    assert result['summary']['retried'] == 2 and result['summary']['failed_count'] == 1
+    assert records_left(async_dir) == []
+
+
+def test_max_failures_as_a_percent_skips_the_rest_with_the_reason(make_action):
+    action, task_vars = make_action('async_batch', {
+        'module': 'ansible.builtin.command', 'items': ['false', 'false', 'true', 'true', 'true'],
+        'args': {'cmd': '{{ item }}'}, 'concurrency': 1, 'max_failures': '40%', 'allow_failures': True, 'delay': 1})
+    result = action.run(task_vars=task_vars)
+    assert [r['state'] for r in result['results']] == ['failed', 'failed', 'skipped', 'skipped', 'skipped']
+    assert result['results'][4]['msg'] == 'not started: 2 item(s) failed, max_failures is 40%'
+    assert result['summary']['skipped'] == 3 and result['results'][4]['attempts'] == 0
+
+
+def test_a_retrying_item_counts_as_neither_done_nor_failed_in_the_progress(make_action, progress_events):
+    action, task_vars = make_action('async_batch', {'module': 'ansible.builtin.command', 'items': [1],
+                                                    'args': {'cmd': 'true'}, 'keep': True})
+    replies = iter([
+        {'finished': False, 'jobs': [{'state': 'running'}, {'state': 'retrying'}]},
+        {'finished': True, 'jobs': [{'ansible_job_id': 'b', 'finished': True, 'asyncops_job': {'elapsed': 1.0}},
+                                    {'ansible_job_id': 'i', 'finished': True, 'rc': 0, 'attempts': 2,
+                                     'asyncops_job': {'elapsed': 1.0, 'state': 'succeeded'}}]},
+    ])
+    action.status_round = lambda task_vars, jids, pause, **args: next(replies)
+    result = action.run(task_vars=task_vars)
+    assert [data['asyncops_progress'] for _name, data in progress_events] == [
+        {'total': 1, 'done': 0, 'failed': 0, 'running': 0, 'pending': 0, 'retrying': 1}]
+    assert result['summary']['retried'] == 1

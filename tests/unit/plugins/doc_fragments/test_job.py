@@ -52,3 +52,27 @@ def test_the_actions_take_the_shared_options_with_the_codes_defaults():
         assert spec['grace']['default'] == protocol.DEFAULTS['grace']
         assert spec['output_limit']['default'] == protocol.DEFAULTS['output_limit']
         assert spec['leftovers']['choices'] == list(protocol.LEFTOVERS)
+
+
+def test_retain_is_documented_once_for_the_three_ways_of_starting_a_job():
+    options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    assert (options['retain']['type'], options['retain'].get('default')) == ('float', None)
+    assert options['retain']['type'] == protocol.WRAPPER_SPEC['retain']['type']
+    for action in ('async_run', 'async_batch'):
+        assert argument_spec(action)['retain'] == {'type': 'float'}
+
+
+def test_the_batch_options_of_async_batch_are_the_wrappers():
+    """item_retries, item_retry_delay, max_failures and on_halt: async_batch passes them to the wrapper as they are."""
+    spec = argument_spec('async_batch')
+    for name in ('item_retries', 'item_retry_delay', 'max_failures', 'on_halt'):
+        documented = (spec[name].get('type'), spec[name].get('default'), spec[name].get('choices'))
+        assert documented == spec_in_code({name: protocol.WRAPPER_SPEC[name]})[name], name
+    assert spec['on_halt']['choices'] == list(protocol.ON_HALT)
+    assert spec['item_retries']['default'] == protocol.DEFAULTS['item_retries']
+    assert spec['item_retry_delay']['default'] == protocol.DEFAULTS['item_retry_delay']
+
+
+def test_the_states_async_status_documents_are_the_codes():
+    options = yaml.safe_load(async_status.RETURN)['asyncops_job']['contains']['state']['choices']
+    assert set(options) == set(protocol.STATES) - {protocol.FINISHED}
