@@ -15,7 +15,6 @@ ansible-lint) are configured in antsibull-nox.toml. This file adds what they can
   tests/smoke/fqcn.yml and ansible-doc against the installed copy only;
 - molecule, chaos: the scenarios of extensions/molecule on podman containers (root only);
 - changelog: antsibull-changelog lint;
-- typing: mypy, the controller code strict (.mypy.ini), the target code as Python 3.8 (tests/mypy-target.ini);
 - core-targets-{2.19,2.20,2.21}: ansible-core's own integration targets for `async:` (from the sdist of the
   pinned version), with ansible-core alone and with keyword mode (tests/core_targets/run.py);
 - demo-{2.19,2.20,2.21}: docs/examples/demo.yml on localhost (scripts/demo.sh), with a new async dir of its own;
@@ -332,19 +331,6 @@ def chaos(session: nox.Session) -> None:
     """The chaos scenario of extensions/molecule; its figures land in tests/output/chaos/figures.txt (root only)."""
     (output_dir(session) / "figures.txt").unlink(missing_ok=True)
     run_molecule(session, "chaos")
-
-
-@nox.session(python="3.11", default=False)
-def typing(session: nox.Session) -> None:
-    """mypy: controller code strict (.mypy.ini), target code as Python 3.8 code (tests/mypy-target.ini)."""
-    session.install("mypy", "types-PyYAML", "ansible-core", *TOOLS)
-    collections = link_work_tree(session)
-    package = f"ansible_collections.{NAMESPACE}.{NAME}.plugins"
-    with session.chdir(collections):
-        session.run("mypy", "--config-file", str(ROOT / ".mypy.ini"),
-                    "-p", f"{package}.plugin_utils", "-p", f"{package}.action", "-p", f"{package}.doc_fragments")
-        session.run("mypy", "--config-file", str(ROOT / "tests" / "mypy-target.ini"),
-                    "-p", f"{package}.module_utils", "-p", f"{package}.modules")
 
 
 # ansible-core's own targets for `async:`: the acceptance of keyword mode, and a few more that use async

@@ -116,7 +116,7 @@ main() {
             if [[ "$series" == 2.19 && -n "${ASYNCOPS_TARGET_PYTHONS-3.8}" ]]; then
                 session ansible-test-integration-2.19-target3.8
             fi
-            for name in typing runner-events collection-tarball build-import-check docs-check lint extra-checks license-check ansible-lint changelog; do
+            for name in runner-events collection-tarball build-import-check docs-check lint extra-checks license-check ansible-lint changelog; do
                 session "$name"
             done
             if [[ "$(id -u)" != 0 ]]; then

@@ -15,7 +15,7 @@ description:
   - Takes the hosts of a play and what each registered from M(asyncops.jobs.async_status) with O(asyncops.jobs.async_status#module:mode=list),
     and returns one row per job (a batch is one row; its items are counted in it), in the order of the hosts.
   - A host that could not be reached, or whose listing failed, gets one row that says so (C(state) V(unreachable) or
-    V(error), C(msg)): it is never dropped.
+    V(error), C(msg)), never dropped.
   - Each row has at least C(host), C(jid), C(key) and C(state), and the job's C(module), C(kind), C(items) (for a
     batch, C(done) and C(total)), C(age), C(elapsed), C(started_at), C(task), C(user), C(controller), C(no_log) and
     C(last_line) (never for a job started under C(no_log)). Jobs killed by the run (O(killed)) say C(stopped=true),

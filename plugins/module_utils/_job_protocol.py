@@ -163,7 +163,7 @@ def delivery_info(record: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
     `collect`: for a batch the items, loop and index variable names, allow_failures, keep, no_log; for a job cleanup
     and no_log); None when it left nothing."""
     delivery = (job_meta(record) or {}).get('collect')
-    return t.cast(t.Dict[str, t.Any], delivery) if isinstance(delivery, dict) else None
+    return delivery if isinstance(delivery, dict) else None
 
 
 def supervisor_identity(meta: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -357,7 +357,9 @@ class Jobs:
         mtime = self.store.mtime(jid) or now
         started_at = meta.get('started_at') or mtime
         no_log = protocol.record_no_log(record)
-        origin = meta.get('origin') if isinstance(meta.get('origin'), dict) else {}
+        origin = meta.get('origin')
+        if not isinstance(origin, dict):
+            origin = {}
         row: Record = {
             'ansible_job_id': jid,
             'state': job_state(record),

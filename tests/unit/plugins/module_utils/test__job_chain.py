@@ -322,7 +322,7 @@ def test_no_process_a_step_starts_inherits_or_can_open_any_steps_payload_and_arg
     """As for a job (test__job_supervisor): a root step that hands work to another user gives that user no descriptor
     of its payload or args, nor of a later step's (not opened yet), and no path it can open; a child of the step's
     own user inherits none either."""
-    from test__job_supervisor import NOBODY, PROBE  # its directory is on sys.path (pytest prepends it)
+    from ansible_collections.asyncops.jobs.tests.unit.plugins.module_utils.test__job_supervisor import NOBODY, PROBE
     probe = tmp_path / 'probe.py'
     probe.write_text(PROBE)
     later = [store.side_file('j17.1', name) for name in ('payload.1', 'args.1')]

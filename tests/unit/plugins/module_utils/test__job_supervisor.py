@@ -186,7 +186,13 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     listed = sorted(os.listdir(store.side_dir('j20.1')))
     assert listed == ['.asyncops', 'args', 'payload', 'reserve', 'stderr', 'stdout', 'token']
     wait_done(store, 'j20.1')
-    # before any cleanup; the room reserved for the record is given back once it is written
+    # before any cleanup: what carried the arguments went before the final record was written
+    assert {'args', 'payload'}.isdisjoint(os.listdir(store.side_dir('j20.1')))
+    # the room reserved for the record is given back just after it is written
+    for _ in range(600):
+        if 'reserve' not in os.listdir(store.side_dir('j20.1')):
+            break
+        time.sleep(0.05)
     assert sorted(os.listdir(store.side_dir('j20.1'))) == ['.asyncops', 'stderr', 'stdout', 'token']
 
 
