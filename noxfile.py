@@ -46,7 +46,9 @@ ROOT = Path(__file__).resolve().parent
 NAMESPACE, NAME = "asyncops", "jobs"
 CORE_PYTHON = {"2.19": "3.11", "2.20": "3.12", "2.21": "3.13"}
 TOOLS = ("-c", "tests/requirements-tools.txt")
-LOCAL_INVENTORY = '[all]\nlocalhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n'
+LOCAL_INVENTORY = (
+    '[all]\nlocalhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n'
+)
 # entries a built tarball must not have: dev-only trees, test output, caches
 FORBIDDEN_IN_TARBALL = re.compile(
     r"^(collections|scripts|bench|tests/output|\.nox|\.ansible|\.pytest_cache|\.mypy_cache)(/|$)|(^|/)__pycache__(/|$)|\.pyc$"
@@ -79,7 +81,8 @@ def output_dir(session: nox.Session) -> Path:
 def install_get_pip_stand_in(session: nox.Session) -> None:
     """Put the offline get-pip stand-in where this ansible-test looks for its cached get-pip.py."""
     version = session.run(
-        "python", "-c",
+        "python",
+        "-c",
         "import pathlib, re, ansible_test; "
         "path = pathlib.Path(ansible_test.__file__).parent / '_internal' / 'python_requirements.py'; "
         "print(re.search(r\"pip='([0-9.]+)'\", path.read_text()).group(1))",
@@ -153,8 +156,14 @@ for _series, _python in CORE_PYTHON.items():
 def integration_target38(session: nox.Session) -> None:
     """ansible-test integration, ansible-core 2.19, controller Python 3.11, target Python 3.8."""
     run_ansible_test(
-        session, "2.19", "integration",
-        "--controller", "origin:python=venv/3.11", "--target", "controller:python=venv/3.8", *integration_args(),
+        session,
+        "2.19",
+        "integration",
+        "--controller",
+        "origin:python=venv/3.11",
+        "--target",
+        "controller:python=venv/3.8",
+        *integration_args(),
     )
 
 
@@ -183,12 +192,17 @@ def add_demo_session(series: str, python: str) -> None:
         # the demo's jobs in a new async dir of their own: nothing read from or left in the user's ~/.ansible_async
         async_dir = tmp_dir(session) / "async"
         shutil.rmtree(async_dir, ignore_errors=True)
-        env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-               "ANSIBLE_ASYNC_DIR": str(async_dir)}
+        env = {
+            "ANSIBLE_COLLECTIONS_PATH": str(collections),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_ASYNC_DIR": str(async_dir),
+        }
         session.run("ansible-playbook", "-i", str(inventory), str(playbook), *session.posargs, env=env)
 
-    demo.__doc__ = (f"docs/examples/demo.yml (or ASYNCOPS_DEMO_PLAYBOOK) on localhost with ansible-core {series}, "
-                    "in an async dir of its own")
+    demo.__doc__ = (
+        f"docs/examples/demo.yml (or ASYNCOPS_DEMO_PLAYBOOK) on localhost with ansible-core {series}, "
+        "in an async dir of its own"
+    )
 
 
 for _series, _python in CORE_PYTHON.items():
@@ -202,8 +216,14 @@ def docs_examples(session: nox.Session) -> None:
     session.install("-r", "tests/requirements-core-2.19.txt")
     collections = link_work_tree(session)
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
-    command = ["python", str(ROOT / "tests" / "docs_examples" / "run.py"),
-               "--work", str(tmp_dir(session) / "work"), "--logs", str(output_dir(session))]
+    command = [
+        "python",
+        str(ROOT / "tests" / "docs_examples" / "run.py"),
+        "--work",
+        str(tmp_dir(session) / "work"),
+        "--logs",
+        str(output_dir(session)),
+    ]
     if os.geteuid() != 0:
         session.run(*command, "--check", *session.posargs, env=env)
         session.skip("the examples were only syntax-checked: running them needs root (podman containers)")
@@ -217,8 +237,9 @@ def runner_events(session: nox.Session) -> None:
     session.install("ansible-runner", "ansible-core", *TOOLS)
     collections = link_work_tree(session)
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
-    session.run("python", str(ROOT / "tests" / "runner_events" / "run.py"), "--work", str(tmp_dir(session) / "runner"),
-                env=env)
+    session.run(
+        "python", str(ROOT / "tests" / "runner_events" / "run.py"), "--work", str(tmp_dir(session) / "runner"), env=env
+    )
 
 
 @nox.session(python="3.11", default=False)
@@ -240,7 +261,12 @@ def pytest_ansible(session: nox.Session) -> None:
         session.install("-r", "tests/unit/requirements.txt", *TOOLS)
     collections = link_work_tree(session)
     session.run(
-        "pytest", "--ansible-unit-inject-only", "-p", "no:cacheprovider", "tests/unit", *session.posargs,
+        "pytest",
+        "--ansible-unit-inject-only",
+        "-p",
+        "no:cacheprovider",
+        "tests/unit",
+        *session.posargs,
         env={"ANSIBLE_COLLECTIONS_PATH": str(collections), "PYTHONDONTWRITEBYTECODE": "1"},
     )
 
@@ -264,11 +290,21 @@ def build_and_install(session: nox.Session, install_core: bool = True) -> dict[s
     (output_dir(session) / "tarball-contents.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
     unwanted = [name for name in names if FORBIDDEN_IN_TARBALL.search(name)]
     if unwanted:
-        session.error("dev-only or generated entries in the tarball (add them to galaxy.yml build_ignore):\n  "
-                      + "\n  ".join(unwanted))
+        session.error(
+            "dev-only or generated entries in the tarball (add them to galaxy.yml build_ignore):\n  "
+            + "\n  ".join(unwanted)
+        )
     session.log(f"{tarballs[0].name}: {len(names)} entries, none of them dev-only")
-    session.run("ansible-galaxy", "collection", "install", "--offline", "--force",
-                "-p", str(tmp / "collections"), str(tarballs[0]))
+    session.run(
+        "ansible-galaxy",
+        "collection",
+        "install",
+        "--offline",
+        "--force",
+        "-p",
+        str(tmp / "collections"),
+        str(tarballs[0]),
+    )
     if not (tmp / "collections" / "ansible_collections" / NAMESPACE / NAME / "MANIFEST.json").is_file():
         session.error("the installed collection has no MANIFEST.json")
     return {
@@ -290,8 +326,13 @@ def collection_tarball(session: nox.Session) -> None:
     # its jobs in a new async dir of their own: nothing read from or left in the user's ~/.ansible_async
     shutil.rmtree(tmp / "async", ignore_errors=True)
     with session.chdir(tmp / "smoke"):
-        session.run("ansible-playbook", "-i", str(tmp / "inventory.ini"), "fqcn.yml",
-                    env=dict(env, ANSIBLE_ASYNC_DIR=str(tmp / "async")))
+        session.run(
+            "ansible-playbook",
+            "-i",
+            str(tmp / "inventory.ini"),
+            "fqcn.yml",
+            env=dict(env, ANSIBLE_ASYNC_DIR=str(tmp / "async")),
+        )
     with session.chdir(tmp):
         # the listing leaves async_wrapper out (ansible-core skips modules of that name): render each module
         session.run("ansible-doc", "-t", "module", "-l", f"{NAMESPACE}.{NAME}", env=env)
@@ -300,10 +341,13 @@ def collection_tarball(session: nox.Session) -> None:
             fqcn = f"{NAMESPACE}.{NAME}.{module}"
             out = session.run("ansible-doc", "-t", "module", fqcn, env=env, silent=True) or ""
             # ansible-doc exits 0 even when a plugin is missing or its docs fail to load
-            if out and (fqcn not in out or re.search(
-                r"\[ERROR\]|was not found|Error loading plugin|module documentation failed|Unable to retrieve documentation",
-                out,
-            )):
+            if out and (
+                fqcn not in out
+                or re.search(
+                    r"\[ERROR\]|was not found|Error loading plugin|module documentation failed|Unable to retrieve documentation",
+                    out,
+                )
+            ):
                 session.error(f"the documentation of {fqcn} did not render:\n{out}")
             session.log(f"ansible-doc {fqcn}: {len(out.splitlines())} lines")
 
@@ -334,7 +378,9 @@ def chaos(session: nox.Session) -> None:
 
 
 # ansible-core's own targets for `async:`: the acceptance of keyword mode, and a few more that use async
-CORE_TARGETS = "async,async_fail,async_extra_data,callback_default_async,test_core,no_log,callback-dispatch,callback_results"
+CORE_TARGETS = (
+    "async,async_fail,async_extra_data,callback_default_async,test_core,no_log,callback-dispatch,callback_results"
+)
 
 
 def add_core_targets_session(series: str, python: str) -> None:
@@ -347,13 +393,26 @@ def add_core_targets_session(series: str, python: str) -> None:
         installed = Path(env["ANSIBLE_COLLECTIONS_PATH"]) / "ansible_collections" / NAMESPACE / NAME
         keyword_mode = installed / "extensions" / "keyword_mode"
         session.run(
-            "python", str(ROOT / "tests" / "core_targets" / "run.py"), "--venv", session.virtualenv.location,
-            "--mode", os.environ.get("ASYNCOPS_CORE_TARGETS_MODE", "both"),
-            "--targets", os.environ.get("ASYNCOPS_CORE_TARGETS", CORE_TARGETS),
-            "--collections-path", env["ANSIBLE_COLLECTIONS_PATH"],
-            "--library", str(keyword_mode / "library"), "--action-plugins", str(keyword_mode / "action_plugins"),
-            "--work", str(tmp_dir(session) / "work"), "--json", str(output_dir(session) / "results.json"),
-            "--cache", str(Path(os.environ.get("ASYNCOPS_VENV_DIR", "~/.cache/asyncops-jobs")).expanduser()),
+            "python",
+            str(ROOT / "tests" / "core_targets" / "run.py"),
+            "--venv",
+            session.virtualenv.location,
+            "--mode",
+            os.environ.get("ASYNCOPS_CORE_TARGETS_MODE", "both"),
+            "--targets",
+            os.environ.get("ASYNCOPS_CORE_TARGETS", CORE_TARGETS),
+            "--collections-path",
+            env["ANSIBLE_COLLECTIONS_PATH"],
+            "--library",
+            str(keyword_mode / "library"),
+            "--action-plugins",
+            str(keyword_mode / "action_plugins"),
+            "--work",
+            str(tmp_dir(session) / "work"),
+            "--json",
+            str(output_dir(session) / "results.json"),
+            "--cache",
+            str(Path(os.environ.get("ASYNCOPS_VENV_DIR", "~/.cache/asyncops-jobs")).expanduser()),
             *session.posargs,
         )
 

@@ -271,8 +271,10 @@ STEPS_BATCH = """\
 
 def steps_recipe_batch(steps):
     """The included file of steps_recipe: each step of the batch's chains started, then waited for."""
-    return ''.join(STEPS_BATCH.replace('{{ step }}', str(index)).replace('item[step]', 'item[%d]' % index)
-                   + '\n' for index in range(steps))
+    return ''.join(
+        STEPS_BATCH.replace('{{ step }}', str(index)).replace('item[step]', 'item[%d]' % index) + '\n'
+        for index in range(steps)
+    )
 
 
 STEPS = """\
@@ -312,8 +314,11 @@ STEPS_COLLECT = """\
 
 def steps_playbook(template, steps):
     """A steps playbook whose chains have `steps` steps (step n sleeps item[n])."""
-    listed = ''.join('\n          - {name: "step %d", module: ansible.builtin.command, args: {cmd: "sleep {{ item[%d] }}"}}'
-                     % (index, index) for index in range(steps))
+    listed = ''.join(
+        '\n          - {name: "step %d", module: ansible.builtin.command, args: {cmd: "sleep {{ item[%d] }}"}}'
+        % (index, index)
+        for index in range(steps)
+    )
     return template.replace(' STEPS', listed)
 
 
@@ -362,18 +367,38 @@ class CallbackModule(CallbackBase):
 
 SCENARIOS = {
     # hosts > forks: the fleet case (8 SSH hosts, forks 2, 12 items of 3 s, concurrency 3: bound 12 s)
-    'forks': {'containers': 8, 'forks': 2, 'items': 12, 'duration': 3.0, 'concurrency': 3,
-              'methods': 'recipe,until,batch,collect'},
+    'forks': {
+        'containers': 8,
+        'forks': 2,
+        'items': 12,
+        'duration': 3.0,
+        'concurrency': 3,
+        'methods': 'recipe,until,batch,collect',
+    },
     # the cost of starting a big batch: 1,000 items of 3 s at concurrency 1,000 on localhost
     'launch': {'items': 1000, 'duration': 3.0, 'concurrency': 1000, 'methods': 'launch', 'max_processes': 2400},
     # many hosts: N local-connection hosts, each with its own async dir, forks 16, 4 items of 2 s at concurrency 2
     # (bound 4 s), the collect pattern against the same play of no-op modules; --max-processes is derived from N
-    'fleet': {'hosts': '8,64,256', 'forks': 16, 'items': 4, 'duration': 2.0, 'concurrency': 2,
-              'methods': 'noop,collect,list,noop1'},
+    'fleet': {
+        'hosts': '8,64,256',
+        'forks': 16,
+        'items': 4,
+        'duration': 2.0,
+        'concurrency': 2,
+        'methods': 'noop,collect,list,noop1',
+    },
     # chains: 20 items of 3 steps (1.0-4.0 s each) per host, concurrency 4, on 4 SSH hosts (the trixie image, which
     # the docs examples use too)
-    'steps': {'containers': 4, 'items': 20, 'steps': 3, 'concurrency': 4, 'suite': 'trixie', 'min_duration': 1.0,
-              'max_duration': 4.0, 'methods': 'steps_recipe,steps,steps_collect'},
+    'steps': {
+        'containers': 4,
+        'items': 20,
+        'steps': 3,
+        'concurrency': 4,
+        'suite': 'trixie',
+        'min_duration': 1.0,
+        'max_duration': 4.0,
+        'methods': 'steps_recipe,steps,steps_collect',
+    },
 }
 FLEET_METHODS = ('noop', 'collect', 'list', 'noop1')
 CPUACCT_CGROUP = '/sys/fs/cgroup/cpuacct'  # cgroup v1's cpuacct hierarchy: the CPU of detached processes too
@@ -462,9 +487,10 @@ class ProcessBound:
                     continue
                 self.cgroup = path
                 return
-        sys.exit('cannot bound the processes of this run: as root, ulimit -u does not apply and no pids cgroup could '
-                 'be made (%s); run as another user, or give --max-processes 0 to run unbounded'
-                 % ', '.join(PIDS_CGROUPS))
+        sys.exit(
+            'cannot bound the processes of this run: as root, ulimit -u does not apply and no pids cgroup could '
+            'be made (%s); run as another user, or give --max-processes 0 to run unbounded' % ', '.join(PIDS_CGROUPS)
+        )
 
     def enter(self):
         """In the child, before exec: join the bound."""
@@ -545,6 +571,7 @@ def in_bounds(*bounds):
     def enter():
         for bound in bounds:
             bound.enter()
+
     return enter if bounds else None
 
 
@@ -569,15 +596,23 @@ def run_method(method, inventory, extra_vars, workdir, forks, bound=None, accoun
     playbook = write_playbooks(workdir, method, steps)
     log_path = os.path.join(workdir, '%s.log' % method)
     timing_file = os.path.join(workdir, '%s.timing.json' % method)
-    env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=write_timing_callback(workdir),
-               ANSIBLE_CALLBACKS_ENABLED='bench_timing', BENCH_TIMING_FILE=timing_file)
-    cmd = ['ansible-playbook'] + (['-vvv'] if verbose else []) + ['-i', inventory, '-f', str(forks),
-                                                                  '-e', '@' + extra_vars, playbook]
+    env = dict(
+        os.environ,
+        ANSIBLE_CALLBACK_PLUGINS=write_timing_callback(workdir),
+        ANSIBLE_CALLBACKS_ENABLED='bench_timing',
+        BENCH_TIMING_FILE=timing_file,
+    )
+    cmd = (
+        ['ansible-playbook']
+        + (['-vvv'] if verbose else [])
+        + ['-i', inventory, '-f', str(forks), '-e', '@' + extra_vars, playbook]
+    )
     total_before = account.seconds() if account else None
     cpu_before, start = children_cpu(), time.monotonic()
     with open(log_path, 'w') as log:
-        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
-                             preexec_fn=in_bounds(bound, account))
+        rc = subprocess.call(
+            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env, preexec_fn=in_bounds(bound, account)
+        )
     wall, cpu = time.monotonic() - start, children_cpu() - cpu_before
     total_cpu = None
     if total_before is not None:
@@ -588,9 +623,17 @@ def run_method(method, inventory, extra_vars, workdir, forks, bound=None, accoun
         for host, command in EXEC_LINE.findall(log.read()):
             host = exec_target(host, command)
             execs[host] = execs.get(host, 0) + 1
-    return {'method': method, 'wall': wall, 'execs': execs, 'rc': rc, 'log': log_path,
-            'launch': first_task_seconds(timing_file), 'cpu': cpu, 'tasks': task_seconds(timing_file),
-            'total_cpu': total_cpu}
+    return {
+        'method': method,
+        'wall': wall,
+        'execs': execs,
+        'rc': rc,
+        'log': log_path,
+        'launch': first_task_seconds(timing_file),
+        'cpu': cpu,
+        'tasks': task_seconds(timing_file),
+        'total_cpu': total_cpu,
+    }
 
 
 def settle_detached(account, timeout=30):
@@ -624,8 +667,10 @@ def fleet_inventory(workdir, hosts):
     with open(path, 'w') as f:
         for index in range(1, hosts + 1):
             name = 'h%0*d' % (width, index)
-            f.write('%s ansible_connection=local ansible_python_interpreter=%s ansible_async_dir=%s\n'
-                    % (name, sys.executable, os.path.join(workdir, 'async-%d' % hosts, name)))
+            f.write(
+                '%s ansible_connection=local ansible_python_interpreter=%s ansible_async_dir=%s\n'
+                % (name, sys.executable, os.path.join(workdir, 'async-%d' % hosts, name))
+            )
     return path
 
 
@@ -645,7 +690,9 @@ def start_containers(count, suite, base_port, workdir):
     hosts_dir = os.path.join(workdir, 'hosts')
     specs = ['bench%d:%s:%d' % (index + 1, suite, base_port + index) for index in range(count)]
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts', 'test_hosts.sh')
-    inventory = subprocess.check_output(['bash', script, 'start', hosts_dir] + specs, text=True).strip().splitlines()[-1]
+    inventory = (
+        subprocess.check_output(['bash', script, 'start', hosts_dir] + specs, text=True).strip().splitlines()[-1]
+    )
     return inventory, hosts_dir, script
 
 
@@ -662,10 +709,24 @@ def table(rows, bound, args):
     for row in rows:
         hosts = max(row['hosts'], 1)
         launch = '%.1f' % row['launch'] if row['launch'] is not None else '-'
-        lines.append('| %s | %d | %d | %d | %d | %.1f | %.1f | %.2f | %s | %s | %.1f | %.2f | %.0f |' % (
-            row['method'], row['hosts'], args.forks, args.items, args.concurrency, row['wall'], bound,
-            row['wall'] / bound, launch, row['execs_per_host'], row['cpu'], row['cpu'] / hosts,
-            1000 * row['cpu'] / (hosts * args.items)))
+        lines.append(
+            '| %s | %d | %d | %d | %d | %.1f | %.1f | %.2f | %s | %s | %.1f | %.2f | %.0f |'
+            % (
+                row['method'],
+                row['hosts'],
+                args.forks,
+                args.items,
+                args.concurrency,
+                row['wall'],
+                bound,
+                row['wall'] / bound,
+                launch,
+                row['execs_per_host'],
+                row['cpu'],
+                row['cpu'] / hosts,
+                1000 * row['cpu'] / (hosts * args.items),
+            )
+        )
     return '\n'.join(lines)
 
 
@@ -695,6 +756,7 @@ def fleet_table(fleet_rows, args):
     def tasks(row):
         seconds = row.get('collect_tasks') or []
         return ' + '.join('%.1f' % value for value in seconds) or '-'
+
     lines = [
         '| hosts | forks | items x s, C | bound (s) | no-op play (s) | launch+collect (s) | launch + collect tasks (s) '
         '| overhead / no-op | CPU/host no-op (s) | CPU/host collect (s) | detached CPU/host (s) | list view (s) '
@@ -702,12 +764,28 @@ def fleet_table(fleet_rows, args):
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ]
     for row in fleet_rows:
-        lines.append('| %d | %d | %d x %g, %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-            row['hosts'], args.forks, args.items, args.duration or 0, args.concurrency, row['bound'],
-            num(row, 'noop', '%.1f'), num(row, 'collect', '%.1f'), tasks(row), num(row, 'overhead', '%.2fx'),
-            num(row, 'noop_cpu_per_host', '%.2f'), num(row, 'collect_cpu_per_host', '%.2f'),
-            num(row, 'collect_detached_per_host', '%.2f'), num(row, 'list', '%.1f'), num(row, 'noop1', '%.1f'),
-            num(row, 'view', '%.2fx'), row['load']))
+        lines.append(
+            '| %d | %d | %d x %g, %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |'
+            % (
+                row['hosts'],
+                args.forks,
+                args.items,
+                args.duration or 0,
+                args.concurrency,
+                row['bound'],
+                num(row, 'noop', '%.1f'),
+                num(row, 'collect', '%.1f'),
+                tasks(row),
+                num(row, 'overhead', '%.2fx'),
+                num(row, 'noop_cpu_per_host', '%.2f'),
+                num(row, 'collect_cpu_per_host', '%.2f'),
+                num(row, 'collect_detached_per_host', '%.2f'),
+                num(row, 'list', '%.1f'),
+                num(row, 'noop1', '%.1f'),
+                num(row, 'view', '%.2fx'),
+                row['load'],
+            )
+        )
     return '\n'.join(lines)
 
 
@@ -729,19 +807,33 @@ def run_fleet(args, durations, bound, workdir):
                 row.pop('execs')
                 failed = failed or row['rc'] != 0
                 rows.append(row)
-                print('hosts=%d %-7s rc=%d wall=%.1fs tasks=%s cpu=%.1fs (%.2fs/host) detached cpu=%s load=%s '
-                      '(processes: %s; log: %s)' % (
-                          hosts, method, row['rc'], row['wall'], ' '.join('%.2f' % value for value in row['tasks']),
-                          row['cpu'], row['cpu'] / hosts,
-                          '%.1fs' % (row['total_cpu'] - row['cpu']) if row['total_cpu'] is not None else '-',
-                          load_average(), processes.describe(), row['log']), flush=True)
+                print(
+                    'hosts=%d %-7s rc=%d wall=%.1fs tasks=%s cpu=%.1fs (%.2fs/host) detached cpu=%s load=%s '
+                    '(processes: %s; log: %s)'
+                    % (
+                        hosts,
+                        method,
+                        row['rc'],
+                        row['wall'],
+                        ' '.join('%.2f' % value for value in row['tasks']),
+                        row['cpu'],
+                        row['cpu'] / hosts,
+                        '%.1fs' % (row['total_cpu'] - row['cpu']) if row['total_cpu'] is not None else '-',
+                        load_average(),
+                        processes.describe(),
+                        row['log'],
+                    ),
+                    flush=True,
+                )
         finally:
             processes.close()
             account.close()
         fleet_rows.append(fleet_row(hosts, rows, bound, load))
     print()
-    print('fleet: forks=%d items=%d x %.1fs concurrency=%d lower bound=%.1fs'
-          % (args.forks, args.items, max(durations), args.concurrency, bound))
+    print(
+        'fleet: forks=%d items=%d x %.1fs concurrency=%d lower bound=%.1fs'
+        % (args.forks, args.items, max(durations), args.concurrency, bound)
+    )
     print(fleet_table(fleet_rows, args))
     if args.json:
         with open(args.json, 'w') as f:
@@ -754,28 +846,50 @@ def launch_table(row, durations, concurrency, bound):
     items = len(durations)
     noop, launch_one, _collect_one, launch_all, collect_all = row['tasks']
     per_item = (launch_all - launch_one) / max(1, items - 1)
-    return '\n'.join([
-        '| items | C | no-op task (s) | launch of 1 (s) | launch of %d (s) | per item (ms) | per item / no-op task '
-        '| all results (s) | lower bound (s) |' % items,
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-        '| %d | %d | %.2f | %.2f | %.2f | %.2f | %.4f | %.1f | %.1f |' % (
-            items, concurrency, noop, launch_one, launch_all, 1000 * per_item, per_item / noop,
-            launch_all + collect_all, bound),
-    ])
+    return '\n'.join(
+        [
+            '| items | C | no-op task (s) | launch of 1 (s) | launch of %d (s) | per item (ms) | per item / no-op task '
+            '| all results (s) | lower bound (s) |' % items,
+            '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+            '| %d | %d | %.2f | %.2f | %.2f | %.2f | %.4f | %.1f | %.1f |'
+            % (
+                items,
+                concurrency,
+                noop,
+                launch_one,
+                launch_all,
+                1000 * per_item,
+                per_item / noop,
+                launch_all + collect_all,
+                bound,
+            ),
+        ]
+    )
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--scenario', choices=sorted(SCENARIOS),
-                        help='preset of the options below (given options still win): %s' % ', '.join(
-                            '%s = %s' % (name, spec) for name, spec in sorted(SCENARIOS.items())))
+    parser.add_argument(
+        '--scenario',
+        choices=sorted(SCENARIOS),
+        help='preset of the options below (given options still win): %s'
+        % ', '.join('%s = %s' % (name, spec) for name, spec in sorted(SCENARIOS.items())),
+    )
     parser.add_argument('--items', type=int, default=100)
-    parser.add_argument('--steps', type=int, default=1,
-                        help='steps per item (chains: the steps_* methods); each step sleeps a duration of its own')
+    parser.add_argument(
+        '--steps',
+        type=int,
+        default=1,
+        help='steps per item (chains: the steps_* methods); each step sleeps a duration of its own',
+    )
     parser.add_argument('--concurrency', type=int, default=4)
     parser.add_argument('--inventory', help='inventory of the test hosts (default: localhost, local connection)')
-    parser.add_argument('--containers', type=int, default=0,
-                        help='start this many container SSH hosts for the run (needs root, podman, debootstrap)')
+    parser.add_argument(
+        '--containers',
+        type=int,
+        default=0,
+        help='start this many container SSH hosts for the run (needs root, podman, debootstrap)',
+    )
     parser.add_argument('--suite', default='bookworm', help='Debian suite of the container hosts')
     parser.add_argument('--base-port', type=int, default=22201, help='sshd port of the first container host')
     parser.add_argument('--methods', default='recipe,until,batch')
@@ -784,12 +898,17 @@ def parse_args(argv):
     parser.add_argument('--max-duration', type=float, default=2.0)
     parser.add_argument('--duration', type=float, help='every item sleeps this long (instead of seeded durations)')
     parser.add_argument('--forks', type=int, default=10)
-    parser.add_argument('--hosts', default='8',
-                        help='fleet scenario: comma-separated host counts, one run each (e.g. 8,64,256)')
+    parser.add_argument(
+        '--hosts', default='8', help='fleet scenario: comma-separated host counts, one run each (e.g. 8,64,256)'
+    )
     parser.add_argument('--json', help='also write the measurements to this file')
-    parser.add_argument('--max-processes', type=int, default=0,
-                        help='bound the run to this many processes (pids cgroup as root, else RLIMIT_NPROC); 0: none '
-                             '(fleet: derived from the hosts, concurrency and forks)')
+    parser.add_argument(
+        '--max-processes',
+        type=int,
+        default=0,
+        help='bound the run to this many processes (pids cgroup as root, else RLIMIT_NPROC); 0: none '
+        '(fleet: derived from the hosts, concurrency and forks)',
+    )
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.scenario:
@@ -808,7 +927,7 @@ def main(argv=None):
         durations = [args.duration] * count
     else:
         durations = durations_for(count, args.seed, args.min_duration, args.max_duration)
-    chains = [durations[index:index + args.steps] for index in range(0, count, max(1, args.steps))]
+    chains = [durations[index : index + args.steps] for index in range(0, count, max(1, args.steps))]
     if args.steps > 1:  # an item runs its chain: its duration is the sum of its steps'
         durations = [round(sum(chain), 1) for chain in chains]
     args.chains = chains
@@ -841,9 +960,21 @@ def run_all(args, durations, bound, workdir, inventory):
             row['execs_per_host'] = str(counts[0]) if counts[0] == counts[-1] else '%d-%d' % (counts[0], counts[-1])
             rows.append(row)
             tasks = ' tasks=%s' % ' '.join('%.2f' % seconds for seconds in row['tasks']) if method == 'launch' else ''
-            print('%-7s rc=%d wall=%.1fs first task=%ss execs/host=%s cpu=%.1fs%s (processes: %s; log: %s)' % (
-                method, row['rc'], row['wall'], '%.1f' % row['launch'] if row['launch'] is not None else '-',
-                row['execs_per_host'], row['cpu'], tasks, processes.describe(), row['log']), flush=True)
+            print(
+                '%-7s rc=%d wall=%.1fs first task=%ss execs/host=%s cpu=%.1fs%s (processes: %s; log: %s)'
+                % (
+                    method,
+                    row['rc'],
+                    row['wall'],
+                    '%.1f' % row['launch'] if row['launch'] is not None else '-',
+                    row['execs_per_host'],
+                    row['cpu'],
+                    tasks,
+                    processes.describe(),
+                    row['log'],
+                ),
+                flush=True,
+            )
     finally:
         processes.close()
     print()
@@ -853,9 +984,20 @@ def run_all(args, durations, bound, workdir, inventory):
             print(launch_table(rows[0], durations, args.concurrency, bound))
     else:
         what = 'items' if args.steps <= 1 else 'chains of %d steps' % args.steps
-        print('items=%d concurrency=%d forks=%d %s %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
-              % (args.items, args.concurrency, args.forks, what, min(durations), max(durations), sum(durations),
-                 max(durations), bound))
+        print(
+            'items=%d concurrency=%d forks=%d %s %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
+            % (
+                args.items,
+                args.concurrency,
+                args.forks,
+                what,
+                min(durations),
+                max(durations),
+                sum(durations),
+                max(durations),
+                bound,
+            )
+        )
         print(table(rows, bound, args))
     if args.json:
         with open(args.json, 'w') as f:

@@ -35,8 +35,10 @@ def vmhwm_kb(pid: int) -> int:
 
 
 # a module's JSON result holding stdout (size bytes in lines of 80) and stdout_lines, as ansible.builtin.command's does
-JSON_RESULT = ('import json, sys; out = "\\n".join(["x" * 79] * (%d // 80)); '
-               'sys.stdout.write(json.dumps({"changed": True, "rc": 0, "stdout": out, "stdout_lines": out.splitlines()}))')
+JSON_RESULT = (
+    'import json, sys; out = "\\n".join(["x" * 79] * (%d // 80)); '
+    'sys.stdout.write(json.dumps({"changed": True, "rc": 0, "stdout": out, "stdout_lines": out.splitlines()}))'
+)
 
 
 def measure(style: str, size: int, output_limit: int, json_result: bool = False) -> dict:
@@ -48,8 +50,16 @@ def measure(style: str, size: int, output_limit: int, json_result: bool = False)
         argv = ['sh', '-c', 'yes 0123456789abcdefghijklmnopqrstu | head -c %d' % size] if size else ['true']
         if json_result:
             argv = [sys.executable, '-c', JSON_RESULT % size]
-        spec = {'jid': jid, 'module': 'bench', 'argv': argv, 'result_style': style, 'cmd': argv, 'time_limit': 0,
-                'grace': 0.2, 'output_limit': output_limit}
+        spec = {
+            'jid': jid,
+            'module': 'bench',
+            'argv': argv,
+            'result_style': style,
+            'cmd': argv,
+            'time_limit': 0,
+            'grace': 0.2,
+            'output_limit': output_limit,
+        }
         pid = os.fork()
         if pid == 0:
             run_supervisor(store, spec)  # exits
@@ -69,21 +79,27 @@ def measure(style: str, size: int, output_limit: int, json_result: bool = False)
         sampler.join()
         record = store.read(jid) or {}
         out_file = record.get('stdout_file')
-        return {'style': style + (' (JSON result)' if json_result else ''), 'output_bytes': size,
-                'supervisor_maxrss_mb': round(usage.ru_maxrss / 1024, 1),
-                'vmhwm_sampled_mb': round(sampled[0] / 1024, 1),
-                'record_bytes': os.path.getsize(store.record_path(jid)) if store.exists(jid) else None,
-                'output_truncated': record.get('output_truncated'),
-                'stdout_file_bytes': os.path.getsize(out_file) if out_file and os.path.exists(out_file) else None,
-                'state': (record.get('asyncops_job') or {}).get('state')}
+        return {
+            'style': style + (' (JSON result)' if json_result else ''),
+            'output_bytes': size,
+            'supervisor_maxrss_mb': round(usage.ru_maxrss / 1024, 1),
+            'vmhwm_sampled_mb': round(sampled[0] / 1024, 1),
+            'record_bytes': os.path.getsize(store.record_path(jid)) if store.exists(jid) else None,
+            'output_truncated': record.get('output_truncated'),
+            'stdout_file_bytes': os.path.getsize(out_file) if out_file and os.path.exists(out_file) else None,
+            'state': (record.get('asyncops_job') or {}).get('state'),
+        }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--mb', type=float, default=150, help='MB (10^6 bytes) the job prints')
     parser.add_argument('--output-limit', type=int, default=4 * 1024 * 1024)
-    parser.add_argument('--json-result', action='store_true',
-                        help='the module prints a JSON result with stdout and stdout_lines of --mb MB (not raw output)')
+    parser.add_argument(
+        '--json-result',
+        action='store_true',
+        help='the module prints a JSON result with stdout and stdout_lines of --mb MB (not raw output)',
+    )
     args = parser.parse_args()
     size = int(args.mb * 1000 * 1000)
     if args.json_result:

@@ -104,6 +104,9 @@ main() {
         echo "note: $CACHE/nox is in use by another run; using $ENVDIR"
     fi
 
+    # antsibull-nox's lint links the work tree into <env>/tmp/collection-root once: a link left by a run in
+    # another checkout would make it check that one (or fail, once that checkout is gone)
+    rm -rf "$ENVDIR"/*/tmp/collection-root
     for series in $MATRIX; do
         session "ansible-test-sanity-$series"
         session "ansible-test-units-$series"

@@ -29,10 +29,12 @@ display = Display()
 
 PER_ITEM = ('args', 'steps', 'always')  # options templated once per item, with the item in scope
 
-FORKS_HINT = ('async_batch with wait=true holds one fork per host for the whole batch, and this play has more hosts '
-              'than forks: hosts run in waves of `forks`. Start the batch with wait=false, then collect it in a second '
-              'task with asyncops.jobs.async_status (jid: the batch\'s ansible_job_id, mode: wait), which returns the '
-              'same results (see the batching guide)')
+FORKS_HINT = (
+    'async_batch with wait=true holds one fork per host for the whole batch, and this play has more hosts '
+    'than forks: hosts run in waves of `forks`. Start the batch with wait=false, then collect it in a second '
+    'task with asyncops.jobs.async_status (jid: the batch\'s ansible_job_id, mode: wait), which returns the '
+    'same results (see the batching guide)'
+)
 
 
 class ActionModule(JobActionBase):
@@ -52,8 +54,19 @@ class ActionModule(JobActionBase):
         del tmp
         task_vars = task_vars or {}
         check_items(self._task.args.get('items'))
-        params = self.validated_params(('concurrency', 'timeout', 'delay', 'retries', 'grace', 'output_limit',
-                                        'item_retries', 'item_retry_delay', 'retain'))
+        params = self.validated_params(
+            (
+                'concurrency',
+                'timeout',
+                'delay',
+                'retries',
+                'grace',
+                'output_limit',
+                'item_retries',
+                'item_retry_delay',
+                'retain',
+            )
+        )
         check_values(params)
         items = params['items']
         problems = protocol.halt_problems(params, len(items or []))
@@ -67,35 +80,58 @@ class ActionModule(JobActionBase):
         if params['steps'] is not None:
             job_list, work = self.chain_jobs(params, items, task_vars)
         else:
-            job_list = [self.build_job(params['module'], self.render_args(params, index, item, task_vars), task_vars)
-                        for index, item in enumerate(items)]
+            job_list = [
+                self.build_job(params['module'], self.render_args(params, index, item, task_vars), task_vars)
+                for index, item in enumerate(items)
+            ]
             work = {'module': job_list[0]['module'], 'args': digest(params['args']), 'items': digest(items)}
         delivery = task_results.delivery_info(items, params, bool(self._task.no_log))
         started_at = time.time()
-        launched = self.launch(job_list, params['timeout'], task_vars, grace=params['grace'],
-                               concurrency=params['concurrency'], fail_fast=params['fail_fast'],
-                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
-                               retain=params['retain'], item_retries=params['item_retries'],
-                               item_retry_delay=params['item_retry_delay'], max_failures=params['max_failures'],
-                               on_halt=params['on_halt'], collect=delivery, work=work)
+        launched = self.launch(
+            job_list,
+            params['timeout'],
+            task_vars,
+            grace=params['grace'],
+            concurrency=params['concurrency'],
+            fail_fast=params['fail_fast'],
+            output_limit=params['output_limit'],
+            leftovers=params['leftovers'],
+            key=params['key'],
+            retain=params['retain'],
+            item_retries=params['item_retries'],
+            item_retry_delay=params['item_retry_delay'],
+            max_failures=params['max_failures'],
+            on_halt=params['on_halt'],
+            collect=delivery,
+            work=work,
+        )
         # the items run from the launch on, however long it took to start them all: the give-up deadline counts
         # from here (from before the launch, a slow launch of many items outlived it while every item ran healthy)
         launched_at = time.time()
         item_jids = [job['ansible_job_id'] for job in launched['jobs']]
         if len(item_jids) != len(items):
             key = 'the key (censored, no_log)' if self._task.no_log else 'key %r' % (params['key'],)
-            raise AnsibleActionFail('%s names batch %s, which has %d item(s), not %d: use another key, or clean that '
-                                    'batch up first' % (key, launched['ansible_job_id'], len(item_jids), len(items)))
+            raise AnsibleActionFail(
+                '%s names batch %s, which has %d item(s), not %d: use another key, or clean that '
+                'batch up first' % (key, launched['ansible_job_id'], len(item_jids), len(items))
+            )
         attached = {'attached': True} if launched.get('attached') else {}
         if not params['wait']:
-            result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
-                          ansible_job_id=launched['ansible_job_id'], results_file=launched['results_file'],
-                          jobs=launched['jobs'], **attached)
+            result.update(
+                changed=not attached,
+                started=True,
+                finished=bool(launched.get('finished')),
+                ansible_job_id=launched['ansible_job_id'],
+                results_file=launched['results_file'],
+                jobs=launched['jobs'],
+                **attached,
+            )
             return self.with_retained(result)
         host = task_vars.get('inventory_hostname', '?')
         with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
-            batch, records = self.poll_rounds(params, launched['ansible_job_id'], item_jids, task_vars, host, started_at,
-                                              launched_at)
+            batch, records = self.poll_rounds(
+                params, launched['ansible_job_id'], item_jids, task_vars, host, started_at, launched_at
+            )
         if not params['keep']:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
         if protocol.record_no_log(batch):  # attached by key to a batch started under no_log: the record carries it
@@ -103,16 +139,20 @@ class ActionModule(JobActionBase):
         result.update(task_results.batch_result(batch, records, delivery), **attached)
         return self.with_retained(result)
 
-    def render_args(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    def render_args(
+        self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any]
+    ) -> dict[str, t.Any]:
         """The module args for one item: the task's variables plus the loop and index variables."""
         rendered = self.render(params, index, item, task_vars, params['args'], 'args')
         if not isinstance(rendered, dict):
-            raise AnsibleActionFail('args must be a dictionary of module arguments, got %s for item %d'
-                                    % (type(rendered).__name__, index))
+            raise AnsibleActionFail(
+                'args must be a dictionary of module arguments, got %s for item %d' % (type(rendered).__name__, index)
+            )
         return rendered
 
-    def render(self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any], value: t.Any,
-               what: str) -> t.Any:
+    def render(
+        self, params: dict[str, t.Any], index: int, item: t.Any, task_vars: dict[str, t.Any], value: t.Any, what: str
+    ) -> t.Any:
         """value (the option `what`) templated for one item: with the task's variables plus the loop and index
         variables."""
         variables = dict(task_vars)
@@ -124,11 +164,14 @@ class ActionModule(JobActionBase):
         except AnsibleUndefinedVariable as exc:
             if self._task.no_log:  # the item, and the message naming what in the args is undefined, are the task's
                 raise AnsibleActionFail('%s of item %d (censored, no_log) use an undefined variable' % (what, index))
-            raise AnsibleActionFail('%s of item %d (%s=%r) use an undefined variable: %s'
-                                    % (what, index, params['loop_var'], item, exc.message))
+            raise AnsibleActionFail(
+                '%s of item %d (%s=%r) use an undefined variable: %s'
+                % (what, index, params['loop_var'], item, exc.message)
+            )
 
-    def chain_jobs(self, params: dict[str, t.Any], items: list[t.Any],
-                   task_vars: dict[str, t.Any]) -> tuple[list[Result], Result]:
+    def chain_jobs(
+        self, params: dict[str, t.Any], items: list[t.Any], task_vars: dict[str, t.Any]
+    ) -> tuple[list[Result], Result]:
         """Each item's chain (its steps and always steps templated for the item, each step built as async_run builds
         one), and the work a key compares. Sets params['always_bound']: how long the always steps of an item may
         run after its time limit, at most."""
@@ -137,22 +180,35 @@ class ActionModule(JobActionBase):
         label = ''
         for index, item in enumerate(items):
             where = 'item %d' % index
-            steps = self.validated_steps(self.render(params, index, item, task_vars, params['steps'], 'steps'),
-                                         'steps', where)
+            steps = self.validated_steps(
+                self.render(params, index, item, task_vars, params['steps'], 'steps'), 'steps', where
+            )
             if not steps:
                 raise AnsibleActionFail('steps of item %d is empty: give at least one step' % index)
-            always = self.validated_steps(self.render(params, index, item, task_vars, params['always'] or [], 'always'),
-                                          'always', where)
+            always = self.validated_steps(
+                self.render(params, index, item, task_vars, params['always'] or [], 'always'), 'always', where
+            )
             bound = max(bound, protocol.always_bound(always, params['grace']))
             label = label or jobs.chain_label(steps, always)
             job_list.append(self.build_chain(steps, always, task_vars))
         params['always_bound'] = bound
-        work = {'module': label, 'args': digest({'steps': params['steps'], 'always': params['always']}),
-                'items': digest(items)}
+        work = {
+            'module': label,
+            'args': digest({'steps': params['steps'], 'always': params['always']}),
+            'items': digest(items),
+        }
         return job_list, work
 
-    def poll_rounds(self, params: dict[str, t.Any], batch_jid: str, item_jids: list[str], task_vars: dict[str, t.Any],
-                    host: str, started_at: float, launched_at: float) -> tuple[Result, list[Result]]:
+    def poll_rounds(
+        self,
+        params: dict[str, t.Any],
+        batch_jid: str,
+        item_jids: list[str],
+        task_vars: dict[str, t.Any],
+        host: str,
+        started_at: float,
+        launched_at: float,
+    ) -> tuple[Result, list[Result]]:
         """Status rounds until every item finished; returns the batch's record and the items' records.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
@@ -168,8 +224,9 @@ class ActionModule(JobActionBase):
         moved = (len(item_jids), 0)  # (pending, done) when the scheduler last moved: at the launch, all pending
         rounds = 0
         while True:
-            reply = self.status_round(task_vars, jids, params['delay'], mode='wait', timeout=params['delay'],
-                                      brief=True, tail=0)
+            reply = self.status_round(
+                task_vars, jids, params['delay'], mode='wait', timeout=params['delay'], brief=True, tail=0
+            )
             self.check_round(reply, 'batch', batch_jid)
             if reply['finished']:
                 return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
@@ -180,26 +237,39 @@ class ActionModule(JobActionBase):
                 moved = (to_start, counts['done'])
                 deadline = max(deadline, wait_deadline(params, to_start, time.time(), started=True) or deadline)
             elapsed = time.time() - started_at
-            self.report_progress({'ansible_job_id': batch_jid, 'started': True, 'finished': False,
-                                  'elapsed': round(elapsed, 3), 'asyncops_progress': counts},
-                                 task_results.progress_line(host, counts, elapsed))
+            self.report_progress(
+                {
+                    'ansible_job_id': batch_jid,
+                    'started': True,
+                    'finished': False,
+                    'elapsed': round(elapsed, 3),
+                    'asyncops_progress': counts,
+                },
+                task_results.progress_line(host, counts, elapsed),
+            )
             if params['retries'] is not None and rounds >= params['retries']:
-                raise AnsibleActionFail('the batch %s still runs after %d status rounds (retries x delay = %gs); it '
-                                        'goes on on the target: follow it with asyncops.jobs.async_status jid=%s, or raise '
-                                        'retries' % (batch_jid, rounds, rounds * params['delay'], batch_jid))
+                raise AnsibleActionFail(
+                    'the batch %s still runs after %d status rounds (retries x delay = %gs); it '
+                    'goes on on the target: follow it with asyncops.jobs.async_status jid=%s, or raise '
+                    'retries' % (batch_jid, rounds, rounds * params['delay'], batch_jid)
+                )
             if deadline is not None and time.time() > deadline:
-                raise AnsibleActionFail('the batch %s still runs %ds after its launch, longer than its items could run '
-                                        'under their time limit; its scheduler is not enforcing it (check the target)'
-                                        % (batch_jid, time.time() - launched_at))
+                raise AnsibleActionFail(
+                    'the batch %s still runs %ds after its launch, longer than its items could run '
+                    'under their time limit; its scheduler is not enforcing it (check the target)'
+                    % (batch_jid, time.time() - launched_at)
+                )
 
 
 def check_items(items: t.Any) -> None:
     """Refuse items that are not a list, as `loop` does, before the option's type would turn them into one (a
     string split at its commas, a number into one string item). The value itself is not named: it may be no_log."""
     if items is not None and not isinstance(items, list):
-        raise AnsibleActionFail("items must be a list, not %r: a string is never split into items (as `loop` refuses "
-                                "one too). Give a YAML list (items: [a, b, c]) or a template that makes one, e.g. "
-                                "items: \"{{ my_string | split(',') }}\"" % native_type_name(items))
+        raise AnsibleActionFail(
+            "items must be a list, not %r: a string is never split into items (as `loop` refuses "
+            "one too). Give a YAML list (items: [a, b, c]) or a template that makes one, e.g. "
+            "items: \"{{ my_string | split(',') }}\"" % native_type_name(items)
+        )
 
 
 def check_values(params: dict[str, t.Any]) -> None:
@@ -214,8 +284,16 @@ def wait_deadline(params: t.Mapping[str, t.Any], pending: int, since: float, sta
     time_limit = params['timeout']
     if time_limit:
         time_limit += params.get('always_bound') or 0
-    return protocol.give_up_deadline(since, time_limit, params['grace'], pending, params['concurrency'], started,
-                                     params['item_retries'], params['item_retry_delay'])
+    return protocol.give_up_deadline(
+        since,
+        time_limit,
+        params['grace'],
+        pending,
+        params['concurrency'],
+        started,
+        params['item_retries'],
+        params['item_retry_delay'],
+    )
 
 
 def more_hosts_than_forks(task_vars: t.Mapping[str, t.Any]) -> bool:

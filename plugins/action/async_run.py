@@ -34,17 +34,31 @@ class ActionModule(JobActionBase):
         else:
             job = self.build_job(params['module'], params['args'], task_vars)
             work = {'module': job['module'], 'args': digest(params['args'])}
-        launched = self.launch([job], params['timeout'], task_vars, grace=params['grace'],
-                               output_limit=params['output_limit'], leftovers=params['leftovers'], key=params['key'],
-                               retain=params['retain'],
-                               collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)}, work=work)
+        launched = self.launch(
+            [job],
+            params['timeout'],
+            task_vars,
+            grace=params['grace'],
+            output_limit=params['output_limit'],
+            leftovers=params['leftovers'],
+            key=params['key'],
+            retain=params['retain'],
+            collect={'cleanup': params['cleanup'], 'no_log': bool(self._task.no_log)},
+            work=work,
+        )
         # the job runs from the launch on, however long the launch took: the give-up deadline counts from here
         launched_at = time.time()
         jid = launched['ansible_job_id']
         attached = {'attached': True} if launched.get('attached') else {}
         if params['poll'] == 0:
-            result.update(changed=not attached, started=True, finished=bool(launched.get('finished')),
-                          ansible_job_id=jid, results_file=launched['results_file'], **attached)
+            result.update(
+                changed=not attached,
+                started=True,
+                finished=bool(launched.get('finished')),
+                ansible_job_id=jid,
+                results_file=launched['results_file'],
+                **attached,
+            )
             return self.with_retained(result)
         final = self.poll(jid, params, task_vars, launched_at)
         if params['cleanup']:

@@ -42,7 +42,11 @@ class ActionModule(JobActionBase):
         """What the launch left to return this job's result with, when the reply is about one finished job or batch
         of async_run / async_batch, asked for in a mode that delivers it."""
         args = self._task.args
-        if not isinstance(args.get('jid'), str) or args.get('mode') not in protocol.DELIVERING_MODES or args.get('cleanup'):
+        if (
+            not isinstance(args.get('jid'), str)
+            or args.get('mode') not in protocol.DELIVERING_MODES
+            or args.get('cleanup')
+        ):
             return None
         delivery = protocol.delivery_info(reply)
         if not reply.get('finished') or delivery is None:

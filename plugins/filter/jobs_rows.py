@@ -65,12 +65,32 @@ _value:
   elements: dict
 """
 
-KEPT = ('key', 'module', 'kind', 'items', 'state', 'finished', 'failed', 'age', 'elapsed', 'started_at', 'task', 'user',
-        'controller', 'no_log', 'last_line')
+KEPT = (
+    'key',
+    'module',
+    'kind',
+    'items',
+    'state',
+    'finished',
+    'failed',
+    'age',
+    'elapsed',
+    'started_at',
+    'task',
+    'user',
+    'controller',
+    'no_log',
+    'last_line',
+)
 
 
-def jobs_rows(hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Any], listed: str = 'asyncops_jobs_listed',
-              killed: str | None = None, cleaned: str | None = None) -> list[dict[str, t.Any]]:
+def jobs_rows(
+    hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Any],
+    listed: str = 'asyncops_jobs_listed',
+    killed: str | None = None,
+    cleaned: str | None = None,
+) -> list[dict[str, t.Any]]:
     """One row per job of each host (items of a batch counted in their batch's row), or one row for a host that could
     not say (unreachable, or its listing failed)."""
     rows: list[dict[str, t.Any]] = []
@@ -80,12 +100,26 @@ def jobs_rows(hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Any], listed: s
         if not isinstance(listing, t.Mapping):
             continue  # not selected by this run
         if listing.get('unreachable'):
-            rows.append({'host': host, 'jid': None, 'key': None, 'state': 'unreachable',
-                         'msg': str(listing.get('msg') or 'unreachable')})
+            rows.append(
+                {
+                    'host': host,
+                    'jid': None,
+                    'key': None,
+                    'state': 'unreachable',
+                    'msg': str(listing.get('msg') or 'unreachable'),
+                }
+            )
             continue
         if listing.get('failed') or not isinstance(listing.get('jobs'), list):
-            rows.append({'host': host, 'jid': None, 'key': None, 'state': 'error',
-                         'msg': str(listing.get('msg') or 'the jobs could not be listed')})
+            rows.append(
+                {
+                    'host': host,
+                    'jid': None,
+                    'key': None,
+                    'state': 'error',
+                    'msg': str(listing.get('msg') or 'the jobs could not be listed'),
+                }
+            )
             continue
         stopped = jids_of(variables.get(killed) if killed else None, 'killed')
         removed = jids_of(variables.get(cleaned) if cleaned else None, 'erased')
@@ -108,8 +142,11 @@ def jids_of(registered: t.Any, done: str) -> set[str]:
     if not isinstance(registered, t.Mapping) or registered.get('skipped') or registered.get('failed'):
         return set()
     answers = registered.get('jobs') if isinstance(registered.get('jobs'), list) else [registered]
-    return {str(answer.get('ansible_job_id')) for answer in answers
-            if isinstance(answer, t.Mapping) and answer.get(done) and (done != 'killed' or answer.get('changed'))}
+    return {
+        str(answer.get('ansible_job_id'))
+        for answer in answers
+        if isinstance(answer, t.Mapping) and answer.get(done) and (done != 'killed' or answer.get('changed'))
+    }
 
 
 class FilterModule:

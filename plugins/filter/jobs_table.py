@@ -71,19 +71,30 @@ def last_line(row: t.Mapping[str, t.Any], width: int) -> str:
         return '(censored, no_log)'
     line = row.get('last_line') or (row.get('msg') if row.get('state') in ('unreachable', 'error') else '')
     line = ' '.join(str(line or '').split())
-    return line if len(line) <= width else line[:width - 3] + '...'
+    return line if len(line) <= width else line[: width - 3] + '...'
 
 
 def jobs_table(rows: t.Sequence[t.Mapping[str, t.Any]], width: int = 60) -> str:
     """The rows as an aligned text table."""
     if not rows:
         return 'no jobs'
-    cells = [COLUMNS] + [(str(row.get('host', '?')), str(row.get('jid') or '-'), str(row.get('key') or '-'), what(row),
-                          str(row.get('state') or '-'), seconds(row.get('age')), seconds(row.get('elapsed')),
-                          last_line(row, width)) for row in rows]
+    cells = [COLUMNS] + [
+        (
+            str(row.get('host', '?')),
+            str(row.get('jid') or '-'),
+            str(row.get('key') or '-'),
+            what(row),
+            str(row.get('state') or '-'),
+            seconds(row.get('age')),
+            seconds(row.get('elapsed')),
+            last_line(row, width),
+        )
+        for row in rows
+    ]
     widths = [max(len(line[column]) for line in cells) for column in range(len(COLUMNS) - 1)]
-    return '\n'.join('  '.join(cell.ljust(widths[index]) for index, cell in enumerate(line[:-1])) + '  ' + line[-1]
-                     for line in cells).rstrip()
+    return '\n'.join(
+        '  '.join(cell.ljust(widths[index]) for index, cell in enumerate(line[:-1])) + '  ' + line[-1] for line in cells
+    ).rstrip()
 
 
 class FilterModule:

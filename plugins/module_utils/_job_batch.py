@@ -46,7 +46,14 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_chain import run_job
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    HALT_FILE, KILL_REQUEST_FILE, TOKEN_FILE, JobStore, JobStoreError, dump_record, remove_task_tmp_dir)
+    HALT_FILE,
+    KILL_REQUEST_FILE,
+    TOKEN_FILE,
+    JobStore,
+    JobStoreError,
+    dump_record,
+    remove_task_tmp_dir,
+)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import BatchRecord, JobMeta, JobSpec
@@ -67,9 +74,15 @@ class BatchScheduler:
         self.item_retry_delay = float(options.get('item_retry_delay', protocol.DEFAULTS['item_retry_delay']))
         self.on_halt = options.get('on_halt') or protocol.DEFAULTS['on_halt']
         # failed items that halt the batch (fail_fast: the first); None: it never halts
-        self.halt_after: int | None = 1 if self.fail_fast else (
-            protocol.halt_after(options['max_failures'], len(specs)) if options.get('max_failures') is not None
-            else None)
+        self.halt_after: int | None = (
+            1
+            if self.fail_fast
+            else (
+                protocol.halt_after(options['max_failures'], len(specs))
+                if options.get('max_failures') is not None
+                else None
+            )
+        )
         self.halted = ''  # why no item starts any more
         self.pending = list(range(len(specs)))
         self.running: dict[int, int] = {}  # supervisor pid -> item index, while the item's job process may run
@@ -86,13 +99,21 @@ class BatchScheduler:
         self.started_at = time.time()
         ident = proc.identity(os.getpid())
         self.meta = dict(options)
-        self.meta.update({
-            'version': protocol.RECORD_VERSION, 'kind': protocol.BATCH,
-            'module': specs[0].get('module') if specs else None,
-            'supervisor_pid': ident['pid'], 'supervisor_start_ticks': ident['start_ticks'],
-            'boot_id': ident['boot_id'], 'started_at': self.started_at, 'concurrency': self.concurrency,
-            'fail_fast': self.fail_fast, 'items': len(specs), 'state': protocol.RUNNING,
-        })
+        self.meta.update(
+            {
+                'version': protocol.RECORD_VERSION,
+                'kind': protocol.BATCH,
+                'module': specs[0].get('module') if specs else None,
+                'supervisor_pid': ident['pid'],
+                'supervisor_start_ticks': ident['start_ticks'],
+                'boot_id': ident['boot_id'],
+                'started_at': self.started_at,
+                'concurrency': self.concurrency,
+                'fail_fast': self.fail_fast,
+                'items': len(specs),
+                'state': protocol.RUNNING,
+            }
+        )
         if self.halt_after is not None:
             self.meta['halt_after'] = self.halt_after
         # no_log, which every item's record carries too, so that every later reader of an item censors it
@@ -129,10 +150,16 @@ class BatchScheduler:
         still written whole and renamed into place, so a reader never sees a partial one."""
         for index in indices:
             spec = self.specs[index]
-            meta = self.item_meta(state=protocol.PENDING, index=index, module=spec.get('module'),
-                                  time_limit=spec.get('time_limit'), grace=spec.get('grace', protocol.DEFAULTS['grace']))
-            self.store.write(spec['jid'], protocol.new_record(spec['jid'], self.store.record_path(spec['jid']), meta),
-                             durable=False)
+            meta = self.item_meta(
+                state=protocol.PENDING,
+                index=index,
+                module=spec.get('module'),
+                time_limit=spec.get('time_limit'),
+                grace=spec.get('grace', protocol.DEFAULTS['grace']),
+            )
+            self.store.write(
+                spec['jid'], protocol.new_record(spec['jid'], self.store.record_path(spec['jid']), meta), durable=False
+            )
         self.store.sync()
 
     def start(self) -> BatchRecord:
@@ -187,8 +214,9 @@ class BatchScheduler:
             meta['ended_at'] = now
             meta['elapsed'] = round(now - self.started_at, 3)
             fields.update(failed=self.failed_seen, changed=True)
-        return t.cast('BatchRecord', protocol.new_record(self.jid, self.store.record_path(self.jid), meta, finished,
-                                                         fields))
+        return t.cast(
+            'BatchRecord', protocol.new_record(self.jid, self.store.record_path(self.jid), meta, finished, fields)
+        )
 
     # -- scheduling --------------------------------------------------------------------
     def fill_window(self) -> None:
@@ -214,11 +242,13 @@ class BatchScheduler:
         attempt = self.attempts.get(index, 0) + 1
         spec = t.cast('JobSpec', dict(self.specs[index], attempt=attempt))
         if self.previous.get(index):
-            spec['previous_attempts'] = self.previous[index][-protocol.MAX_PREVIOUS_ATTEMPTS:]
+            spec['previous_attempts'] = self.previous[index][-protocol.MAX_PREVIOUS_ATTEMPTS :]
         if attempt <= self.item_retries:
-            spec['retry'] = {'left': self.item_retries - attempt + 1,
-                             'delay': protocol.retry_delay(self.item_retry_delay, attempt),
-                             'scheduler': protocol.supervisor_identity(self.meta)}
+            spec['retry'] = {
+                'left': self.item_retries - attempt + 1,
+                'delay': protocol.retry_delay(self.item_retry_delay, attempt),
+                'scheduler': protocol.supervisor_identity(self.meta),
+            }
         return spec
 
     def no_process_for(self, index: int, exc: OSError) -> bool:
@@ -229,8 +259,10 @@ class BatchScheduler:
             self.pending.insert(0, index)
             self.fork_failed = True
             return False
-        reason = ('could not start its supervisor process (%s); the process limit (ulimit -u, pids cgroup) or memory '
-                  'is exhausted: lower concurrency or raise the limit' % exc)
+        reason = (
+            'could not start its supervisor process (%s); the process limit (ulimit -u, pids cgroup) or memory '
+            'is exhausted: lower concurrency or raise the limit' % exc
+        )
         if self.attempts.get(index):  # a retry: ends with its last attempt's result
             self.finalize_waiting(index, None, 'not started again: %s' % reason)
         else:
@@ -241,8 +273,11 @@ class BatchScheduler:
         """Pending and retrying items with a kill request are recorded killed and never start (again); True if there
         were any."""
         self.kill_requests_waiting = False
-        killed = [index for index in self.pending + sorted(self.waiting)
-                  if self.store.has_side_file(self.specs[index]['jid'], KILL_REQUEST_FILE)]
+        killed = [
+            index
+            for index in self.pending + sorted(self.waiting)
+            if self.store.has_side_file(self.specs[index]['jid'], KILL_REQUEST_FILE)
+        ]
         for index in killed:
             if index in self.pending:
                 self.pending.remove(index)
@@ -253,11 +288,17 @@ class BatchScheduler:
     def record_killed_on_request(self, index: int) -> None:
         """An item killed (async_status mode=kill on it) before it started, or while it waited to start again."""
         if self.attempts.get(index):
-            self.finalize_waiting(index, protocol.KILLED, 'killed while waiting to be started again '
-                                                          '(asyncops.jobs.async_status mode=kill on this item)')
+            self.finalize_waiting(
+                index,
+                protocol.KILLED,
+                'killed while waiting to be started again (asyncops.jobs.async_status mode=kill on this item)',
+            )
         else:
-            self.record_not_started(index, protocol.KILLED, 'killed before it started (asyncops.jobs.async_status '
-                                                             'mode=kill on this item)')
+            self.record_not_started(
+                index,
+                protocol.KILLED,
+                'killed before it started (asyncops.jobs.async_status mode=kill on this item)',
+            )
 
     def start_item(self, spec: JobSpec) -> int:
         pid = os.fork()
@@ -295,18 +336,28 @@ class BatchScheduler:
         """An item that ran and was to start again never does: killed when the batch was, else (it halted) ended with
         its last attempt's result and the reason."""
         if self.kill_requested:
-            self.finalize_waiting(index, protocol.KILLED, 'killed while waiting to be started again (the batch was '
-                                                          'killed)')
+            self.finalize_waiting(
+                index, protocol.KILLED, 'killed while waiting to be started again (the batch was killed)'
+            )
         else:
             self.finalize_waiting(index, None, 'not started again: %s' % self.halted)
 
     def record_not_started(self, index: int, state: str, reason: str) -> None:
         """The final record of an item that never ran: skipped, killed on request or failed to start (failures)."""
         spec = self.specs[index]
-        record = protocol.new_record(spec['jid'], self.store.record_path(spec['jid']),
-                                     self.item_meta(state=state, index=index, attempts=0), finished=True,
-                                     fields={'started': False, 'failed': state != protocol.SKIPPED, 'changed': False,
-                                             'msg': reason, 'attempts': 0})
+        record = protocol.new_record(
+            spec['jid'],
+            self.store.record_path(spec['jid']),
+            self.item_meta(state=state, index=index, attempts=0),
+            finished=True,
+            fields={
+                'started': False,
+                'failed': state != protocol.SKIPPED,
+                'changed': False,
+                'msg': reason,
+                'attempts': 0,
+            },
+        )
         if state in (protocol.KILLED, protocol.SKIPPED):
             record[state] = True
         self.write_final(spec['jid'], record)
@@ -329,8 +380,7 @@ class BatchScheduler:
         fields.update(failed=True, msg='%s; %s' % (fields['msg'], reason) if fields.get('msg') else reason)
         if final_state == protocol.KILLED:
             fields['killed'] = True
-        self.write_final(jid, protocol.new_record(jid, self.store.record_path(jid), meta, finished=True,
-                                                  fields=fields))
+        self.write_final(jid, protocol.new_record(jid, self.store.record_path(jid), meta, finished=True, fields=fields))
         self.item_ended(index, final_state)
 
     def item_ended(self, index: int, state: str) -> None:
@@ -369,11 +419,18 @@ class BatchScheduler:
             except JobStoreError:
                 record = {}
             state = protocol.job_state(record) if record else protocol.PENDING
-            if (state == protocol.PENDING and os.WIFEXITED(status)
-                    and os.WEXITSTATUS(status) == job_supervisor.EXIT_NOT_STARTED):
-                self.record_not_started(index, protocol.FAILED, 'could not start the job, and its supervisor could not '
-                                                                'record why (is the file system of %s full?); nothing '
-                                                                'was started' % self.store.path)
+            if (
+                state == protocol.PENDING
+                and os.WIFEXITED(status)
+                and os.WEXITSTATUS(status) == job_supervisor.EXIT_NOT_STARTED
+            ):
+                self.record_not_started(
+                    index,
+                    protocol.FAILED,
+                    'could not start the job, and its supervisor could not '
+                    'record why (is the file system of %s full?); nothing '
+                    'was started' % self.store.path,
+                )
                 continue
             if state == protocol.RETRYING:
                 self.retry_later(index, record)
@@ -428,8 +485,9 @@ class BatchScheduler:
         if halt:
             for index in self.running.values():
                 try:
-                    self.store.write_side_file(self.specs[index]['jid'], HALT_FILE,
-                                               ('the batch halted (%s)' % self.halted).encode('utf-8'))
+                    self.store.write_side_file(
+                        self.specs[index]['jid'], HALT_FILE, ('the batch halted (%s)' % self.halted).encode('utf-8')
+                    )
                 except (OSError, JobStoreError):
                     pass  # its record says killed, without the reason
         proc.signal_pids(dict.fromkeys(list(self.running) + list(self.finishing)), signal.SIGTERM)
@@ -462,19 +520,23 @@ class BatchScheduler:
         return self.write_batch_record()
 
 
-def launch_batch(store: JobStore, batch_jid: str, specs: list[JobSpec], options: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+def launch_batch(
+    store: JobStore, batch_jid: str, specs: list[JobSpec], options: t.Mapping[str, t.Any]
+) -> dict[str, t.Any]:
     """Start a detached scheduler for specs (options: protocol.batch_options of the launch); returns the batch record
     once every item is recorded pending."""
     try:
-        return job_supervisor.spawn_detached(lambda notify_fd: _run_scheduler(store, batch_jid, specs, options, notify_fd),
-                                             store.fds())
+        return job_supervisor.spawn_detached(
+            lambda notify_fd: _run_scheduler(store, batch_jid, specs, options, notify_fd), store.fds()
+        )
     finally:
         for spec in specs:
             store.release_starting(spec['jid'])
 
 
-def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], options: t.Mapping[str, t.Any],
-                   notify_fd: int) -> None:  # pragma: no cover - detached
+def _run_scheduler(
+    store: JobStore, batch_jid: str, specs: list[JobSpec], options: t.Mapping[str, t.Any], notify_fd: int
+) -> None:  # pragma: no cover - detached
     store.release_starting()  # the launcher keeps its own locks until the records exist
     sched = BatchScheduler(store, batch_jid, specs, options)
     wake_r = job_supervisor.install_signals(sched, on_usr1=sched.request_check)
@@ -485,11 +547,16 @@ def _run_scheduler(store: JobStore, batch_jid: str, specs: list[JobSpec], option
         record = sched.start()
         store.release_starting(batch_jid)
     except BaseException as exc:
-        outcome = ('the %d item(s) it had started are being stopped' % len(sched.running) if sched.running
-                   else 'nothing was started')
+        outcome = (
+            'the %d item(s) it had started are being stopped' % len(sched.running)
+            if sched.running
+            else 'nothing was started'
+        )
         sched.stop_running()
-        job_supervisor.notify(notify_fd, {'error': 'could not start the batch: %s; %s'
-                                                   % (job_supervisor.describe_error(exc, store.path), outcome)})
+        job_supervisor.notify(
+            notify_fd,
+            {'error': 'could not start the batch: %s; %s' % (job_supervisor.describe_error(exc, store.path), outcome)},
+        )
         os._exit(1)
     job_supervisor.notify(notify_fd, {'record': record})
     sched.run(wake_r)

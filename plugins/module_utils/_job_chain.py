@@ -35,7 +35,11 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_supervisor as job_supervisor
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    TOKEN_FILE, JobStore, JobStoreError, remove_task_tmp_dir)
+    TOKEN_FILE,
+    JobStore,
+    JobStoreError,
+    remove_task_tmp_dir,
+)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobRecord, JobSpec, StepSpec
@@ -64,9 +68,9 @@ class ChainSupervisor(job_supervisor.Supervisor):
     def __init__(self, store: JobStore, spec: JobSpec) -> None:
         super().__init__(store, spec)
         self.steps: list[StepSpec] = list(spec['steps'])
-        self.results: dict[int, Result] = {}   # step index -> its result, once it ended
-        self.ending: str | None = None         # how the steps ended early: failed, timedout or killed
-        self.stopped_where = ''                # where the chain's time limit or a kill stopped it: 'while step 1 ran'
+        self.results: dict[int, Result] = {}  # step index -> its result, once it ended
+        self.ending: str | None = None  # how the steps ended early: failed, timedout or killed
+        self.stopped_where = ''  # where the chain's time limit or a kill stopped it: 'while step 1 ran'
         self.step_started_at = 0.0
         self.chain_deadline: float | None = None
         self._use_step(self.steps[0])
@@ -90,8 +94,10 @@ class ChainSupervisor(job_supervisor.Supervisor):
         return 'step %d (%s)' % (step['index'], step['name'])
 
     def _add_meta(self) -> None:
-        self.meta['steps'] = [{'index': step['index'], 'name': step['name'], 'module': step['module'],
-                               'always': step['always']} for step in self.steps]
+        self.meta['steps'] = [
+            {'index': step['index'], 'name': step['name'], 'module': step['module'], 'always': step['always']}
+            for step in self.steps
+        ]
         self.meta['current_step'] = self._current(self.steps[0])
 
     @staticmethod
@@ -125,16 +131,21 @@ class ChainSupervisor(job_supervisor.Supervisor):
             self._process_ended()
             return self._not_started(step, job_supervisor.describe_error(exc, self.store.path))
         group = self._adopt_process()
-        self.meta.update({'pid': group.pgid, 'pgid': group.pgid, 'job_start_ticks': group.since,
-                          'current_step': self._current(step)})
+        self.meta.update(
+            {'pid': group.pgid, 'pgid': group.pgid, 'job_start_ticks': group.since, 'current_step': self._current(step)}
+        )
         try:
             self._write_running()
         except OSError as exc:
             report = self._stop_job_tree()
             self._process_ended()
-            return {'failed': True, 'changed': False, 'msg': 'its running record could not be written (%s): it was '
-                    'stopped at once (%d process(es) signalled)' % (job_supervisor.describe_error(exc, self.store.path),
-                                                                    report.termed)}
+            return {
+                'failed': True,
+                'changed': False,
+                'msg': 'its running record could not be written (%s): it was '
+                'stopped at once (%d process(es) signalled)'
+                % (job_supervisor.describe_error(exc, self.store.path), report.termed),
+            }
         return None
 
     def _write_running(self) -> None:
@@ -142,8 +153,9 @@ class ChainSupervisor(job_supervisor.Supervisor):
         whole and renamed into place, but not fsynced: it holds no result, and only a crash of the whole host could
         lose it, which leaves the record of the step before (and no process of the chain to stop after a reboot)."""
         try:
-            self.store.write(self.jid, protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta),
-                             durable=False)
+            self.store.write(
+                self.jid, protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta), durable=False
+            )
         except FileNotFoundError:
             pass
 
@@ -207,17 +219,28 @@ class ChainSupervisor(job_supervisor.Supervisor):
         stopped_at = time.time()
         report = self._stop_job_tree()
         self._process_ended()
-        signals = ('SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period'
-                   % (report.termed, report.killed, self.grace))
+        signals = 'SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period' % (
+            report.termed,
+            report.killed,
+            self.grace,
+        )
         if not chain_wide:
-            msg = ('Timeout exceeded: %s ran longer than its time limit of %gs and was stopped (%s)'
-                   % (self.label(step), step['time_limit'], signals))
+            msg = 'Timeout exceeded: %s ran longer than its time limit of %gs and was stopped (%s)' % (
+                self.label(step),
+                step['time_limit'],
+                signals,
+            )
         elif reason == protocol.TIMEDOUT:
-            msg = ("Timeout exceeded: the chain's time limit of %gs was reached while %s ran; it was stopped (%s)"
-                   % (self.time_limit, self.label(step), signals))
+            msg = "Timeout exceeded: the chain's time limit of %gs was reached while %s ran; it was stopped (%s)" % (
+                self.time_limit,
+                self.label(step),
+                signals,
+            )
         else:
-            msg = ('Job killed on request (asyncops.jobs.async_status mode=kill) while %s ran: %s'
-                   % (self.label(step), signals))
+            msg = 'Job killed on request (asyncops.jobs.async_status mode=kill) while %s ran: %s' % (
+                self.label(step),
+                signals,
+            )
         if chain_wide:
             self.ending = reason
             self.stopped_where = 'while %s ran' % self.label(step)
@@ -248,8 +271,16 @@ class ChainSupervisor(job_supervisor.Supervisor):
         return self._record(result, chain_state(result, self.ending), ended_at)
 
     def record_crash(self, trace: str) -> None:
-        self._record({'failed': True, 'changed': True, 'msg': 'job supervisor crashed: %s' % trace,
-                      'results': step_entries(self.steps, self.results, self.no_log)}, protocol.FAILED, time.time())
+        self._record(
+            {
+                'failed': True,
+                'changed': True,
+                'msg': 'job supervisor crashed: %s' % trace,
+                'results': step_entries(self.steps, self.results, self.no_log),
+            },
+            protocol.FAILED,
+            time.time(),
+        )
 
 
 # -- the chain's result ---------------------------------------------------------------------------------------------
@@ -260,8 +291,9 @@ SKIP_REASONS = {
 }
 
 
-def step_entries(steps: t.Sequence[StepSpec], results: t.Mapping[int, Result], no_log: bool,
-                 ending: str | None = None) -> list[Result]:
+def step_entries(
+    steps: t.Sequence[StepSpec], results: t.Mapping[int, Result], no_log: bool, ending: str | None = None
+) -> list[Result]:
     """One entry per step: its module's result plus step_index and step_name, or skipped for a step never run. Under
     no_log each is marked for censoring, as ansible-core marks a loop's items."""
     entries = []
@@ -275,13 +307,20 @@ def step_entries(steps: t.Sequence[StepSpec], results: t.Mapping[int, Result], n
     return entries
 
 
-def chain_result(steps: t.Sequence[StepSpec], results: t.Mapping[int, Result], ending: str | None,
-                 stopped_where: str, time_limit: float, no_log: bool) -> Result:
+def chain_result(
+    steps: t.Sequence[StepSpec],
+    results: t.Mapping[int, Result],
+    ending: str | None,
+    stopped_where: str,
+    time_limit: float,
+    no_log: bool,
+) -> Result:
     """The result of a finished chain: its steps' results, failed and msg (naming the step that failed it), changed,
     and the warnings of its steps."""
     entries = step_entries(steps, results, no_log, ending)
-    failing = [(step, entry) for step, entry in zip(steps, entries)
-               if entry.get('failed') and not step['ignore_errors']]
+    failing = [
+        (step, entry) for step, entry in zip(steps, entries) if entry.get('failed') and not step['ignore_errors']
+    ]
     result: Result = {
         'results': entries,
         'changed': any(entry.get('changed') for entry in entries),
@@ -296,10 +335,17 @@ def chain_result(steps: t.Sequence[StepSpec], results: t.Mapping[int, Result], e
     return result
 
 
-def chain_message(steps: t.Sequence[StepSpec], entries: t.Sequence[Result],
-                  failing: t.Sequence[tuple[StepSpec, Result]], ending: str | None, stopped_where: str,
-                  time_limit: float, no_log: bool) -> str:
+def chain_message(
+    steps: t.Sequence[StepSpec],
+    entries: t.Sequence[Result],
+    failing: t.Sequence[tuple[StepSpec, Result]],
+    ending: str | None,
+    stopped_where: str,
+    time_limit: float,
+    no_log: bool,
+) -> str:
     """What the chain's msg says: the step that failed it and why (never a no_log step's name or message)."""
+
     def label(step: StepSpec) -> str:
         return 'step %d' % step['index'] if no_log else 'step %d (%s)' % (step['index'], step['name'])
 

@@ -25,7 +25,14 @@ import typing as t
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    CREATE_FLAGS, READ_FLAGS, JobStore, JobStoreError, open_checked, read_fd, write_all)
+    CREATE_FLAGS,
+    READ_FLAGS,
+    JobStore,
+    JobStoreError,
+    open_checked,
+    read_fd,
+    write_all,
+)
 
 KEY_PREFIX = '.key-'
 KEY_FILE = re.compile(r'\A\.key-[0-9a-f]{40}\Z')
@@ -84,7 +91,7 @@ def key_file_jid(store: JobStore, name: str, missing_ok: bool = False) -> str | 
 def parse_key_file(content: bytes) -> str | None:
     """The jid in a key file's content: after the header, or (written by an older version) the whole content."""
     if content.startswith(KEY_HEADER):
-        content = content[len(KEY_HEADER):]
+        content = content[len(KEY_HEADER) :]
     jid = content.decode('ascii', 'replace').strip()
     return jid if protocol.JID_PATTERN.match(jid) and content.strip() == jid.encode('ascii') else None
 
@@ -150,15 +157,19 @@ def check_same_work(jid: str, meta: t.Mapping[str, t.Any], params: t.Mapping[str
     kind = 'batch' if meta.get('kind') == protocol.BATCH else 'job'
     if not isinstance(found, dict):  # a record of an older version: only its kind can be told
         found = {'kind': kind}
-    differs = [name for name in ('kind', 'module', 'args', 'items', 'jobs')
-               if name in found and name in wanted and found[name] != wanted[name]]
+    differs = [
+        name
+        for name in ('kind', 'module', 'args', 'items', 'jobs')
+        if name in found and name in wanted and found[name] != wanted[name]
+    ]
     if differs:
         key = 'the key (censored, no_log)' if params.get('no_log') else 'key %r' % params['key']
         raise KeyMismatch(
             '%s names %s %s, which does other work (%s): a key attaches only to the same kind of job with the '
             'same module, args and items. Use another key, or collect or clean up that job first '
             '(asyncops.jobs.async_status jid=%s mode=cleanup)'
-            % (key, 'batch' if kind == 'batch' else 'job', jid, differ(WORK_WORDS[name] for name in differs), jid))
+            % (key, 'batch' if kind == 'batch' else 'job', jid, differ(WORK_WORDS[name] for name in differs), jid)
+        )
 
 
 def differ(words: t.Iterable[str]) -> str:
@@ -177,7 +188,16 @@ def work_of(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         work = {name: (value if name == 'module' else digest(value)) for name, value in given.items()}
         work['kind'] = kind
         return work
-    jobs = [[job.get('module'), job.get('argv'), job.get('cmd'), job.get('chdir'),
-             digest(job.get('payload')), digest(job.get('args_data'))]
-            + ([digest([job.get('steps'), job.get('always')])] if job.get('steps') else []) for job in params['jobs']]
+    jobs = [
+        [
+            job.get('module'),
+            job.get('argv'),
+            job.get('cmd'),
+            job.get('chdir'),
+            digest(job.get('payload')),
+            digest(job.get('args_data')),
+        ]
+        + ([digest([job.get('steps'), job.get('always')])] if job.get('steps') else [])
+        for job in params['jobs']
+    ]
     return {'kind': kind, 'module': params['jobs'][0].get('module'), 'jobs': digest(jobs)}

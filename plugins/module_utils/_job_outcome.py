@@ -23,8 +23,9 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import ut
 
 # How much raw output a failure record carries (head + tail) to explain a module that printed no JSON.
 RAW_OUTPUT_LIMIT = 256 * 1024
-INVALID_UTF8_WARNING = ('the job\'s output held bytes that are not valid UTF-8: they were replaced by U+FFFD in its '
-                        'result')
+INVALID_UTF8_WARNING = (
+    'the job\'s output held bytes that are not valid UTF-8: they were replaced by U+FFFD in its result'
+)
 # where str.splitlines() ends a line, and the blanks that str.strip() removes within one
 LINE_BREAKS = '\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'
 BLANK = '[^\\S%s]' % LINE_BREAKS
@@ -37,6 +38,7 @@ JUNK_LIMIT = 64 * 1024
 
 class Captured(t.NamedTuple):
     """What a job wrote on one stream: all of it (tail empty), or its head and tail when it is bigger."""
+
     head: bytes
     tail: bytes
     size: int
@@ -51,8 +53,11 @@ class Captured(t.NamedTuple):
     def text(self) -> str:
         if not self.cut:
             return decode(self.head)
-        return (decode(self.head) + '\n[... %d bytes of output left out ...]\n' % (self.size - len(self.head) - len(self.tail))
-                + decode(self.tail))
+        return (
+            decode(self.head)
+            + '\n[... %d bytes of output left out ...]\n' % (self.size - len(self.head) - len(self.tail))
+            + decode(self.tail)
+        )
 
 
 def decode(data: bytes) -> str:
@@ -64,7 +69,7 @@ def captured_bytes(data: bytes, limit: int) -> Captured:
     if len(data) <= limit:
         return Captured(data, b'', len(data))
     half = limit // 2
-    return Captured(data[:half], data[len(data) - (limit - half):], len(data))
+    return Captured(data[:half], data[len(data) - (limit - half) :], len(data))
 
 
 def clip_text(data: bytes, limit: int = RAW_OUTPUT_LIMIT) -> tuple[str, bool]:
@@ -92,6 +97,7 @@ def module_parse_limit(output_limit: int) -> int:
 
 class ModuleOutput(t.NamedTuple):
     """A module job's result, and whether it shows only part of the raw stdout / stderr (to be kept on the target)."""
+
     result: dict[str, t.Any]
     stdout_clipped: bool
     stderr_clipped: bool
@@ -102,8 +108,9 @@ def parse_module_output(stdout: bytes, stderr: bytes, rc: int, exit_text: str) -
     return read_module_output(stdout, captured_bytes(stderr, RAW_OUTPUT_LIMIT), rc, exit_text).result
 
 
-def read_module_output(stdout: bytes, stderr: Captured, rc: int, exit_text: str,
-                       raw_limit: int = RAW_OUTPUT_LIMIT) -> ModuleOutput:
+def read_module_output(
+    stdout: bytes, stderr: Captured, rc: int, exit_text: str, raw_limit: int = RAW_OUTPUT_LIMIT
+) -> ModuleOutput:
     """The result of a module job: its JSON object, or a clear failure carrying the raw output (raw_limit bytes of
     stdout at most, head and tail; stderr as captured).
 
@@ -116,8 +123,9 @@ def read_module_output(stdout: bytes, stderr: Captured, rc: int, exit_text: str,
         if not isinstance(result, dict):
             raise ValueError('not a JSON object')
     except ValueError as exc:
-        return ModuleOutput(module_failure(stdout, stderr, rc, exit_text, str(exc), raw_limit),
-                            len(stdout) > raw_limit, stderr.cut)
+        return ModuleOutput(
+            module_failure(stdout, stderr, rc, exit_text, str(exc), raw_limit), len(stdout) > raw_limit, stderr.cut
+        )
     result, replaced = t.cast(t.Tuple[t.Dict[str, t.Any], bool], utf8_safe(result))
     if replaced or not is_utf8(stdout):
         warnings.append(INVALID_UTF8_WARNING)
@@ -127,21 +135,25 @@ def read_module_output(stdout: bytes, stderr: Captured, rc: int, exit_text: str,
     if shows_stderr:
         result['module_stderr'] = stderr.text()
     if rc < 0:
-        result.update(failed=True, rc=rc,
-                      msg='the module printed its result and was then %s: the result may be incomplete (%s)'
-                          % (exit_text, result.get('msg') or 'no message'))
+        result.update(
+            failed=True,
+            rc=rc,
+            msg='the module printed its result and was then %s: the result may be incomplete (%s)'
+            % (exit_text, result.get('msg') or 'no message'),
+        )
     return ModuleOutput(result, False, shows_stderr and stderr.cut)
 
 
-def unparsed_module_output(stdout: Captured, stderr: Captured, rc: int, exit_text: str,
-                           parse_limit: int) -> ModuleOutput:
+def unparsed_module_output(
+    stdout: Captured, stderr: Captured, rc: int, exit_text: str, parse_limit: int
+) -> ModuleOutput:
     """The failure of a module whose stdout is bigger than what is parsed as a result (its head and tail are shown)."""
     result = {
         'failed': True,
         'rc': rc,
         'msg': 'MODULE FAILURE: the module %s and printed %d bytes on stdout, more than the %d that are parsed as a '
-               'module\'s result (8 x output_limit, at least 32 MiB): it was not parsed. See module_stdout (its first and '
-               'last part), module_stderr and stdout_file (all of it)' % (exit_text, stdout.size, parse_limit),
+        'module\'s result (8 x output_limit, at least 32 MiB): it was not parsed. See module_stdout (its first and '
+        'last part), module_stderr and stdout_file (all of it)' % (exit_text, stdout.size, parse_limit),
         'module_stdout': stdout.text(),
         'module_stderr': stderr.text(),
         'output_truncated': True,
@@ -171,7 +183,7 @@ def json_object_text(text: str) -> tuple[str, list[str]]:
     warnings = []
     if NOT_BLANK.search(text, line_end.end()):
         warnings.append('Module invocation had junk after the JSON data: %s' % clipped_junk(text, line_end.end()))
-    return text[start:brace + 1], warnings
+    return text[start : brace + 1], warnings
 
 
 def clipped_junk(text: str, start: int) -> str:
@@ -180,8 +192,11 @@ def clipped_junk(text: str, start: int) -> str:
     if size <= JUNK_LIMIT:
         return text[start:].rstrip(LINE_BREAKS)
     half = JUNK_LIMIT // 2
-    return '%s\n[... %d characters left out ...]\n%s' % (text[start:start + half], size - 2 * half,
-                                                         text[len(text) - half:].rstrip(LINE_BREAKS))
+    return '%s\n[... %d characters left out ...]\n%s' % (
+        text[start : start + half],
+        size - 2 * half,
+        text[len(text) - half :].rstrip(LINE_BREAKS),
+    )
 
 
 def add_warnings(result: dict[str, t.Any], warnings: t.Sequence[str]) -> None:
@@ -189,8 +204,9 @@ def add_warnings(result: dict[str, t.Any], warnings: t.Sequence[str]) -> None:
     result['warnings'] = (found if isinstance(found, list) else [found]) + list(warnings)
 
 
-def module_failure(stdout: bytes, stderr: Captured, rc: int, exit_text: str, reason: str,
-                   raw_limit: int = RAW_OUTPUT_LIMIT) -> dict[str, t.Any]:
+def module_failure(
+    stdout: bytes, stderr: Captured, rc: int, exit_text: str, reason: str, raw_limit: int = RAW_OUTPUT_LIMIT
+) -> dict[str, t.Any]:
     out, out_cut = clip_text(stdout, raw_limit)
     err, err_cut = stderr.text(), stderr.cut
     problems = []
@@ -204,7 +220,7 @@ def module_failure(stdout: bytes, stderr: Captured, rc: int, exit_text: str, rea
         'failed': True,
         'rc': rc,
         'msg': 'MODULE FAILURE: the module %s and %s. See module_stdout and module_stderr.'
-               % (exit_text, '; '.join(problems)),
+        % (exit_text, '; '.join(problems)),
         'module_stdout': out,
         'module_stderr': err,
     }
@@ -213,8 +229,16 @@ def module_failure(stdout: bytes, stderr: Captured, rc: int, exit_text: str, rea
     return result
 
 
-def command_result(cmd: t.Any, rc: int, exit_text: str, stdout: Captured, stderr: Captured, started_at: float,
-                   ended_at: float, strip_empty_ends: bool = True) -> dict[str, t.Any]:
+def command_result(
+    cmd: t.Any,
+    rc: int,
+    exit_text: str,
+    stdout: Captured,
+    stderr: Captured,
+    started_at: float,
+    ended_at: float,
+    strip_empty_ends: bool = True,
+) -> dict[str, t.Any]:
     """A result shaped like ansible.builtin.command's, for jobs run as a plain command."""
     out, err = stdout.text(), stderr.text()
     if strip_empty_ends:

@@ -91,7 +91,7 @@ def _stat_fields(pid: int | str) -> list[bytes] | None:
     raw = _read_proc_file('%s/%s/stat' % (PROC, pid))
     if raw is None:
         return None
-    return raw[raw.rfind(b')') + 2:].split()
+    return raw[raw.rfind(b')') + 2 :].split()
 
 
 def start_ticks(pid: int) -> int | None:
@@ -153,13 +153,15 @@ def become_subreaper() -> bool:
 
 class Group(t.NamedTuple):
     """A job's process group, told apart from a later group that reuses its id (a pid, once the group is empty)."""
+
     pgid: int
     session: int | None  # the job's session: a group lives in one session, another user's daemon in its own
-    since: int | None    # the job's start ticks: a member that started before the job is not the job's
+    since: int | None  # the job's start ticks: a member that started before the job is not the job's
 
 
 class Marker(t.NamedTuple):
     """What the job's processes carry in their environment: the record path (visible in ps) and a secret token."""
+
     path: str
     token: str
 
@@ -212,12 +214,22 @@ class ProcessTable:
 
     def group_members(self, group: Group) -> list[int]:
         """Our processes of the job's group and session that started no earlier than the job."""
-        return [pid for pid, (_ppid, pgrp, ticks, session) in self.procs.items()
-                if pgrp == group.pgid and (group.session is None or session == group.session)
-                and (group.since is None or ticks >= group.since) and self.owned(pid)]
+        return [
+            pid
+            for pid, (_ppid, pgrp, ticks, session) in self.procs.items()
+            if pgrp == group.pgid
+            and (group.session is None or session == group.session)
+            and (group.since is None or ticks >= group.since)
+            and self.owned(pid)
+        ]
 
-    def tree(self, root_pid: int | None = None, group: Group | None = None,
-             marker: Marker | None = None, spare: t.Collection[Marker] = ()) -> dict[int, int]:
+    def tree(
+        self,
+        root_pid: int | None = None,
+        group: Group | None = None,
+        marker: Marker | None = None,
+        spare: t.Collection[Marker] = (),
+    ) -> dict[int, int]:
         """{pid: start ticks} of the job tree (see module doc), never this process or root_pid itself.
 
         spare: markers of processes that are not part of it although below root_pid (a chain's earlier steps left
@@ -292,7 +304,7 @@ def marker_in(environ: bytes) -> Marker | None:
             return None
         start += len(entry)
         end = data.find(b'\0', start)
-        values.append(data[start:end if end >= 0 else len(data)].decode('utf-8', 'replace'))
+        values.append(data[start : end if end >= 0 else len(data)].decode('utf-8', 'replace'))
     return Marker(values[0], values[1]) if values[1] else None
 
 
@@ -367,14 +379,21 @@ def reap_children() -> dict[int, int]:
 
 
 class StopReport(t.NamedTuple):
-    termed: int     # processes sent SIGTERM
-    killed: int     # processes that needed SIGKILL
+    termed: int  # processes sent SIGTERM
+    killed: int  # processes that needed SIGKILL
     survivors: list[int]  # pids still there after every round (should stay empty)
 
 
-def stop_tree(root_pid: int | None = None, group: Group | None = None, marker: Marker | None = None,
-              grace: float = 0.5, on_reap: t.Callable[[int, int], None] | None = None,
-              table: ProcessTable | None = None, killpg: bool = False, spare: t.Collection[Marker] = ()) -> StopReport:
+def stop_tree(
+    root_pid: int | None = None,
+    group: Group | None = None,
+    marker: Marker | None = None,
+    grace: float = 0.5,
+    on_reap: t.Callable[[int, int], None] | None = None,
+    table: ProcessTable | None = None,
+    killpg: bool = False,
+    spare: t.Collection[Marker] = (),
+) -> StopReport:
     """SIGTERM the whole job tree, give it `grace` seconds, then SIGSTOP+SIGKILL what is left.
 
     Repeats the kill round a few times so processes forked while we were signalling are caught too.

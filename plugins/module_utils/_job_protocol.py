@@ -45,7 +45,7 @@ def jid_with_pid(base: str, pid: int | None = None) -> str:
 
 def new_jid() -> str:
     """A new job id, shaped as ansible-core's (j<random>.<pid>)."""
-    return jid_with_pid('j%d' % secrets.randbelow(10 ** 12))
+    return jid_with_pid('j%d' % secrets.randbelow(10**12))
 
 
 def item_jid(batch_jid: str, index: int) -> str:
@@ -63,18 +63,68 @@ def batch_of(jid: str) -> str | None:
 META_KEY = 'asyncops_job'  # the engine's part of a record; everything else is ansible-core's shape (a module's result)
 RECORD_VERSION = 1
 # keys of which a finished record holds at least one: ansible-core's (a module's result) and ours
-RECORD_KEYS = (META_KEY, 'started', 'finished', 'ansible_job_id', 'invocation', 'changed', 'failed', 'rc', 'msg',
-               'skipped')
+RECORD_KEYS = (
+    META_KEY,
+    'started',
+    'finished',
+    'ansible_job_id',
+    'invocation',
+    'changed',
+    'failed',
+    'rc',
+    'msg',
+    'skipped',
+)
 # fields of a job spec that its records keep in their meta, as they are
-META_FROM_SPEC = ('kind', 'batch_jid', 'index', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin',
-                  'retain')
+META_FROM_SPEC = (
+    'kind',
+    'batch_jid',
+    'index',
+    'key',
+    'cleanup_dir',
+    'collect',
+    'work',
+    'check_mode',
+    'origin',
+    'retain',
+)
 # what a batch's own record keeps, not each item's (the items alone would make every item record as big as the batch)
-BATCH_ONLY_META = ('collect', 'key', 'cleanup_dir', 'counts', 'items', 'concurrency', 'fail_fast', 'work', 'origin',
-                   'retain', 'item_retries', 'item_retry_delay', 'max_failures', 'halt_after', 'on_halt', 'halted')
+BATCH_ONLY_META = (
+    'collect',
+    'key',
+    'cleanup_dir',
+    'counts',
+    'items',
+    'concurrency',
+    'fail_fast',
+    'work',
+    'origin',
+    'retain',
+    'item_retries',
+    'item_retry_delay',
+    'max_failures',
+    'halt_after',
+    'on_halt',
+    'halted',
+)
 # what a collected job's note keeps of its record's meta: what it was, never what it printed (retain: how long the
 # note itself stays, see sweep_retained)
-NOTE_META_KEYS = ('version', 'kind', 'module', 'key', 'no_log', 'started_at', 'ended_at', 'elapsed', 'rc', 'items',
-                  'batch_jid', 'index', 'origin', 'retain')
+NOTE_META_KEYS = (
+    'version',
+    'kind',
+    'module',
+    'key',
+    'no_log',
+    'started_at',
+    'ended_at',
+    'elapsed',
+    'rc',
+    'items',
+    'batch_jid',
+    'index',
+    'origin',
+    'retain',
+)
 # what a batch item's result keeps of each earlier attempt (in `previous_attempts`, at most MAX_PREVIOUS_ATTEMPTS of
 # the latest ones, each msg at most PREVIOUS_MSG_CHARS characters; no msg for a no_log job)
 PREVIOUS_ATTEMPT_KEYS = ('attempt', 'state', 'rc', 'msg', 'elapsed')
@@ -91,17 +141,17 @@ BATCH = 'batch'
 ITEM = 'item'
 
 # states
-PENDING = 'pending'      # a batch item not started yet
+PENDING = 'pending'  # a batch item not started yet
 RUNNING = 'running'
-RETRYING = 'retrying'    # a batch item whose attempt failed, waiting to be started again (item_retries)
+RETRYING = 'retrying'  # a batch item whose attempt failed, waiting to be started again (item_retries)
 SUCCEEDED = 'succeeded'
 FAILED = 'failed'
 TIMEDOUT = 'timedout'
 KILLED = 'killed'
 LOST = 'lost'
-SKIPPED = 'skipped'      # a batch item never started (fail_fast / max_failures reached, or the batch was killed)
+SKIPPED = 'skipped'  # a batch item never started (fail_fast / max_failures reached, or the batch was killed)
 COLLECTED = 'collected'  # the note left once the result was delivered
-FINISHED = 'finished'    # a batch whose items all ended
+FINISHED = 'finished'  # a batch whose items all ended
 UNFINISHED_STATES = (PENDING, RUNNING, RETRYING)
 # the states of an unfinished item whose record its batch's scheduler answers for (no process of its own runs)
 WAITING_STATES = (PENDING, RETRYING)
@@ -168,8 +218,11 @@ def delivery_info(record: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
 
 def supervisor_identity(meta: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """The process that answers for a job (its supervisor, or a batch's scheduler): pid, start time and boot."""
-    return {'pid': meta.get('supervisor_pid'), 'start_ticks': meta.get('supervisor_start_ticks'),
-            'boot_id': meta.get('boot_id')}
+    return {
+        'pid': meta.get('supervisor_pid'),
+        'start_ticks': meta.get('supervisor_start_ticks'),
+        'boot_id': meta.get('boot_id'),
+    }
 
 
 def looks_like_record(jid: str, record: t.Mapping[str, t.Any]) -> bool:
@@ -186,20 +239,36 @@ def previous_attempt(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """What a batch item's result keeps of one of its earlier attempts, from the record that attempt left: its number,
     how it ended, rc, msg (cut short; none for a no_log job: it can hold the task's arguments or output) and elapsed."""
     meta = job_meta(record) or {}
-    entry = {'attempt': meta.get('attempts', 1), 'state': meta.get('attempt_state') or job_state(record),
-             'rc': record.get('rc'), 'elapsed': meta.get('elapsed')}
+    entry = {
+        'attempt': meta.get('attempts', 1),
+        'state': meta.get('attempt_state') or job_state(record),
+        'rc': record.get('rc'),
+        'elapsed': meta.get('elapsed'),
+    }
     if not record_no_log(record) and record.get('msg') is not None:
         entry['msg'] = str(record['msg'])[:PREVIOUS_MSG_CHARS]
     return entry
 
 
-def new_record(jid: str, results_file: str, meta: t.Mapping[str, t.Any], finished: bool = False,
-               fields: t.Mapping[str, t.Any] | None = None) -> Record:
+def new_record(
+    jid: str,
+    results_file: str,
+    meta: t.Mapping[str, t.Any],
+    finished: bool = False,
+    fields: t.Mapping[str, t.Any] | None = None,
+) -> Record:
     """A record as ansible.builtin.async_status reads it: started, finished, the job id and file, the engine's meta,
     and the result's fields (a finished job's module result; `started` among them says whether it ever started)."""
     record: Record = dict(fields or {})
-    record.update({'started': record.get('started', True), 'finished': finished, 'ansible_job_id': jid,
-                   'results_file': results_file, META_KEY: meta})
+    record.update(
+        {
+            'started': record.get('started', True),
+            'finished': finished,
+            'ansible_job_id': jid,
+            'results_file': results_file,
+            META_KEY: meta,
+        }
+    )
     return record
 
 
@@ -263,8 +332,10 @@ PERCENT = re.compile(r'\A\s*(?P<number>[0-9]+(\.[0-9]+)?)\s*%\s*\Z')
 def halt_after(max_failures: t.Any, items: int) -> int:
     """How many failed items halt a batch of `items` items: max_failures as an int (or a string of digits) >= 1, or a
     percent of the items as a string ("20%": at least 1, rounded up). ValueError saying what is allowed otherwise."""
-    allowed = ('max_failures must be a whole number of items, 1 or more, or a percent of the items as a string such '
-               'as "20%%" (more than 0%%, at most 100%%), got %r' % (max_failures,))
+    allowed = (
+        'max_failures must be a whole number of items, 1 or more, or a percent of the items as a string such '
+        'as "20%%" (more than 0%%, at most 100%%), got %r' % (max_failures,)
+    )
     if isinstance(max_failures, bool) or max_failures is None:
         raise ValueError(allowed)
     if isinstance(max_failures, str):
@@ -289,8 +360,9 @@ def halt_problems(params: t.Mapping[str, t.Any], items: int | None = None) -> li
     max_failures must parse (items: how many, when known: "20%" is checked against none otherwise)."""
     problems = []
     if params.get('fail_fast') and params.get('max_failures') is not None:
-        problems.append('fail_fast and max_failures exclude each other: fail_fast: true means max_failures: 1; give '
-                        'one of them')
+        problems.append(
+            'fail_fast and max_failures exclude each other: fail_fast: true means max_failures: 1; give one of them'
+        )
     if params.get('max_failures') is not None:
         try:
             halt_after(params['max_failures'], items or 1)
@@ -307,8 +379,10 @@ def batch_only_problems(params: t.Mapping[str, t.Any]) -> list[str]:
         given.append('on_halt')
     if not given:
         return []
-    return ['%s concern%s the items of a batch: start the jobs as a batch (concurrency)'
-            % (', '.join(given), 's' if len(given) == 1 else '')]
+    return [
+        '%s concern%s the items of a batch: start the jobs as a batch (concurrency)'
+        % (', '.join(given), 's' if len(given) == 1 else '')
+    ]
 
 
 def retry_wait(delay: float, retries: int) -> float:
@@ -391,8 +465,13 @@ KEYWORD_STATUS_SPEC: dict[str, dict[str, t.Any]] = dict(STATUS_SPEC, _async_dir=
 
 
 # -- job specs ----------------------------------------------------------------------------------------------------
-def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Mapping[str, t.Any],
-             step_argvs: t.Sequence[list[str]] | None = None) -> JobSpec:
+def job_spec(
+    jid: str,
+    job: t.Mapping[str, t.Any],
+    argv: list[str],
+    params: t.Mapping[str, t.Any],
+    step_argvs: t.Sequence[list[str]] | None = None,
+) -> JobSpec:
     """What the supervisor runs: one job of the wrapper's `jobs` (argv already materialized), with the launch's
     options. A batch's item gets the batch's fields from the scheduler (batch_spec_of). Defaults are the wrapper's,
     for callers that give only some options (keyword mode). A job with steps is a chain: step_argvs holds the
@@ -429,14 +508,30 @@ def job_spec(jid: str, job: t.Mapping[str, t.Any], argv: list[str], params: t.Ma
 
 
 # what a batch's scheduler takes from the launch, and keeps in the batch's own record (see BATCH_ONLY_META)
-BATCH_OPTIONS = ('concurrency', 'fail_fast', 'key', 'cleanup_dir', 'collect', 'work', 'check_mode', 'origin', 'retain',
-                 'item_retries', 'item_retry_delay', 'max_failures', 'on_halt')
+BATCH_OPTIONS = (
+    'concurrency',
+    'fail_fast',
+    'key',
+    'cleanup_dir',
+    'collect',
+    'work',
+    'check_mode',
+    'origin',
+    'retain',
+    'item_retries',
+    'item_retry_delay',
+    'max_failures',
+    'on_halt',
+)
 
 
 def batch_options(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """The wrapper's options that concern a batch as a whole (those given; retain 0 is given)."""
-    return {name: params[name] for name in BATCH_OPTIONS
-            if params.get(name) is not None and params[name] is not False and params[name] not in ({}, '')}
+    return {
+        name: params[name]
+        for name in BATCH_OPTIONS
+        if params.get(name) is not None and params[name] is not False and params[name] not in ({}, '')
+    }
 
 
 def batch_item_spec(spec: JobSpec, batch_jid: str, index: int) -> JobSpec:
@@ -493,8 +588,7 @@ def chain_module(steps: t.Sequence[t.Mapping[str, t.Any]]) -> str:
 
 def add_chain(spec: JobSpec, job: t.Mapping[str, t.Any], step_argvs: list[list[str]]) -> None:
     """Make spec the chain of job's steps and always steps (step_argvs: their materialized argvs, in that order)."""
-    steps = [step_spec(step, step_argvs[index], index, always)
-             for index, (step, always) in enumerate(chain_steps(job))]
+    steps = [step_spec(step, step_argvs[index], index, always) for index, (step, always) in enumerate(chain_steps(job))]
     spec['steps'] = steps
     spec['module'] = chain_module(steps)
     spec['argv'] = []
@@ -538,8 +632,16 @@ def windows(items: int, concurrency: int | None) -> int:
     return -(-items // window_size(concurrency, items)) if items > 0 else 0
 
 
-def give_up_deadline(since: float, time_limit: float, grace: float, pending: int = 1, concurrency: int | None = 1,
-                     started: bool = False, item_retries: int = 0, item_retry_delay: float = 0.0) -> float | None:
+def give_up_deadline(
+    since: float,
+    time_limit: float,
+    grace: float,
+    pending: int = 1,
+    concurrency: int | None = 1,
+    started: bool = False,
+    item_retries: int = 0,
+    item_retry_delay: float = 0.0,
+) -> float | None:
     """When jobs whose time limit the supervisors enforce must have ended, counted from `since` (the moment the
     launch reply arrived, or a status round in which an item started or ended): the windows of `concurrency` pending
     jobs one after another, after the window of the jobs already running (started=True), each at most its limit and

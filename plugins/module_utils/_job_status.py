@@ -27,10 +27,24 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import forget_key, stale_keys
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_outcome import Captured, add_warnings
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import (
-    DEFAULTS, is_finished, is_note, job_meta, job_state, looks_like_record, supervisor_identity)
+    DEFAULTS,
+    is_finished,
+    is_note,
+    job_meta,
+    job_state,
+    looks_like_record,
+    supervisor_identity,
+)
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    KILL_REQUEST_FILE, TOKEN_FILE, JobStore, JobStoreError, UnreadableRecord, check_ours, remove_task_tmp_dir,
-    tail_lines)
+    KILL_REQUEST_FILE,
+    TOKEN_FILE,
+    JobStore,
+    JobStoreError,
+    UnreadableRecord,
+    check_ours,
+    remove_task_tmp_dir,
+    tail_lines,
+)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta
@@ -39,8 +53,10 @@ Record = t.Dict[str, t.Any]
 
 WAIT_INTERVAL = 0.05
 TAIL_BYTES = 64 * 1024
-UNTRACKED_NOTE = ('. Processes that left the job\'s session and cleared its environment after the supervisor died '
-                  'cannot be found (see "The job tree" in the docs)')
+UNTRACKED_NOTE = (
+    '. Processes that left the job\'s session and cleared its environment after the supervisor died '
+    'cannot be found (see "The job tree" in the docs)'
+)
 
 
 def utc_text(timestamp: float) -> str:
@@ -54,11 +70,19 @@ def collected_note(jid: str, record: t.Mapping[str, t.Any], results_file: str, n
     meta: t.Mapping[str, t.Any] = job_meta(record) or {}
     note_meta: dict[str, t.Any] = {key: meta[key] for key in protocol.NOTE_META_KEYS if key in meta}
     note_meta.update(state=protocol.COLLECTED, collected_at=now, result_state=job_state(record))
-    return protocol.new_record(jid, results_file, note_meta, finished=True, fields={
-        'failed': True, 'collected': True,
-        'msg': 'the result of job %s was already collected at %s: it was returned once (by the status call or task '
-               'that got it) and removed from the target. Register the result of that call to use it again; '
-               'mode=cleanup removes this note' % (jid, utc_text(now))})
+    return protocol.new_record(
+        jid,
+        results_file,
+        note_meta,
+        finished=True,
+        fields={
+            'failed': True,
+            'collected': True,
+            'msg': 'the result of job %s was already collected at %s: it was returned once (by the status call or task '
+            'that got it) and removed from the target. Register the result of that call to use it again; '
+            'mode=cleanup removes this note' % (jid, utc_text(now)),
+        },
+    )
 
 
 def _finished(record: Record, jid: str) -> Record:
@@ -88,8 +112,10 @@ def selected(row: t.Mapping[str, t.Any], key: str | None, states: t.Sequence[str
     if key is not None and not (row.get('key') == key or (row.get('key') and fnmatch.fnmatchcase(row['key'], key))):
         return False
     if states:
-        return any(row['state'] == state or (state == 'finished' and row['finished'])
-                   or (state == 'failed' and row['failed']) for state in states)
+        return any(
+            row['state'] == state or (state == 'finished' and row['finished']) or (state == 'failed' and row['failed'])
+            for state in states
+        )
     return True
 
 
@@ -115,10 +141,15 @@ class Jobs:
         collected = self.collected_with_batch(jid)
         if collected is not None:
             return collected
-        return {'failed': True, 'started': True, 'finished': True, 'ansible_job_id': jid,
-                'results_file': self.store.record_path(jid),
-                'msg': 'could not find job %s in %s: it was never started here, was already cleaned up, or was started '
-                       'as another user (use the same become settings for launch and status)' % (jid, self.store.path)}
+        return {
+            'failed': True,
+            'started': True,
+            'finished': True,
+            'ansible_job_id': jid,
+            'results_file': self.store.record_path(jid),
+            'msg': 'could not find job %s in %s: it was never started here, was already cleaned up, or was started '
+            'as another user (use the same become settings for launch and status)' % (jid, self.store.path),
+        }
 
     def collected_with_batch(self, jid: str) -> Record | None:
         """The answer for an item whose batch was collected (items go with their batch, only the batch keeps a note)."""
@@ -132,12 +163,25 @@ class Jobs:
         if not batch or not is_note(batch) or not protocol.is_batch(batch):
             return None
         meta = job_meta(batch) or {}
-        item_meta = {'state': protocol.COLLECTED, 'kind': protocol.ITEM, 'batch_jid': batch_jid,
-                     'collected_at': meta.get('collected_at'), 'no_log': bool(meta.get('no_log'))}
-        return protocol.new_record(jid, self.store.record_path(jid), item_meta, finished=True, fields={
-            'failed': True, 'collected': True,
-            'msg': 'job %s is an item of batch %s, whose results were already collected at %s: they were returned once '
-                   'and removed from the target' % (jid, batch_jid, utc_text(float(meta.get('collected_at') or 0)))})
+        item_meta = {
+            'state': protocol.COLLECTED,
+            'kind': protocol.ITEM,
+            'batch_jid': batch_jid,
+            'collected_at': meta.get('collected_at'),
+            'no_log': bool(meta.get('no_log')),
+        }
+        return protocol.new_record(
+            jid,
+            self.store.record_path(jid),
+            item_meta,
+            finished=True,
+            fields={
+                'failed': True,
+                'collected': True,
+                'msg': 'job %s is an item of batch %s, whose results were already collected at %s: they were returned once '
+                'and removed from the target' % (jid, batch_jid, utc_text(float(meta.get('collected_at') or 0))),
+            },
+        )
 
     # -- status --------------------------------------------------------------------------
     def status(self, jid: str, tail: int = 10) -> Record:
@@ -146,7 +190,12 @@ class Jobs:
         if record is None:
             return self.missing(jid)
         if not record:  # ansible-core's wrapper is between creating and writing the file
-            return {'started': True, 'finished': False, 'ansible_job_id': jid, 'results_file': self.store.record_path(jid)}
+            return {
+                'started': True,
+                'finished': False,
+                'ansible_job_id': jid,
+                'results_file': self.store.record_path(jid),
+            }
         if is_finished(record):
             return _finished(record, jid)
         meta = job_meta(record)
@@ -187,8 +236,10 @@ class Jobs:
         In read-only mode the verdict is returned but neither recorded nor acted on."""
         rebooted = proc.from_another_boot(meta.get('boot_id'))
         cause = 'the host rebooted' if rebooted else 'it was killed (kill -9, OOM killer) or crashed'
-        msg = ('job lost: its supervisor (pid %s) is gone because %s before the job finished, so no result was '
-               'recorded' % (meta.get('supervisor_pid'), cause))
+        msg = (
+            'job lost: its supervisor (pid %s) is gone because %s before the job finished, so no result was '
+            'recorded' % (meta.get('supervisor_pid'), cause)
+        )
         step = protocol.current_step(meta)
         if step is not None:  # a chain: which step ran (its name only without no_log); its output is the step's
             name = '' if meta.get('no_log') else ' (%s)' % step.get('name')
@@ -200,12 +251,24 @@ class Jobs:
         if not self.read_only and meta.get('cleanup_dir'):
             remove_task_tmp_dir(meta['cleanup_dir'])
         now = time.time()
-        meta = t.cast('JobMeta', dict(meta, state=protocol.LOST, ended_at=now,
-                                      elapsed=round(now - meta.get('started_at', now), 3)))
-        lost = protocol.new_record(jid, self.store.record_path(jid), meta, finished=True, fields={
-            'failed': True, 'lost': True, 'changed': True, 'msg': msg,
-            'stdout': self._output(jid, protocol.output_file(meta, 'stdout')),
-            'stderr': self._output(jid, protocol.output_file(meta, 'stderr'))})
+        meta = t.cast(
+            'JobMeta',
+            dict(meta, state=protocol.LOST, ended_at=now, elapsed=round(now - meta.get('started_at', now), 3)),
+        )
+        lost = protocol.new_record(
+            jid,
+            self.store.record_path(jid),
+            meta,
+            finished=True,
+            fields={
+                'failed': True,
+                'lost': True,
+                'changed': True,
+                'msg': msg,
+                'stdout': self._output(jid, protocol.output_file(meta, 'stdout')),
+                'stderr': self._output(jid, protocol.output_file(meta, 'stderr')),
+            },
+        )
         if not self.read_only:
             try:
                 self.store.write(jid, lost)
@@ -217,14 +280,22 @@ class Jobs:
         """Stop what is left of a lost job's tree; says exactly what was and was not stopped."""
         if meta.get('kind') == protocol.BATCH:
             return ''  # its items are judged on their own
-        report = proc.stop_tree(group=self._trusted_group(meta), marker=self._marker(jid),
-                                grace=meta.get('grace', DEFAULTS['grace']), table=self.table)
+        report = proc.stop_tree(
+            group=self._trusted_group(meta),
+            marker=self._marker(jid),
+            grace=meta.get('grace', DEFAULTS['grace']),
+            table=self.table,
+        )
         if not report.termed and not report.survivors:
             return '; no process of the job was left running' + UNTRACKED_NOTE
         text = '; %d orphaned job process(es) still running were stopped' % report.termed
         if report.survivors:
-            text += ', %d could not be stopped: %s' % (len(report.survivors), proc.describe_pids(
-                report.survivors, commands=not (self.no_log or meta.get('no_log') or meta.get('pids_only'))))
+            text += ', %d could not be stopped: %s' % (
+                len(report.survivors),
+                proc.describe_pids(
+                    report.survivors, commands=not (self.no_log or meta.get('no_log') or meta.get('pids_only'))
+                ),
+            )
         return text + UNTRACKED_NOTE
 
     def _trusted_group(self, meta: JobMeta) -> proc.Group | None:
@@ -288,12 +359,19 @@ class Jobs:
         if current.get('finished'):
             if not self.store.exists(jid):
                 return current  # no such job: a failure
-            return dict(current, failed=False, changed=False, killed=bool(current.get('killed')),
-                        msg='job %s had already finished (%s); nothing to kill' % (jid, job_state(current)))
+            return dict(
+                current,
+                failed=False,
+                changed=False,
+                killed=bool(current.get('killed')),
+                msg='job %s had already finished (%s); nothing to kill' % (jid, job_state(current)),
+            )
         meta = job_meta(current)
         if meta is None:
-            raise JobStoreError('job %s was started by ansible-core\'s own async_wrapper, whose records name no process: '
-                                'it cannot be killed by job id' % jid)
+            raise JobStoreError(
+                'job %s was started by ansible-core\'s own async_wrapper, whose records name no process: '
+                'it cannot be killed by job id' % jid
+            )
         if meta.get('kind') == protocol.ITEM and meta.get('state') in protocol.WAITING_STATES:
             # pending or retrying: no process of its own runs, its scheduler answers for it
             self.store.write_side_file_once(jid, KILL_REQUEST_FILE)
@@ -396,21 +474,40 @@ class Jobs:
             current = self.status(jid, tail=0)
         except UnreadableRecord:
             self.store.remove(jid)
-            return {'ansible_job_id': jid, 'erased': self.store.record_path(jid), 'started': True, 'finished': True,
-                    'warnings': ['job %s had a record that could not be read (not a job record); it was removed' % jid]}
+            return {
+                'ansible_job_id': jid,
+                'erased': self.store.record_path(jid),
+                'started': True,
+                'finished': True,
+                'warnings': ['job %s had a record that could not be read (not a job record); it was removed' % jid],
+            }
         if not self.store.exists(jid):
             if current.get('collected'):  # an item of a collected batch: nothing left to remove, and that is fine
-                return {'ansible_job_id': jid, 'erased': self.store.record_path(jid), 'started': True,
-                        'finished': True, 'collected': True}
+                return {
+                    'ansible_job_id': jid,
+                    'erased': self.store.record_path(jid),
+                    'started': True,
+                    'finished': True,
+                    'collected': True,
+                }
             return current
         items = self.remove_with_items(jid, current)
-        result: Record = {'ansible_job_id': jid, 'erased': self.store.record_path(jid), 'started': True,
-                          'finished': True}
+        result: Record = {
+            'ansible_job_id': jid,
+            'erased': self.store.record_path(jid),
+            'started': True,
+            'finished': True,
+        }
         if items:
             result['erased_jobs'] = items
         if not current.get('finished'):
-            add_warnings(result, ['job %s was still running: its record is removed and its result will be discarded '
-                                  '(use mode=kill to stop it)' % jid])
+            add_warnings(
+                result,
+                [
+                    'job %s was still running: its record is removed and its result will be discarded '
+                    '(use mode=kill to stop it)' % jid
+                ],
+            )
         return result
 
     def collect_finished(self, records: t.Sequence[Record]) -> bool:
@@ -431,14 +528,30 @@ class Jobs:
         that is not there (a retried collection finds nothing to do)."""
         record = self.status(jid, tail=0)
         if not self.store.exists(jid):
-            return {'ansible_job_id': jid, 'collected': False, 'changed': False, 'finished': True,
-                    'msg': 'no record of job %s: nothing to collect' % jid}
+            return {
+                'ansible_job_id': jid,
+                'collected': False,
+                'changed': False,
+                'finished': True,
+                'msg': 'no record of job %s: nothing to collect' % jid,
+            }
         if not record.get('finished') or is_note(record):
-            return {'ansible_job_id': jid, 'collected': is_note(record), 'changed': False,
-                    'finished': bool(record.get('finished')), 'state': job_state(record)}
+            return {
+                'ansible_job_id': jid,
+                'collected': is_note(record),
+                'changed': False,
+                'finished': bool(record.get('finished')),
+                'state': job_state(record),
+            }
         self.collect_one(jid, record)
-        return {'ansible_job_id': jid, 'collected': True, 'changed': True, 'finished': True,
-                'state': protocol.COLLECTED, 'results_file': self.store.record_path(jid)}
+        return {
+            'ansible_job_id': jid,
+            'collected': True,
+            'changed': True,
+            'finished': True,
+            'state': protocol.COLLECTED,
+            'results_file': self.store.record_path(jid),
+        }
 
     def collect_one(self, jid: str, record: t.Mapping[str, t.Any]) -> None:
         """Replace a finished record of ours by its note (a batch's items go); a record of ansible-core's wrapper,
@@ -523,8 +636,13 @@ class Jobs:
         now = time.time()
         removed = []
         for name, st in self.store.entries():
-            if (not protocol.JOB_NAME_PATTERN.match(name) or not stat.S_ISREG(st.st_mode) or name in keep
-                    or protocol.batch_of(name) is not None or now - st.st_mtime < min_retain):
+            if (
+                not protocol.JOB_NAME_PATTERN.match(name)
+                or not stat.S_ISREG(st.st_mode)
+                or name in keep
+                or protocol.batch_of(name) is not None
+                or now - st.st_mtime < min_retain
+            ):
                 continue
             record = self._retained_record(name, st)
             retain = (job_meta(record) or {}).get('retain') if record else None

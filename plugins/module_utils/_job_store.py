@@ -52,8 +52,7 @@ import stat
 import time
 import typing as t
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import (
-    DEFAULTS, JID_PATTERN, JOB_NAME_PATTERN)
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import DEFAULTS, JID_PATTERN, JOB_NAME_PATTERN
 
 SIDE_DIR_SUFFIX = '.job'
 OUTPUT_DIR_SUFFIX = '.output'  # .<jid>.output/: whole outputs of a clipped result, kept after cleanup
@@ -61,7 +60,9 @@ REMOVED_MARK = '.removed.'
 # in every directory the engine creates in the async dir (side dirs, kept outputs), from the moment it exists:
 # only a directory holding it is ever removed by the engine
 MARKER_FILE = '.asyncops'
-ENGINE_DIR = re.compile(r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output)(\.removed\.[0-9a-f]{8})?\Z')
+ENGINE_DIR = re.compile(
+    r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output)(\.removed\.[0-9a-f]{8})?\Z'
+)
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
 HALT_FILE = 'halt'  # in a running batch item's side dir: why its scheduler stops it (max_failures, on_halt=kill)
 TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
@@ -76,8 +77,10 @@ RETAIN_STAMP = '.asyncops-retain'
 SWEEP_INTERVAL = 60.0
 RETAIN_STAMP_HEADER = b'asyncops.jobs: retention stamp\n'
 RETAIN_LINE = re.compile(br'^min_retain ([0-9]+(\.[0-9]+)?)$', re.M)
-SAFE_PLACE = ('Choose an async dir below directories that only you or root can write (e.g. the default '
-              '~/.ansible_async): set ANSIBLE_ASYNC_DIR, ansible_async_dir or the async_dir option')
+SAFE_PLACE = (
+    'Choose an async dir below directories that only you or root can write (e.g. the default '
+    '~/.ansible_async): set ANSIBLE_ASYNC_DIR, ansible_async_dir or the async_dir option'
+)
 
 
 class JobStoreError(Exception):
@@ -97,7 +100,8 @@ def validate_jid(jid: t.Any) -> str:
     if not isinstance(jid, str) or not JID_PATTERN.match(jid):
         raise JobStoreError(
             "invalid job id %r: a jid is the ansible_job_id returned when the job was started "
-            "(letters, digits, '_', '.' and '-' only, not starting with '.', no '/')" % (jid,))
+            "(letters, digits, '_', '.' and '-' only, not starting with '.', no '/')" % (jid,)
+        )
     return jid
 
 
@@ -135,16 +139,25 @@ def check_ours(st: os.stat_result, path: str, kind: str) -> None:
     """Raise JobStoreError unless st is a `kind` ('dir' or 'file') owned by us and writable only by us."""
     is_kind = stat.S_ISDIR(st.st_mode) if kind == 'dir' else stat.S_ISREG(st.st_mode)
     if not is_kind:
-        raise JobStoreError('refusing to use %s: it is not a %s' % (path, 'directory' if kind == 'dir' else 'regular file'))
+        raise JobStoreError(
+            'refusing to use %s: it is not a %s' % (path, 'directory' if kind == 'dir' else 'regular file')
+        )
     if st.st_uid != os.geteuid():
-        raise JobStoreError('refusing to use %s: it belongs to %s, not to %s who runs this; job records are only read, '
-                            'written, signalled or removed in places that are ours'
-                            % (path, user_name(st.st_uid), user_name(os.geteuid())))
+        raise JobStoreError(
+            'refusing to use %s: it belongs to %s, not to %s who runs this; job records are only read, '
+            'written, signalled or removed in places that are ours'
+            % (path, user_name(st.st_uid), user_name(os.geteuid()))
+        )
     if st.st_mode & 0o022:
-        raise JobStoreError('refusing to use %s: it is writable by %s (mode %04o); another user could plant or swap '
-                            'job records there. Use a private directory (chmod go-w, or another async_dir)'
-                            % (path, 'group and others' if st.st_mode & 0o022 == 0o022 else
-                               'group' if st.st_mode & 0o020 else 'others', stat.S_IMODE(st.st_mode)))
+        raise JobStoreError(
+            'refusing to use %s: it is writable by %s (mode %04o); another user could plant or swap '
+            'job records there. Use a private directory (chmod go-w, or another async_dir)'
+            % (
+                path,
+                'group and others' if st.st_mode & 0o022 == 0o022 else 'group' if st.st_mode & 0o020 else 'others',
+                stat.S_IMODE(st.st_mode),
+            )
+        )
 
 
 def check_ancestors(path: str) -> None:
@@ -172,7 +185,9 @@ def check_ancestors(path: str) -> None:
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise JobStoreError('could not check %s, on the way to the async dir %s: %s' % (candidate, path, exc.strerror))
+            raise JobStoreError(
+                'could not check %s, on the way to the async dir %s: %s' % (candidate, path, exc.strerror)
+            )
         if stat.S_ISLNK(st.st_mode):
             links += 1
             if links > 40:
@@ -192,7 +207,9 @@ def _check_ancestor(directory: str, path: str, st: os.stat_result | None = None)
         try:
             st = os.lstat(directory)
         except OSError as exc:
-            raise JobStoreError('could not check %s, on the way to the async dir %s: %s' % (directory, path, exc.strerror))
+            raise JobStoreError(
+                'could not check %s, on the way to the async dir %s: %s' % (directory, path, exc.strerror)
+            )
     if not stat.S_ISDIR(st.st_mode):
         raise JobStoreError('refusing to use %s: %s on the way to it is not a directory' % (path, directory))
     _check_owner(st, directory, path, 'the directory')
@@ -200,17 +217,27 @@ def _check_ancestor(directory: str, path: str, st: os.stat_result | None = None)
         raise JobStoreError(
             'refusing to use the async dir %s: the directory %s above it is writable by %s without the sticky bit '
             '(owner %s, mode %04o), so they could swap the async dir, and the jobs in it, for their own. %s'
-            % (path, directory, 'group and others' if st.st_mode & 0o022 == 0o022 else
-               'its group' if st.st_mode & 0o020 else 'others', user_name(st.st_uid), stat.S_IMODE(st.st_mode), SAFE_PLACE))
+            % (
+                path,
+                directory,
+                'group and others' if st.st_mode & 0o022 == 0o022 else 'its group' if st.st_mode & 0o020 else 'others',
+                user_name(st.st_uid),
+                stat.S_IMODE(st.st_mode),
+                SAFE_PLACE,
+            )
+        )
 
 
 def _check_owner(st: os.stat_result, entry: str, path: str, kind: str) -> None:
     if st.st_uid not in (0, os.geteuid()):
-        trusted = 'root, who runs this' if os.geteuid() == 0 else '%s, who runs this, or to root' % user_name(os.geteuid())
+        trusted = (
+            'root, who runs this' if os.geteuid() == 0 else '%s, who runs this, or to root' % user_name(os.geteuid())
+        )
         raise JobStoreError(
             'refusing to use the async dir %s: %s %s on the way to it belongs to %s, mode %04o, not to %s: its owner '
             'could swap the async dir, and the jobs in it, for their own. %s'
-            % (path, kind, entry, user_name(st.st_uid), stat.S_IMODE(st.st_mode), trusted, SAFE_PLACE))
+            % (path, kind, entry, user_name(st.st_uid), stat.S_IMODE(st.st_mode), trusted, SAFE_PLACE)
+        )
 
 
 def make_parents(path: str) -> None:
@@ -280,7 +307,7 @@ def dump_record(data: t.Any) -> bytes:
 def write_all(fd: int, payload: bytes) -> None:
     view = memoryview(payload)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def read_fd(fd: int) -> bytes:
@@ -316,8 +343,10 @@ class JobStore:
         if created and mode != 0o700:
             os.fchmod(self.fd, 0o700)  # our own new dir: the umask may have taken bits we need
         elif mode & 0o077:
-            self.warnings.append('async dir %s is readable by other users (mode %04o): they can see job ids, not '
-                                 'the records (0600). Run chmod 700 on it to hide them' % (self.path, mode))
+            self.warnings.append(
+                'async dir %s is readable by other users (mode %04o): they can see job ids, not '
+                'the records (0600). Run chmod 700 on it to hide them' % (self.path, mode)
+            )
         return self
 
     def _make_dir(self) -> bool:
@@ -329,8 +358,10 @@ class JobStore:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise JobStoreError('could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell plugin\'s '
-                                'async_dir option to a writable place)' % (self.path, exc.strerror))
+            raise JobStoreError(
+                'could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell plugin\'s '
+                'async_dir option to a writable place)' % (self.path, exc.strerror)
+            )
         try:
             make_parents(os.path.dirname(self.path))
             os.mkdir(self.path, 0o700)
@@ -338,8 +369,10 @@ class JobStore:
         except FileExistsError:
             return False
         except OSError as exc:
-            raise JobStoreError('could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell plugin\'s '
-                                'async_dir option to a writable place)' % (self.path, exc.strerror))
+            raise JobStoreError(
+                'could not create the async dir %s: %s (set ANSIBLE_ASYNC_DIR / the shell plugin\'s '
+                'async_dir option to a writable place)' % (self.path, exc.strerror)
+            )
 
     def open(self) -> JobStore:
         """Open an existing async dir for queries; a missing one simply holds no jobs."""
@@ -413,8 +446,9 @@ class JobStore:
                 self.starting[jid] = fd
                 return self.side_dir(jid)
             os.close(fd)  # a prune removed it between our mkdir and our lock: make it again
-        raise JobStoreError('could not create the side directory %s: it keeps being removed (a concurrent prune?)'
-                            % self.side_dir(jid))
+        raise JobStoreError(
+            'could not create the side directory %s: it keeps being removed (a concurrent prune?)' % self.side_dir(jid)
+        )
 
     def _same_entry(self, name: str, fd: int) -> bool:
         try:
@@ -577,11 +611,17 @@ class JobStore:
         if self.fd is None:
             return
         try:
-            fd = os.open(RETAIN_STAMP, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600,
-                         dir_fd=self.fd)
+            fd = os.open(
+                RETAIN_STAMP,
+                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                0o600,
+                dir_fd=self.fd,
+            )
         except OSError as exc:
-            self.warnings.append('records of jobs with retain are not removed by themselves in %s: %s could not be '
-                                 'made (%s)' % (self.path, RETAIN_STAMP, exc.strerror))
+            self.warnings.append(
+                'records of jobs with retain are not removed by themselves in %s: %s could not be '
+                'made (%s)' % (self.path, RETAIN_STAMP, exc.strerror)
+            )
             return
         try:
             st = os.fstat(fd)
@@ -600,8 +640,10 @@ class JobStore:
             swept = st.st_mtime_ns if content else 0
             os.utime(fd, ns=(st.st_atime_ns, swept))
         except JobStoreError as exc:
-            self.warnings.append('records of jobs with retain are not removed by themselves in %s: %s; remove it (or '
-                                 'use mode=cleanup older_than=...)' % (self.path, exc))
+            self.warnings.append(
+                'records of jobs with retain are not removed by themselves in %s: %s; remove it (or '
+                'use mode=cleanup older_than=...)' % (self.path, exc)
+            )
         finally:
             os.close(fd)
 
@@ -956,8 +998,10 @@ def lock_exclusively(fd: int, path: str, timeout: float = 10.0) -> None:
             return
         except BlockingIOError:
             if time.time() >= deadline:
-                raise JobStoreError('%s stays locked by another process (a job being started or a record being '
-                                    'written) for more than %gs: try again' % (path, timeout))
+                raise JobStoreError(
+                    '%s stays locked by another process (a job being started or a record being '
+                    'written) for more than %gs: try again' % (path, timeout)
+                )
             time.sleep(0.005)
 
 

@@ -41,7 +41,13 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_outcome 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    HALT_FILE, TOKEN_FILE, JobStore, JobStoreError, dump_record, remove_task_tmp_dir)
+    HALT_FILE,
+    TOKEN_FILE,
+    JobStore,
+    JobStoreError,
+    dump_record,
+    remove_task_tmp_dir,
+)
 
 if t.TYPE_CHECKING:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_types import JobMeta, JobRecord, JobSpec
@@ -78,8 +84,9 @@ def launch(store: JobStore, spec: JobSpec, supervisor: type[Supervisor] | None =
     """Start the job described by spec under a detached supervisor (of class supervisor, Supervisor by default);
     return its running record."""
     try:
-        return spawn_detached(lambda notify_fd: run_supervisor(store, spec, notify_fd, supervisor=supervisor),
-                              store.fds())
+        return spawn_detached(
+            lambda notify_fd: run_supervisor(store, spec, notify_fd, supervisor=supervisor), store.fds()
+        )
     finally:
         store.release_starting(spec['jid'])
 
@@ -311,7 +318,9 @@ class Supervisor:
 
     def _reserve_size(self) -> int:
         """Room for the small record _record_write_failure writes: a margin, and what of the spec its meta carries."""
-        return RECORD_RESERVE + len(dump_record({key: value for key, value in self.spec.items() if key in protocol.META_FROM_SPEC}))
+        return RECORD_RESERVE + len(
+            dump_record({key: value for key, value in self.spec.items() if key in protocol.META_FROM_SPEC})
+        )
 
     def _all_input_files(self) -> tuple[str, ...]:
         """Every file of the side dir that carries the task's arguments (a chain: those of every step)."""
@@ -328,13 +337,16 @@ class Supervisor:
     def _stop_unrecorded(self, exc: BaseException) -> LaunchError:
         """The job process started but its running record could not be written: no job may run without a record (a
         run again would run it twice), so its whole tree is stopped at once. Returns the error that says so."""
-        report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=0,
-                                on_reap=self._on_reap, killpg=True)
+        report = proc.stop_tree(
+            root_pid=os.getpid(), group=self.group, marker=self.marker, grace=0, on_reap=self._on_reap, killpg=True
+        )
         self._discard_start()
         outcome = 'the job had started and was stopped at once (%d process(es) signalled)' % report.termed
         if report.survivors:
             outcome += ', but %d could not be stopped: %s' % (
-                len(report.survivors), proc.describe_pids(report.survivors, commands=not self.no_log))
+                len(report.survivors),
+                proc.describe_pids(report.survivors, commands=not self.no_log),
+            )
         else:
             outcome += ': nothing of it runs'
         return LaunchError('its record could not be written: %s; %s' % (describe_error(exc, self.store.path), outcome))
@@ -353,9 +365,16 @@ class Supervisor:
         try:
             pending = self.store.read(self.jid) or {}
             meta = dict(protocol.job_meta(pending) or {}, state=protocol.FAILED, ended_at=time.time())
-            self.store.write(self.jid, protocol.new_record(self.jid, self.store.record_path(self.jid), meta, finished=True,
-                                                           fields={'started': False, 'failed': True, 'changed': False,
-                                                                   'msg': message}))
+            self.store.write(
+                self.jid,
+                protocol.new_record(
+                    self.jid,
+                    self.store.record_path(self.jid),
+                    meta,
+                    finished=True,
+                    fields={'started': False, 'failed': True, 'changed': False, 'msg': message},
+                ),
+            )
         except (OSError, JobStoreError):
             pass
 
@@ -397,15 +416,23 @@ class Supervisor:
         do what _exec_job does (chdir, no posix_spawn, or any error: _exec_job then reports it)."""
         if self.job.get('chdir') or not hasattr(os, 'posix_spawnp'):
             return None
-        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                   (os.POSIX_SPAWN_DUP2, out, 1),
-                   (os.POSIX_SPAWN_DUP2, err, 2)]
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out, 1),
+            (os.POSIX_SPAWN_DUP2, err, 2),
+        ]
         argv = self.argv
         try:
             # the job runs detached, in its own process group, with output files and a time limit: run_command would
             # wait for it, which is the one thing a background job must not do
-            return os.posix_spawnp(argv[0], argv, self._job_env(),  # pylint: disable=ansible-bad-function
-                                   file_actions=actions, setpgroup=0, setsigdef=JOB_DEFAULT_SIGNALS)
+            return os.posix_spawnp(
+                argv[0],
+                argv,
+                self._job_env(),  # pylint: disable=ansible-bad-function
+                file_actions=actions,
+                setpgroup=0,
+                setsigdef=JOB_DEFAULT_SIGNALS,
+            )
         except (OSError, ValueError, TypeError):
             return None
 
@@ -477,8 +504,16 @@ class Supervisor:
         notes = self._leftovers()
         if self.job.get('result_style') == 'command':
             out, err = self._captured(self.outputs['stdout']), self._captured(self.outputs['stderr'])
-            result = job_outcome.command_result(self.job.get('cmd'), rc, exit_text, out, err, started_at,
-                                                ended_at, strip_empty_ends=self.job.get('strip_empty_ends', True))
+            result = job_outcome.command_result(
+                self.job.get('cmd'),
+                rc,
+                exit_text,
+                out,
+                err,
+                started_at,
+                ended_at,
+                strip_empty_ends=self.job.get('strip_empty_ends', True),
+            )
             self._keep_clipped(result, {'stdout': out, 'stderr': err})
         else:
             result = self._module_result(rc, exit_text)
@@ -500,14 +535,18 @@ class Supervisor:
         if size > parse_limit:
             stdout = self._captured(self.outputs['stdout'], raw_limit)
             parsed = job_outcome.unparsed_module_output(stdout, stderr, rc, exit_text, parse_limit)
-            self._keep_clipped(parsed.result, {'stdout': stdout},
-                               "what is parsed as a module's result (%d)" % parse_limit)
+            self._keep_clipped(
+                parsed.result, {'stdout': stdout}, "what is parsed as a module's result (%d)" % parse_limit
+            )
         else:
             whole = self.store.read_output(self.jid, self.outputs['stdout'], parse_limit, 0)[0]
             parsed = job_outcome.read_module_output(whole, stderr, rc, exit_text, raw_limit)
             if parsed.stdout_clipped:
-                self._keep_clipped(parsed.result, {'stdout': job_outcome.Captured(b'', b'', len(whole))},
-                                   'what a failure record shows (%d)' % raw_limit)
+                self._keep_clipped(
+                    parsed.result,
+                    {'stdout': job_outcome.Captured(b'', b'', len(whole))},
+                    'what a failure record shows (%d)' % raw_limit,
+                )
             elif job_outcome.clip_fields(parsed.result, self.output_limit):
                 self._keep_clipped(parsed.result, {'stdout': job_outcome.Captured(b'', b'', len(whole))})
         if parsed.stderr_clipped:
@@ -527,8 +566,9 @@ class Supervisor:
         except (OSError, JobStoreError):
             return job_outcome.Captured(b'', b'', 0)
 
-    def _keep_clipped(self, result: dict[str, t.Any], streams: dict[str, job_outcome.Captured],
-                      limit: str | None = None) -> None:
+    def _keep_clipped(
+        self, result: dict[str, t.Any], streams: dict[str, job_outcome.Captured], limit: str | None = None
+    ) -> None:
         """Move the whole output of clipped streams ('stdout', 'stderr') out of the side dir and say where it is
         (limit: what it was more than, output_limit by default)."""
         for name, captured in streams.items():
@@ -540,10 +580,14 @@ class Supervisor:
                 continue
             result['output_truncated'] = True
             result['%s_file' % name] = path
-            job_outcome.add_warnings(result, [
-                '%s was %d bytes, more than %s: the result holds its first and last part; the whole of '
-                'it is in %s on the target (removed by asyncops.jobs.async_status mode=cleanup older_than=...)'
-                % (name, captured.size, limit or 'output_limit (%d)' % self.output_limit, path)])
+            job_outcome.add_warnings(
+                result,
+                [
+                    '%s was %d bytes, more than %s: the result holds its first and last part; the whole of '
+                    'it is in %s on the target (removed by asyncops.jobs.async_status mode=cleanup older_than=...)'
+                    % (name, captured.size, limit or 'output_limit (%d)' % self.output_limit, path)
+                ],
+            )
 
     def _leftovers(self) -> dict[str, t.Any]:
         """Processes of the job tree still running after its main process ended: reported, or stopped."""
@@ -552,59 +596,95 @@ class Supervisor:
             return {}
         described = proc.describe_pids(left, commands=not self.pids_only)
         if self.spec.get('leftovers') == 'stop':
-            report = proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
-                                    killpg=True, spare=self.spared)
-            notes: dict[str, t.Any] = {'leftovers_stopped': sorted(left), 'warnings': [
-                'the job left %d process(es) running when it ended: %s; they were stopped (leftovers=stop)%s'
-                % (len(left), described, self._not_stopped(report))]}
+            report = proc.stop_tree(
+                root_pid=os.getpid(),
+                group=self.group,
+                marker=self.marker,
+                grace=self.grace,
+                killpg=True,
+                spare=self.spared,
+            )
+            notes: dict[str, t.Any] = {
+                'leftovers_stopped': sorted(left),
+                'warnings': [
+                    'the job left %d process(es) running when it ended: %s; they were stopped (leftovers=stop)%s'
+                    % (len(left), described, self._not_stopped(report))
+                ],
+            }
             return notes
-        return {'leftovers': sorted(left), 'warnings': [
-            'the job left %d process(es) running when it ended: %s. They are not supervised any more (its time limit no '
-            'longer applies to them); set leftovers=stop to stop them with the job' % (len(left), described)]}
+        return {
+            'leftovers': sorted(left),
+            'warnings': [
+                'the job left %d process(es) running when it ended: %s. They are not supervised any more (its time limit no '
+                'longer applies to them); set leftovers=stop to stop them with the job' % (len(left), described)
+            ],
+        }
 
     def _not_stopped(self, report: proc.StopReport) -> str:
         if not report.survivors:
             return ''
-        return '; %d could not be stopped: %s' % (len(report.survivors),
-                                                  proc.describe_pids(report.survivors, commands=not self.pids_only))
+        return '; %d could not be stopped: %s' % (
+            len(report.survivors),
+            proc.describe_pids(report.survivors, commands=not self.pids_only),
+        )
 
     def _interrupt(self, reason: str) -> dict[str, t.Any] | None:
         stopped_at = time.time()
         report = self._stop_job_tree()
         self._job_ended()
         if reason == protocol.TIMEDOUT:
-            msg = ('Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
-                   '(SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period)'
-                   % (self.time_limit, report.termed, report.killed, self.grace))
+            msg = (
+                'Timeout exceeded: the job ran longer than its time limit of %gs and was stopped '
+                '(SIGTERM to %d process(es), SIGKILL to %d after a %gs grace period)'
+                % (self.time_limit, report.termed, report.killed, self.grace)
+            )
         elif self._halt_reason():
-            msg = ('Job stopped: %s, and on_halt is kill: SIGTERM to %d process(es), SIGKILL to %d after a %gs grace '
-                   'period' % (self._halt_reason(), report.termed, report.killed, self.grace))
+            msg = (
+                'Job stopped: %s, and on_halt is kill: SIGTERM to %d process(es), SIGKILL to %d after a %gs grace '
+                'period' % (self._halt_reason(), report.termed, report.killed, self.grace)
+            )
         else:
-            msg = ('Job killed on request (asyncops.jobs.async_status mode=kill): SIGTERM to %d process(es), '
-                   'SIGKILL to %d after a %gs grace period' % (report.termed, report.killed, self.grace))
+            msg = (
+                'Job killed on request (asyncops.jobs.async_status mode=kill): SIGTERM to %d process(es), '
+                'SIGKILL to %d after a %gs grace period' % (report.termed, report.killed, self.grace)
+            )
         result = self._stopped_result(reason, msg + self._not_stopped(report))
         self.meta['stopped_at'] = stopped_at
         return self._record(result, reason, time.time())
 
     def _stop_job_tree(self) -> proc.StopReport:
         """Stop the whole tree of what runs (SIGTERM, grace, SIGKILL), reaping its main process."""
-        return proc.stop_tree(root_pid=os.getpid(), group=self.group, marker=self.marker, grace=self.grace,
-                              on_reap=self._on_reap, killpg=True, spare=self.spared)
+        return proc.stop_tree(
+            root_pid=os.getpid(),
+            group=self.group,
+            marker=self.marker,
+            grace=self.grace,
+            on_reap=self._on_reap,
+            killpg=True,
+            spare=self.spared,
+        )
 
     def _stopped_result(self, reason: str, msg: str) -> dict[str, t.Any]:
         """The result of what ran once it was stopped (reason: timedout or killed), with its output so far."""
-        result = job_outcome.interrupted_result(reason, msg, self._captured(self.outputs['stdout']),
-                                                self._captured(self.outputs['stderr']))
+        result = job_outcome.interrupted_result(
+            reason, msg, self._captured(self.outputs['stdout']), self._captured(self.outputs['stderr'])
+        )
         if self.child_status is not None:
             result['rc'] = proc.describe_wait_status(self.child_status)[0]
         return result
 
     def record_crash(self, trace: str) -> None:
         """The supervisor itself failed while the job ran: a failed record that says so, with the output so far."""
-        self._record(job_outcome.interrupted_result('failed', 'job supervisor crashed: %s' % trace,
-                                                    self._captured_or_nothing(self.outputs['stdout']),
-                                                    self._captured_or_nothing(self.outputs['stderr'])),
-                     'failed', time.time())
+        self._record(
+            job_outcome.interrupted_result(
+                'failed',
+                'job supervisor crashed: %s' % trace,
+                self._captured_or_nothing(self.outputs['stdout']),
+                self._captured_or_nothing(self.outputs['stderr']),
+            ),
+            'failed',
+            time.time(),
+        )
 
     def _halt_reason(self) -> str:
         """Why the batch of this item halted, when its scheduler stopped it for that (on_halt=kill); '' otherwise."""
@@ -619,7 +699,9 @@ class Supervisor:
         if pid == self.child:
             self.child_status = status
 
-    def _record(self, result: dict[str, t.Any], state: str, ended_at: float, rc: int | None = None) -> dict[str, t.Any] | None:
+    def _record(
+        self, result: dict[str, t.Any], state: str, ended_at: float, rc: int | None = None
+    ) -> dict[str, t.Any] | None:
         self.meta.update({'state': state, 'ended_at': ended_at, 'elapsed': round(ended_at - self.started_at, 3)})
         if rc is not None:
             self.meta['rc'] = rc
@@ -630,8 +712,9 @@ class Supervisor:
                 fields['previous_attempts'] = list(self.spec['previous_attempts'])
         retrying = state in protocol.RETRIED_STATES and bool(self.spec.get('retry'))
         meta = self._retrying_meta(state, ended_at) if retrying else self.meta
-        result = protocol.new_record(self.jid, self.store.record_path(self.jid), meta, finished=not retrying,
-                                     fields=fields)
+        result = protocol.new_record(
+            self.jid, self.store.record_path(self.jid), meta, finished=not retrying, fields=fields
+        )
         try:
             self.store.write(self.jid, result)
         except FileNotFoundError:
@@ -648,8 +731,15 @@ class Supervisor:
         status call judges it lost only if the scheduler is gone)."""
         plan = self.spec['retry']
         scheduler = plan['scheduler']
-        meta = t.cast('JobMeta', dict(self.meta, state=protocol.RETRYING, attempt_state=state,
-                                      retry_at=round(ended_at + float(plan['delay']), 3)))
+        meta = t.cast(
+            'JobMeta',
+            dict(
+                self.meta,
+                state=protocol.RETRYING,
+                attempt_state=state,
+                retry_at=round(ended_at + float(plan['delay']), 3),
+            ),
+        )
         meta['supervisor_pid'] = scheduler['pid']
         meta['supervisor_start_ticks'] = scheduler['start_ticks']
         meta['boot_id'] = scheduler['boot_id']
@@ -661,13 +751,23 @@ class Supervisor:
         release_reserve(self.store, self.jid)
         state = self.meta.get('state')
         small = protocol.new_record(
-            self.jid, self.store.record_path(self.jid),
-            dict(self.meta, state=protocol.FAILED if state == protocol.SUCCEEDED else state), finished=True, fields={
+            self.jid,
+            self.store.record_path(self.jid),
+            dict(self.meta, state=protocol.FAILED if state == protocol.SUCCEEDED else state),
+            finished=True,
+            fields={
                 'failed': True,
                 'msg': 'the job ended (%s) after %ss, but its result could not be stored in %s: %s (the full record '
-                       'was %d bytes). Free space in the async dir, or point async_dir at a bigger file system'
-                       % (describe_end(state, result.get('rc')), self.meta.get('elapsed'), self.store.path,
-                          exc.strerror, len(dump_record(result)))})
+                'was %d bytes). Free space in the async dir, or point async_dir at a bigger file system'
+                % (
+                    describe_end(state, result.get('rc')),
+                    self.meta.get('elapsed'),
+                    self.store.path,
+                    exc.strerror,
+                    len(dump_record(result)),
+                ),
+            },
+        )
         for key in ('rc', 'changed', 'timedout', 'killed', 'output_truncated', 'stdout_file', 'stderr_file'):
             if key in result:
                 small[key] = result[key]
@@ -683,8 +783,7 @@ def describe_end(state: str | None, rc: int | None) -> str:
 def describe_error(exc: BaseException, async_dir: str) -> str:
     """An error of the engine's own files for a message: a full file system says which and what to do."""
     if isinstance(exc, OSError) and exc.errno in NO_ROOM:
-        return ('%s in %s (free space there, or point async_dir at a bigger file system)'
-                % (exc.strerror, async_dir))
+        return '%s in %s (free space there, or point async_dir at a bigger file system)' % (exc.strerror, async_dir)
     if isinstance(exc, OSError) and exc.strerror:
         return '%s: %s' % (exc.filename, exc.strerror) if exc.filename else exc.strerror
     return str(exc)
@@ -718,7 +817,8 @@ def input_files(spec: JobSpec) -> tuple[str, ...]:
 
 def write_when_room(store: JobStore, jid: str, record: dict[str, t.Any], attempts: int = 10) -> bool:
     """Write a small record right after giving back reserved room. A copy-on-write file system (btrfs, ZFS) may make
-    freed blocks usable only once it committed, so a full one is tried again for a couple of seconds. True if written."""
+    freed blocks usable only once it committed, so a full one is tried again for a couple of seconds. True if written.
+    """
     for attempt in range(attempts):
         try:
             store.write(jid, record)
@@ -743,6 +843,7 @@ def is_dumpable() -> bool:
     """Whether prctl says this process is dumpable; False where that cannot be asked (no ctypes, not Linux)."""
     try:
         import ctypes
+
         return bool(ctypes.CDLL(None, use_errno=True).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1)
     except Exception:  # pylint: disable=broad-except
         return False  # any failure means: do not rely on /proc/<pid>/fd
@@ -820,9 +921,13 @@ def release(fd: int | None) -> None:
             pass
 
 
-def run_supervisor(store: JobStore, spec: JobSpec, notify_fd: int | None = None,
-                   release_fd: int | None = None,
-                   supervisor: type[Supervisor] | None = None) -> None:  # pragma: no cover - runs in a detached process
+def run_supervisor(
+    store: JobStore,
+    spec: JobSpec,
+    notify_fd: int | None = None,
+    release_fd: int | None = None,
+    supervisor: type[Supervisor] | None = None,
+) -> None:  # pragma: no cover - runs in a detached process
     """Supervise one job in this (already detached) process, then exit. supervisor: the class that supervises it
     (Supervisor by default; a chain's, see _job_chain)."""
     store.release_starting()  # the launcher keeps its own lock until our record exists

@@ -30,10 +30,12 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError, resolve_async_dir
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
 
-USAGE = ('usage: async_wrapper <jid> <time_limit> <module_path> <argsfile|_> [-preserve_tmp] (ansible-core 2.20 and '
-         'older) or async_wrapper <jid> <time_limit> <true|false> <module_path> <command...> (2.21 and later). This is '
-         'asyncops.jobs keyword mode, run by ansible-core for `async:` tasks; start jobs by hand with '
-         'asyncops.jobs.async_run or asyncops.jobs.async_wrapper')
+USAGE = (
+    'usage: async_wrapper <jid> <time_limit> <module_path> <argsfile|_> [-preserve_tmp] (ansible-core 2.20 and '
+    'older) or async_wrapper <jid> <time_limit> <true|false> <module_path> <command...> (2.21 and later). This is '
+    'asyncops.jobs keyword mode, run by ansible-core for `async:` tasks; start jobs by hand with '
+    'asyncops.jobs.async_run or asyncops.jobs.async_wrapper'
+)
 TMP_DIR_PREFIX = 'ansible-tmp-'
 
 
@@ -42,10 +44,10 @@ class UsageError(Exception):
 
 
 class Invocation(t.NamedTuple):
-    jid: str            # the job id ansible-core gave, without the .<pid> this wrapper adds
+    jid: str  # the job id ansible-core gave, without the .<pid> this wrapper adds
     time_limit: int
     module_path: str
-    argv: list[str]     # what runs the module
+    argv: list[str]  # what runs the module
     preserve_tmp: bool  # keep the task's remote tmp dir
 
 
@@ -85,7 +87,7 @@ def interpreter(module_path: str) -> list[str]:
         raise UsageError('%s; cannot read the module %s: %s' % (USAGE, module_path, exc.strerror))
     if not head.startswith(b'#!') or b'\n' not in head:
         return []
-    return shlex.split(head[2:head.index(b'\n')].decode('utf-8', 'surrogateescape'))
+    return shlex.split(head[2 : head.index(b'\n')].decode('utf-8', 'surrogateescape'))
 
 
 # in the module file ansible-core builds (AnsiballZ), the arguments are one line of the wrapper's trailer:
@@ -132,7 +134,7 @@ def module_name(module_path: str) -> str:
     """'ping' for .../AnsiballZ_ping.py, as the record names what ran."""
     name = os.path.basename(module_path)
     if name.startswith('AnsiballZ_'):
-        name = name[len('AnsiballZ_'):]
+        name = name[len('AnsiballZ_') :]
     return name[:-3] if name.endswith('.py') else name
 
 
@@ -145,14 +147,22 @@ def start(invocation: Invocation) -> dict[str, t.Any]:
     # task's no_log to its wrapper: it is read from the module's arguments where they can be found, and leftovers are
     # always named by pid only
     params: dict[str, t.Any] = {'timeout': invocation.time_limit, 'no_log': task_no_log(invocation), 'pids_only': True}
-    if not invocation.preserve_tmp and os.path.basename(os.path.dirname(invocation.module_path)).startswith(TMP_DIR_PREFIX):
+    if not invocation.preserve_tmp and os.path.basename(os.path.dirname(invocation.module_path)).startswith(
+        TMP_DIR_PREFIX
+    ):
         params['cleanup_dir'] = os.path.dirname(invocation.module_path)
     job = {'module': module_name(invocation.module_path), 'result_style': 'module'}
     record = launch(store, protocol.job_spec(jid, job, invocation.argv, params))
     meta = protocol.job_meta(record) or {}
-    return {'failed': False, 'started': True, 'finished': False, 'ansible_job_id': jid,
-            'results_file': record['results_file'], '_ansible_suppress_tmpdir_delete': not invocation.preserve_tmp,
-            protocol.META_KEY: {'keyword_mode': True, 'pid': meta.get('pid'), 'supervisor_pid': meta.get('supervisor_pid')}}
+    return {
+        'failed': False,
+        'started': True,
+        'finished': False,
+        'ansible_job_id': jid,
+        'results_file': record['results_file'],
+        '_ansible_suppress_tmpdir_delete': not invocation.preserve_tmp,
+        protocol.META_KEY: {'keyword_mode': True, 'pid': meta.get('pid'), 'supervisor_pid': meta.get('supervisor_pid')},
+    }
 
 
 def end(result: dict[str, t.Any], rc: int) -> None:

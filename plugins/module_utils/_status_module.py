@@ -21,7 +21,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    JobStore, JobStoreError, resolve_async_dir, validate_jid)
+    JobStore,
+    JobStoreError,
+    resolve_async_dir,
+    validate_jid,
+)
 
 Record = t.Dict[str, t.Any]
 
@@ -37,8 +41,12 @@ def requested_jids(module: AnsibleModule) -> tuple[list[str], bool]:
 
 
 def brief(record: Record) -> Record:
-    return {'ansible_job_id': record.get('ansible_job_id'), 'finished': bool(record.get('finished')),
-            'failed': bool(record.get('failed')), 'state': protocol.job_state(record)}
+    return {
+        'ansible_job_id': record.get('ansible_job_id'),
+        'finished': bool(record.get('finished')),
+        'failed': bool(record.get('failed')),
+        'state': protocol.job_state(record),
+    }
 
 
 def summarise(results: list[Record], no_log: bool = False) -> Record:
@@ -56,9 +64,22 @@ def summarise(results: list[Record], no_log: bool = False) -> Record:
         'changed': False,
     }
     if failed:
-        summary['msg'] = '%d of %d job(s) failed: %s' % (len(failed), len(results), ', '.join(
-            '%s (%s)' % (r.get('ansible_job_id'), 'censored, no_log' if no_log or (protocol.job_meta(r) or {}).get('no_log')
-                         else str(r.get('msg', 'failed'))[:200]) for r in failed))
+        summary['msg'] = '%d of %d job(s) failed: %s' % (
+            len(failed),
+            len(results),
+            ', '.join(
+                '%s (%s)'
+                % (
+                    r.get('ansible_job_id'),
+                    (
+                        'censored, no_log'
+                        if no_log or (protocol.job_meta(r) or {}).get('no_log')
+                        else str(r.get('msg', 'failed'))[:200]
+                    ),
+                )
+                for r in failed
+            ),
+        )
     return summary
 
 
@@ -73,10 +94,11 @@ def run_mode(module: AnsibleModule, jobs: job_status.Jobs, mode: str, jids: list
         if params['older_than'] is None:
             module.fail_json(msg='mode=cleanup needs jid, or older_than (seconds) to prune old finished records')
         erased, removed = jobs.prune(params['older_than'])
-        return {'changed': bool(erased or removed), 'jobs': erased, 'removed': removed,
-                'async_dir': jobs.store.path}
+        return {'changed': bool(erased or removed), 'jobs': erased, 'removed': removed, 'async_dir': jobs.store.path}
     if not jids:
-        module.fail_json(msg='mode=%s needs jid: the ansible_job_id (or a list of them) returned when the job started' % mode)
+        module.fail_json(
+            msg='mode=%s needs jid: the ansible_job_id (or a list of them) returned when the job started' % mode
+        )
     if mode == 'kill':
         if module.check_mode:
             return [jobs.status(jid, tail=0) for jid in jids]
@@ -136,8 +158,9 @@ def exit_with(module: AnsibleModule, result: Record) -> None:
 
 def main(keyword_mode: bool = False) -> None:
     """asyncops.jobs.async_status; with keyword_mode, ansible.legacy.async_status as ansible-core's `async:` uses it."""
-    module = AnsibleModule(argument_spec=protocol.KEYWORD_STATUS_SPEC if keyword_mode else protocol.STATUS_SPEC,
-                           supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=protocol.KEYWORD_STATUS_SPEC if keyword_mode else protocol.STATUS_SPEC, supports_check_mode=True
+    )
     mode = module.params['mode']
     found = protocol.range_problems(module.params, ('timeout', 'older_than', 'tail'))
     if found:
@@ -167,8 +190,9 @@ def with_swept(result: Record, swept: list[str]) -> Record:
     return result
 
 
-def respond(module: AnsibleModule, mode: str, single: bool, records: list[Record],
-            swept: list[str] | None = None) -> None:
+def respond(
+    module: AnsibleModule, mode: str, single: bool, records: list[Record], swept: list[str] | None = None
+) -> None:
     """The answer about the jobs asked for: the record itself for one job, a summary for several; with the records this
     call removed because their retain passed (swept)."""
     if module.params['brief'] and not all(record.get('finished') for record in records):

@@ -20,7 +20,13 @@ from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status a
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import launch_batch
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_chain import launch_job
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_keys import (
-    KeyLock, KeyMismatch, check_same_work, claim_key, keyed_jid, work_of)
+    KeyLock,
+    KeyMismatch,
+    check_same_work,
+    claim_key,
+    keyed_jid,
+    work_of,
+)
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError, resolve_async_dir
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, expand_argv
 
@@ -37,8 +43,9 @@ def materialize(store: JobStore, jid: str, job: t.Mapping[str, t.Any], suffix: s
         store.create_side_dir(jid)
     paths = {}
     if job.get('payload') is not None:
-        paths['{payload}'] = store.write_side_file(jid, 'payload' + suffix, base64.b64decode(job['payload']),
-                                                   mode=0o700)
+        paths['{payload}'] = store.write_side_file(
+            jid, 'payload' + suffix, base64.b64decode(job['payload']), mode=0o700
+        )
     if job.get('args_data') is not None:
         paths['{args}'] = store.write_side_file(jid, 'args' + suffix, job['args_data'].encode('utf-8'))
     argv = [paths.get(arg, arg) for arg in job['argv']]
@@ -51,8 +58,9 @@ def spec_of(store: JobStore, jid: str, job: t.Mapping[str, t.Any], params: t.Map
     if not job.get('steps'):
         return protocol.job_spec(jid, job, materialize(store, jid, job), params)
     store.create_side_dir(jid)
-    argvs = [materialize(store, jid, step, '.%d' % index)
-             for index, (step, _always) in enumerate(protocol.chain_steps(job))]
+    argvs = [
+        materialize(store, jid, step, '.%d' % index) for index, (step, _always) in enumerate(protocol.chain_steps(job))
+    ]
     return protocol.job_spec(jid, job, [], params, step_argvs=argvs)
 
 
@@ -66,8 +74,14 @@ def start_batch(store: JobStore, params: t.Mapping[str, t.Any]) -> Result:
         specs.append(protocol.batch_item_spec(spec, batch_jid, index))
     record = launch_batch(store, batch_jid, specs, protocol.batch_options(params))
     items = [{'ansible_job_id': spec['jid'], 'results_file': store.record_path(spec['jid'])} for spec in specs]
-    return dict(started=True, finished=False, batch=True, ansible_job_id=record['ansible_job_id'],
-                results_file=record['results_file'], jobs=items)
+    return dict(
+        started=True,
+        finished=False,
+        batch=True,
+        ansible_job_id=record['ansible_job_id'],
+        results_file=record['results_file'],
+        jobs=items,
+    )
 
 
 def start_jobs(store: JobStore, params: t.Mapping[str, t.Any]) -> Result:
@@ -76,10 +90,21 @@ def start_jobs(store: JobStore, params: t.Mapping[str, t.Any]) -> Result:
     for job in params['jobs']:
         jid = protocol.new_jid()
         record = launch_job(store, spec_of(store, jid, job, params))
-        started.append({'ansible_job_id': jid, 'results_file': record['results_file'],
-                        'pid': (protocol.job_meta(record) or {}).get('pid')})
-    return dict(started=True, finished=False, batch=False, ansible_job_id=started[0]['ansible_job_id'],
-                results_file=started[0]['results_file'], jobs=started)
+        started.append(
+            {
+                'ansible_job_id': jid,
+                'results_file': record['results_file'],
+                'pid': (protocol.job_meta(record) or {}).get('pid'),
+            }
+        )
+    return dict(
+        started=True,
+        finished=False,
+        batch=False,
+        ansible_job_id=started[0]['ansible_job_id'],
+        results_file=started[0]['results_file'],
+        jobs=started,
+    )
 
 
 def start(store: JobStore, params: t.Mapping[str, t.Any]) -> Result:
@@ -119,14 +144,22 @@ def attached(store: JobStore, jid: str | None, params: t.Mapping[str, t.Any]) ->
     check_same_work(jid, meta, params)
     batch = meta.get('kind') == protocol.BATCH
     items = record.get('jobs') if batch else [jid]
-    return dict(started=True, finished=bool(record.get('finished')), batch=batch, attached=True, ansible_job_id=jid,
-                results_file=store.record_path(jid), no_log=bool(meta.get('no_log')),
-                jobs=[{'ansible_job_id': item, 'results_file': store.record_path(item)} for item in items or []])
+    return dict(
+        started=True,
+        finished=bool(record.get('finished')),
+        batch=batch,
+        attached=True,
+        ansible_job_id=jid,
+        results_file=store.record_path(jid),
+        no_log=bool(meta.get('no_log')),
+        jobs=[{'ansible_job_id': item, 'results_file': store.record_path(item)} for item in items or []],
+    )
 
 
 def problems(params: t.Mapping[str, t.Any]) -> list[str]:
-    found = protocol.range_problems(params, ('timeout', 'grace', 'concurrency', 'output_limit', 'item_retries',
-                                             'item_retry_delay', 'retain'))
+    found = protocol.range_problems(
+        params, ('timeout', 'grace', 'concurrency', 'output_limit', 'item_retries', 'item_retry_delay', 'retain')
+    )
     found += protocol.halt_problems(params, len(params['jobs'] or []))
     if params['concurrency'] is None:
         found += protocol.batch_only_problems(params)
@@ -156,8 +189,11 @@ def job_problems(index: int, job: t.Mapping[str, t.Any]) -> list[str]:
         for number, step in enumerate(job.get(name) or []):
             limit = step.get('timeout')
             if limit is not None and (limit < 0 or (name == 'always' and limit == 0)):
-                allowed = 'a positive number of seconds (or none: %ds)' % protocol.DEFAULTS['always_timeout'] \
-                    if name == 'always' else '0 (none but the chain\'s) or a positive number of seconds'
+                allowed = (
+                    'a positive number of seconds (or none: %ds)' % protocol.DEFAULTS['always_timeout']
+                    if name == 'always'
+                    else '0 (none but the chain\'s) or a positive number of seconds'
+                )
                 found.append('jobs[%d].%s[%d].timeout must be %s, got %s' % (index, name, number, allowed, limit))
     return found
 

@@ -49,7 +49,9 @@ def fragment_options(name: str) -> dict[str, t.Any]:
     """Options of one of this collection's doc fragments; {} for the fragments of others (attributes only)."""
     if not name.startswith(COLLECTION + '.'):
         return {}
-    fragment = importlib.import_module('%s.plugins.doc_fragments.%s' % (collection_package(), name[len(COLLECTION) + 1:]))
+    fragment = importlib.import_module(
+        '%s.plugins.doc_fragments.%s' % (collection_package(), name[len(COLLECTION) + 1 :])
+    )
     data = load_yaml(fragment.ModuleDocFragment.DOCUMENTATION) or {}
     return t.cast(t.Dict[str, t.Any], data.get('options') or {})
 

@@ -23,11 +23,13 @@ def interrupt_message(host: str, jids: t.Sequence[str], become: bool) -> str:
     """What to tell the user when the controller is stopped while polling: the jobs go on."""
     first = jids[0]
     flags = ' -b' if become else ''
-    return ('asyncops.jobs: interrupted while waiting on %s for job(s) %s; they go on on the target. '
-            'Follow up with: ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=wait", stop with: '
-            'ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=kill", list all: '
-            'ansible %s%s -m asyncops.jobs.async_status -a mode=list\n'
-            % (host, ', '.join(jids), host, flags, first, host, flags, first, host, flags))
+    return (
+        'asyncops.jobs: interrupted while waiting on %s for job(s) %s; they go on on the target. '
+        'Follow up with: ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=wait", stop with: '
+        'ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=kill", list all: '
+        'ansible %s%s -m asyncops.jobs.async_status -a mode=list\n'
+        % (host, ', '.join(jids), host, flags, first, host, flags, first, host, flags)
+    )
 
 
 @contextlib.contextmanager

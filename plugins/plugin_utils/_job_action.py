@@ -54,7 +54,8 @@ WINDOWS_REFUSAL = (
     '%s cannot run on %s: its shell is PowerShell (a Windows host), and asyncops.jobs starts and follows jobs on '
     'POSIX hosts only. Nothing was sent to the host. On Windows, give the task the `async:` and `poll:` keywords '
     '(ansible-core starts the module with its Windows async wrapper; asyncops.jobs keyword mode leaves those to '
-    'ansible-core) and follow a job started with `poll: 0` with ansible.windows.async_status')
+    'ansible-core) and follow a job started with `poll: 0` with ansible.windows.async_status'
+)
 
 
 class JobActionBase(ActionBase):
@@ -148,8 +149,9 @@ class JobActionBase(ActionBase):
         if default or module_style != 'new' or wrap_async or keep_remote_files or not self._force_pipelining:
             return default
         conn = self._connection
-        return bool(conn.always_pipeline_modules
-                    or (conn.has_pipelining and (not conn.become or conn.become.pipelining)))
+        return bool(
+            conn.always_pipeline_modules or (conn.has_pipelining and (not conn.become or conn.become.pipelining))
+        )
 
     def _low_level_execute_command(self, cmd: str, *args: t.Any, **kwargs: t.Any) -> Result:
         """A pipelined run of one of our modules (the command is its interpreter, the module comes on stdin) starts the
@@ -160,7 +162,9 @@ class JobActionBase(ActionBase):
             cmd = '%s -c %s' % (cmd, shlex.quote(BULK_STDIN))
         return t.cast(Result, super()._low_level_execute_command(cmd, *args, **kwargs))
 
-    def module_payload(self, fqcn: str, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> tuple[str, str | None, bytes]:
+    def module_payload(
+        self, fqcn: str, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]
+    ) -> tuple[str, str | None, bytes]:
         """(style, shebang, bytes) of the module as ansible-core builds it for this task (check mode, no_log, ...).
 
         ActionBase's own _configure_module is called, not the first one in this object's class hierarchy: a
@@ -202,13 +206,17 @@ class JobActionBase(ActionBase):
         collections = self._task.collections
         found = loader.module_loader.find_plugin_with_context(name, collection_list=collections)
         if not found.resolved:
-            raise AnsibleActionFail("module %r was not found: give the FQCN of an installed module "
-                                    "(for example ansible.builtin.command)" % name)
+            raise AnsibleActionFail(
+                "module %r was not found: give the FQCN of an installed module "
+                "(for example ansible.builtin.command)" % name
+            )
         fqcn = str(found.resolved_fqcn)
         backing = loader.action_loader.find_plugin_with_context(fqcn, collection_list=collections)
         return fqcn, bool(backing.resolved and backing.resolved_fqcn not in jobs.PASS_THROUGH_ACTIONS)
 
-    def through_action(self, fqcn: str, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> tuple[str, dict[str, t.Any]]:
+    def through_action(
+        self, fqcn: str, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]
+    ) -> tuple[str, dict[str, t.Any]]:
         """Let a module's own action plugin run on the controller as it does under `async:`, and take the module
         call it makes in the background (which backend package/service pick, the arguments uri builds, ...).
 
@@ -221,18 +229,28 @@ class JobActionBase(ActionBase):
         task.async_val = 1
         task.poll = 0
         action = self._shared_loader_obj.action_loader.get(
-            fqcn, task=task, connection=self._connection, play_context=self._play_context, loader=self._loader,
-            templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+            fqcn,
+            task=task,
+            connection=self._connection,
+            play_context=self._play_context,
+            loader=self._loader,
+            templar=self._templar,
+            shared_loader_obj=self._shared_loader_obj,
+        )
         captured: dict[str, t.Any] = {}
         run_module = action._execute_module
 
-        def in_background(module_name: str | None = None, module_args: dict[str, t.Any] | None = None,
-                          *args: t.Any, **kwargs: t.Any) -> Result:
+        def in_background(
+            module_name: str | None = None, module_args: dict[str, t.Any] | None = None, *args: t.Any, **kwargs: t.Any
+        ) -> Result:
             if not kwargs.get('wrap_async'):
                 return t.cast(Result, run_module(module_name, module_args, *args, **kwargs))
             shell = self._connection._shell
-            captured.update(module=module_name or fqcn, args=dict(task.args if module_args is None else module_args),
-                            tmpdir=shell.tmpdir if shell is not None else None)
+            captured.update(
+                module=module_name or fqcn,
+                args=dict(task.args if module_args is None else module_args),
+                tmpdir=shell.tmpdir if shell is not None else None,
+            )
             return {'started': True, 'finished': False, 'changed': True}
 
         action._execute_module = in_background
@@ -250,8 +268,9 @@ class JobActionBase(ActionBase):
             self.job_tmpdir = captured['tmpdir']
         return str(captured['module']), captured['args']
 
-    def build_job(self, module_name: str, module_args: t.Mapping[str, t.Any] | None,
-                  task_vars: dict[str, t.Any]) -> jobs.Job:
+    def build_job(
+        self, module_name: str, module_args: t.Mapping[str, t.Any] | None, task_vars: dict[str, t.Any]
+    ) -> jobs.Job:
         """The job spec for asyncops.jobs.async_wrapper: a plain command where exact, else the built module."""
         fqcn, via_action = self.resolve_module(module_name)
         args = dict(module_args or {})
@@ -266,12 +285,15 @@ class JobActionBase(ActionBase):
         style, shebang, data = self.module_payload(fqcn, args, task_vars)
         return jobs.payload_job(fqcn, style, shebang, data, args)
 
-    def build_chain(self, steps: list[dict[str, t.Any]], always: list[dict[str, t.Any]],
-                    task_vars: dict[str, t.Any]) -> jobs.Job:
+    def build_chain(
+        self, steps: list[dict[str, t.Any]], always: list[dict[str, t.Any]], task_vars: dict[str, t.Any]
+    ) -> jobs.Job:
         """The job spec of a chain: each step's job built as build_job builds a job (a plain command, a module payload,
         an action-backed module through its action plugin), with its name, own time limit and ignore_errors."""
-        return {'steps': [self.build_step(step, task_vars) for step in steps],
-                'always': [self.build_step(step, task_vars) for step in always]}
+        return {
+            'steps': [self.build_step(step, task_vars) for step in steps],
+            'always': [self.build_step(step, task_vars) for step in always],
+        }
 
     def build_step(self, step: t.Mapping[str, t.Any], task_vars: dict[str, t.Any]) -> jobs.Job:
         job = self.build_job(step['module'], step.get('args'), task_vars)
@@ -281,8 +303,15 @@ class JobActionBase(ActionBase):
             job['timeout'] = step['timeout']
         return job
 
-    def launch(self, job_list: list[jobs.Job], time_limit: int, task_vars: dict[str, t.Any],
-               concurrency: int | None = None, fail_fast: bool = False, **options: t.Any) -> Result:
+    def launch(
+        self,
+        job_list: list[jobs.Job],
+        time_limit: int,
+        task_vars: dict[str, t.Any],
+        concurrency: int | None = None,
+        fail_fast: bool = False,
+        **options: t.Any,
+    ) -> Result:
         """Start jobs on the target in one round trip, each under time_limit seconds (0: none); the wrapper's result
         (ansible_job_id, results_file, jobs).
 
@@ -291,8 +320,12 @@ class JobActionBase(ActionBase):
         max_failures and on_halt, passed when set.
         """
         # the wrapper's option for a job's time limit is `timeout`, as the tasks' (protocol.WRAPPER_SPEC)
-        args: dict[str, t.Any] = {'jobs': job_list, 'timeout': int(time_limit or 0), 'async_dir': self.async_dir_setting(),
-                                  'origin': self.origin()}
+        args: dict[str, t.Any] = {
+            'jobs': job_list,
+            'timeout': int(time_limit or 0),
+            'async_dir': self.async_dir_setting(),
+            'origin': self.origin(),
+        }
         args.update((name, value) for name, value in options.items() if value is not None)
         if self.job_tmpdir:
             args['cleanup_dir'] = self.job_tmpdir
@@ -353,8 +386,10 @@ class JobActionBase(ActionBase):
                 return self.query(task_vars, jid=jid, **args)
             except AnsibleConnectionFailure as exc:
                 reason = NO_LOG_NOTE if self._task.no_log else exc.message
-                display.warning('status round %d/%d failed to reach the host (%s); retrying in %gs'
-                                % (attempt, CONNECTION_ATTEMPTS, reason, pause))
+                display.warning(
+                    'status round %d/%d failed to reach the host (%s); retrying in %gs'
+                    % (attempt, CONNECTION_ATTEMPTS, reason, pause)
+                )
                 time.sleep(pause)
         try:
             return self.query(task_vars, jid=jid, **args)
@@ -362,11 +397,22 @@ class JobActionBase(ActionBase):
             raise AnsibleConnectionFailure(
                 'host unreachable during status rounds (%d attempts, %gs apart): %s. The job(s) go on on the '
                 'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable'
-                % (CONNECTION_ATTEMPTS, pause, NO_LOG_NOTE if self._task.no_log else exc.message,
-                   jid if isinstance(jid, str) else jid[0]))
+                % (
+                    CONNECTION_ATTEMPTS,
+                    pause,
+                    NO_LOG_NOTE if self._task.no_log else exc.message,
+                    jid if isinstance(jid, str) else jid[0],
+                )
+            )
 
-    def wait_for(self, jid: str, task_vars: dict[str, t.Any], interval: float, deadline: float | None = None,
-                 on_poll: t.Callable[[Result], None] | None = None) -> Result:
+    def wait_for(
+        self,
+        jid: str,
+        task_vars: dict[str, t.Any],
+        interval: float,
+        deadline: float | None = None,
+        on_poll: t.Callable[[Result], None] | None = None,
+    ) -> Result:
         """Long-poll the job until it finished: one round trip per `interval` seconds, returns the moment it ends.
         deadline (protocol.give_up_deadline): when a job whose supervisor enforces its time limit must have ended."""
         while True:
@@ -376,9 +422,11 @@ class JobActionBase(ActionBase):
             if result.get('finished'):
                 return result
             if deadline is not None and time.time() > deadline:
-                raise AnsibleActionFail('job %s still reports running although its time limit, grace period and a %ds '
-                                        'margin have passed; its supervisor is not enforcing it (check the target)'
-                                        % (jid, protocol.DEADLINE_MARGIN))
+                raise AnsibleActionFail(
+                    'job %s still reports running although its time limit, grace period and a %ds '
+                    'margin have passed; its supervisor is not enforcing it (check the target)'
+                    % (jid, protocol.DEADLINE_MARGIN)
+                )
             if on_poll:
                 on_poll(result)
 
@@ -388,9 +436,11 @@ class JobActionBase(ActionBase):
         finished failed is a job state (finished, failed), not a failed round."""
         if 'finished' in reply:
             return
-        raise AnsibleActionFail('checking on %s %s failed: %s. The %s was not stopped by this; once the problem is '
-                                'fixed, follow it up with asyncops.jobs.async_status jid=%s'
-                                % (what, jid, self.round_failure_text(reply), what, jid))
+        raise AnsibleActionFail(
+            'checking on %s %s failed: %s. The %s was not stopped by this; once the problem is '
+            'fixed, follow it up with asyncops.jobs.async_status jid=%s'
+            % (what, jid, self.round_failure_text(reply), what, jid)
+        )
 
     def round_failure_text(self, reply: Result) -> str:
         """Why a status round failed: the status module's own message (it names paths and owners, never a record's
@@ -419,8 +469,10 @@ class JobActionBase(ActionBase):
         try:
             self.status_round(task_vars, jid, pause, mode='collect')
         except AnsibleConnectionFailure:
-            display.warning('the results of job %s were read but its records could not be removed (host unreachable): '
-                            'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid))
+            display.warning(
+                'the results of job %s were read but its records could not be removed (host unreachable): '
+                'remove them later with asyncops.jobs.async_status jid=%s mode=cleanup' % (jid, jid)
+            )
 
     def censored_if_no_log(self, result: Result, reply: t.Mapping[str, t.Any]) -> Result:
         """Mark result for censoring (as ansible-core censors a no_log task's) when the reply it comes from holds
@@ -442,9 +494,12 @@ def step_problems(steps: list[dict[str, t.Any]], option: str) -> list[str]:
         if limit is None:
             continue
         if option == 'always' and limit <= 0:
-            problems.append('%s[%d].timeout must be a positive number of seconds (or none: %ds)'
-                            % (option, index, DEFAULTS['always_timeout']))
+            problems.append(
+                '%s[%d].timeout must be a positive number of seconds (or none: %ds)'
+                % (option, index, DEFAULTS['always_timeout'])
+            )
         elif limit < 0:
-            problems.append("%s[%d].timeout must be 0 (none but the chain's) or a positive number of seconds"
-                            % (option, index))
+            problems.append(
+                "%s[%d].timeout must be 0 (none but the chain's) or a positive number of seconds" % (option, index)
+            )
     return problems

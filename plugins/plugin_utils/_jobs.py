@@ -25,8 +25,9 @@ COMMAND_MODULES = frozenset(('ansible.builtin.command', 'ansible.legacy.command'
 SHELL_MODULES = frozenset(('ansible.builtin.shell', 'ansible.legacy.shell'))
 # Action plugins that only call their module on the target: running the module alone is the same thing.
 PASS_THROUGH_ACTIONS = frozenset(('ansible.builtin.normal', 'ansible.legacy.normal')) | COMMAND_MODULES | SHELL_MODULES
-NATIVE_COMMAND_KEYS = frozenset(('_raw_params', 'cmd', 'argv', 'chdir', 'executable', '_uses_shell',
-                                 'strip_empty_ends', 'expand_argument_vars'))
+NATIVE_COMMAND_KEYS = frozenset(
+    ('_raw_params', 'cmd', 'argv', 'chdir', 'executable', '_uses_shell', 'strip_empty_ends', 'expand_argument_vars')
+)
 PAYLOAD_STYLES = ('new', 'non_native_want_json', 'old', 'binary')
 CONTROLLER_BACKED_HINTS = {
     'copy': 'copy the file first with a normal task, then run the long part in the background',
@@ -39,11 +40,14 @@ Job = t.Dict[str, t.Any]
 
 def controller_side_refusal(fqcn: str) -> AnsibleActionFail:
     short = fqcn.rsplit('.', 1)[-1]
-    hint = CONTROLLER_BACKED_HINTS.get(short, 'run it as a normal task, or run the long part with '
-                                              'ansible.builtin.command in the background')
-    return AnsibleActionFail("%s is implemented by an action plugin that does not support running in the background "
-                             "(ansible-core refuses `async` for it too: it does its work on the controller or "
-                             "around the module call): %s" % (fqcn, hint))
+    hint = CONTROLLER_BACKED_HINTS.get(
+        short, 'run it as a normal task, or run the long part with ansible.builtin.command in the background'
+    )
+    return AnsibleActionFail(
+        "%s is implemented by an action plugin that does not support running in the background "
+        "(ansible-core refuses `async` for it too: it does its work on the controller or "
+        "around the module call): %s" % (fqcn, hint)
+    )
 
 
 def native_command_job(check_mode: bool, fqcn: str, module_args: t.Mapping[str, t.Any]) -> Job | None:
@@ -87,11 +91,17 @@ def native_command_job(check_mode: bool, fqcn: str, module_args: t.Mapping[str, 
 def payload_job(fqcn: str, style: str, shebang: str | None, data: bytes, module_args: t.Mapping[str, t.Any]) -> Job:
     """A module built on the controller, shipped as the job's payload (with an args file for old-style modules)."""
     if style not in PAYLOAD_STYLES:
-        raise AnsibleActionFail('%s is a %s module, which cannot run as a background job on this target' % (fqcn, style))
+        raise AnsibleActionFail(
+            '%s is a %s module, which cannot run as a background job on this target' % (fqcn, style)
+        )
     argv = shlex.split(shebang[2:]) if shebang else []
     argv.append('{payload}')
-    job: Job = {'module': fqcn, 'argv': argv, 'result_style': 'module',
-                'payload': base64.b64encode(data).decode('ascii')}
+    job: Job = {
+        'module': fqcn,
+        'argv': argv,
+        'result_style': 'module',
+        'payload': base64.b64encode(data).decode('ascii'),
+    }
     if style != 'new':
         argv.append('{args}')
         public = {k: v for k, v in module_args.items() if not (style == 'old' and k.startswith('_ansible_'))}
@@ -104,8 +114,10 @@ def payload_job(fqcn: str, style: str, shebang: str | None, data: bytes, module_
 
 def chain_label(steps: t.Sequence[t.Mapping[str, t.Any]], always: t.Sequence[t.Mapping[str, t.Any]]) -> str:
     """What a chain runs, as its record says it (protocol.chain_module), from the steps as the task gives them."""
-    return protocol.chain_module([{'module': step.get('module'), 'always': False} for step in steps]
-                                 + [{'module': step.get('module'), 'always': True} for step in always])
+    return protocol.chain_module(
+        [{'module': step.get('module'), 'always': False} for step in steps]
+        + [{'module': step.get('module'), 'always': True} for step in always]
+    )
 
 
 def what_runs_problems(task_args: t.Mapping[str, t.Any]) -> list[str]:
@@ -139,7 +151,9 @@ def carries_no_log(reply: t.Mapping[str, t.Any]) -> bool:
         return True
     for key in ('jobs', 'item_records'):
         entries = reply.get(key)
-        if isinstance(entries, list) and any(isinstance(entry, dict) and protocol.record_no_log(entry) for entry in entries):
+        if isinstance(entries, list) and any(
+            isinstance(entry, dict) and protocol.record_no_log(entry) for entry in entries
+        ):
             return True
     return False
 
@@ -147,7 +161,10 @@ def carries_no_log(reply: t.Mapping[str, t.Any]) -> bool:
 def poll_line(host: str, result: t.Mapping[str, t.Any], no_log: bool = False) -> str:
     """A progress line like ansible's 'ASYNC POLL on host'; never any output of a no_log task."""
     line = 'ASYNC POLL on %s: jid=%s started=True finished=False elapsed=%ss' % (
-        host, result.get('ansible_job_id'), result.get('elapsed', '?'))
+        host,
+        result.get('ansible_job_id'),
+        result.get('elapsed', '?'),
+    )
     step = result.get('current_step')
     if isinstance(step, dict):  # a chain: which step runs (its name only without no_log)
         line += ' step=%s' % step.get('index') if no_log else ' step=%s (%s)' % (step.get('index'), step.get('name'))

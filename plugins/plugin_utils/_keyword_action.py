@@ -29,9 +29,11 @@ from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import J
 display = Display()
 
 KEYWORD_STATUS = 'ansible.legacy.async_status'
-MITOGEN_WARNING = ('asyncops.jobs keyword mode is not active under the mitogen strategy: mitogen runs `async:` tasks '
-                   'with its own runner, without the guarantees of asyncops.jobs (whole-tree time limit, lost-job '
-                   'detection, private records). Use asyncops.jobs.async_run / async_batch there, or a core strategy')
+MITOGEN_WARNING = (
+    'asyncops.jobs keyword mode is not active under the mitogen strategy: mitogen runs `async:` tasks '
+    'with its own runner, without the guarantees of asyncops.jobs (whole-tree time limit, lost-job '
+    'detection, private records). Use asyncops.jobs.async_run / async_batch there, or a core strategy'
+)
 
 
 @functools.lru_cache(maxsize=None)
@@ -39,7 +41,9 @@ def core_async_status() -> t.Any:
     """ansible-core's own async_status action class, loaded from its file under a name of ours: this shim is
     loaded from the action_plugins path as ansible.plugins.action.async_status, which hides core's module."""
     path = os.path.join(os.path.dirname(ansible.plugins.action.__file__), 'async_status.py')
-    spec = importlib.util.spec_from_file_location('ansible_collections.asyncops.jobs.plugins.plugin_utils._core_async_status', path)
+    spec = importlib.util.spec_from_file_location(
+        'ansible_collections.asyncops.jobs.plugins.plugin_utils._core_async_status', path
+    )
     if spec is None or spec.loader is None:
         raise ImportError('cannot load %s' % path)
     module = importlib.util.module_from_spec(spec)
@@ -53,8 +57,9 @@ class ActionModule(JobActionBase):
         if self.under_mitogen():
             display.warning(MITOGEN_WARNING)
         if self.under_mitogen() or self.not_ours():
-            core = core_async_status()(self._task, self._connection, self._play_context, self._loader, self._templar,
-                                       self._shared_loader_obj)
+            core = core_async_status()(
+                self._task, self._connection, self._play_context, self._loader, self._templar, self._shared_loader_obj
+            )
             return t.cast(Result, core.run(tmp, task_vars))
         result = super().run(tmp, task_vars)
         del tmp

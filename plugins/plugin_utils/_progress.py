@@ -40,8 +40,10 @@ def report(task: t.Any, data: Result, line: str) -> None:
         return
     if outcome == UNSUPPORTED and not _warned:
         _warned.append(reason)
-        display.warning('asyncops.jobs: progress of background jobs goes to the display only, not to the callbacks: '
-                        'this ansible-core does not have what it is sent with (%s)' % reason)
+        display.warning(
+            'asyncops.jobs: progress of background jobs goes to the display only, not to the callbacks: '
+            'this ansible-core does not have what it is sent with (%s)' % reason
+        )
     display.display(line)
 
 
@@ -64,12 +66,17 @@ def send_async_poll(task: t.Any, data: Result) -> tuple[str, str]:
     try:
         if 'utr' in inspect.signature(final_q.send_callback).parameters:
             from ansible._internal._task import UnifiedTaskResult  # type: ignore[attr-defined]  # ansible-core 2.21+
-            final_q.send_callback('v2_runner_on_async_poll', host, task,
-                                  UnifiedTaskResult.from_action_result_dict(dict(data)))
+
+            final_q.send_callback(
+                'v2_runner_on_async_poll', host, task, UnifiedTaskResult.from_action_result_dict(dict(data))
+            )
         else:
             from ansible.executor.task_result import _RawTaskResult  # ansible-core 2.19, 2.20
-            final_q.send_callback('v2_runner_on_async_poll',
-                                  _RawTaskResult(host=host, task=task, return_data=dict(data), task_fields=task.dump_attrs()))
+
+            final_q.send_callback(
+                'v2_runner_on_async_poll',
+                _RawTaskResult(host=host, task=task, return_data=dict(data), task_fields=task.dump_attrs()),
+            )
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         return UNSUPPORTED, '%s: %s' % (type(exc).__name__, exc)
     return SENT, ''

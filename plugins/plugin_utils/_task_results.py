@@ -24,8 +24,14 @@ Result = t.Dict[str, t.Any]
 def delivery_info(items: list[t.Any], params: t.Mapping[str, t.Any], no_log: bool) -> dict[str, t.Any]:
     """What a batch's record keeps (under `collect`) for whoever returns its result later (0600 on the target, like
     the results)."""
-    return {'items': items, 'loop_var': params['loop_var'], 'index_var': params['index_var'],
-            'allow_failures': params['allow_failures'], 'keep': params['keep'], 'no_log': no_log}
+    return {
+        'items': items,
+        'loop_var': params['loop_var'],
+        'index_var': params['index_var'],
+        'allow_failures': params['allow_failures'],
+        'keep': params['keep'],
+        'no_log': no_log,
+    }
 
 
 def item_result(record: Result, item: t.Any, index: int, delivery: t.Mapping[str, t.Any]) -> Result:
@@ -71,8 +77,10 @@ def batch_result(batch: t.Mapping[str, t.Any], item_records: list[Result], deliv
     """The result of a finished batch, as async_batch returns it: results in item order, summary, and failed
     (with the first failure) unless allow_failures."""
     meta = protocol.job_meta(batch) or {}
-    results = [item_result(record, item, index, delivery)
-               for index, (record, item) in enumerate(zip(item_records, delivery['items']))]
+    results = [
+        item_result(record, item, index, delivery)
+        for index, (record, item) in enumerate(zip(item_records, delivery['items']))
+    ]
     result = summarise(results, float(meta.get('elapsed') or 0.0))
     result['ansible_job_id'] = batch.get('ansible_job_id')
     if result['failed_count'] and not delivery.get('allow_failures'):
@@ -80,10 +88,17 @@ def batch_result(batch: t.Mapping[str, t.Any], item_records: list[Result], deliv
         result['failed'] = True
         if delivery.get('no_log'):  # an item's msg can hold its args or output, and failed messages are displayed
             result['msg'] = '%d of %d item(s) failed (first: item %d; details censored, no_log)' % (
-                result['failed_count'], len(results), first)
+                result['failed_count'],
+                len(results),
+                first,
+            )
         else:
             result['msg'] = '%d of %d item(s) failed (first: item %d: %s)' % (
-                result['failed_count'], len(results), first, str(results[first].get('msg', 'failed'))[:300])
+                result['failed_count'],
+                len(results),
+                first,
+                str(results[first].get('msg', 'failed'))[:300],
+            )
     if delivery.get('no_log'):
         result['_ansible_no_log'] = True
     return result
@@ -98,14 +113,26 @@ def progress_counts(brief_jobs: list[Result]) -> dict[str, int]:
         states[state] = states.get(state, 0) + 1
     running, pending = states.get(protocol.RUNNING, 0), states.get(protocol.PENDING, 0)
     retrying = states.get(protocol.RETRYING, 0)
-    return {'total': len(brief_jobs), 'done': len(brief_jobs) - running - pending - retrying,
-            'failed': sum(states.get(s, 0) for s in protocol.FAILED_STATES), 'running': running, 'pending': pending,
-            'retrying': retrying}
+    return {
+        'total': len(brief_jobs),
+        'done': len(brief_jobs) - running - pending - retrying,
+        'failed': sum(states.get(s, 0) for s in protocol.FAILED_STATES),
+        'running': running,
+        'pending': pending,
+        'retrying': retrying,
+    }
 
 
 def progress_line(host: str, counts: t.Mapping[str, int], elapsed: float) -> str:
     """'ASYNC BATCH POLL on host: ...' with items done/running/pending (and retrying, when any are)."""
     retrying = ', %d retrying' % counts['retrying'] if counts.get('retrying') else ''
-    return ('ASYNC BATCH POLL on %s: %d/%d done (%d failed), %d running, %d pending%s, elapsed %ds'
-            % (host, counts['done'], counts['total'], counts['failed'], counts['running'], counts['pending'], retrying,
-               elapsed))
+    return 'ASYNC BATCH POLL on %s: %d/%d done (%d failed), %d running, %d pending%s, elapsed %ds' % (
+        host,
+        counts['done'],
+        counts['total'],
+        counts['failed'],
+        counts['running'],
+        counts['pending'],
+        retrying,
+        elapsed,
+    )

@@ -97,8 +97,12 @@ def venv_python(venv):
 
 
 def core_version(python):
-    out = subprocess.run([python, '-c', 'from ansible.release import __version__; print(__version__)'],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [python, '-c', 'from ansible.release import __version__; print(__version__)'],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip()
 
 
@@ -109,8 +113,22 @@ def sdist(venv, version, cache):
     if not os.path.exists(path):
         os.makedirs(folder, exist_ok=True)
         log('downloading the ansible-core %s sdist into %s' % (version, folder))
-        subprocess.run([venv_python(venv), '-m', 'pip', 'download', '--disable-pip-version-check', '--no-binary', ':all:',
-                        '--no-deps', 'ansible-core==%s' % version, '-d', folder], check=True)
+        subprocess.run(
+            [
+                venv_python(venv),
+                '-m',
+                'pip',
+                'download',
+                '--disable-pip-version-check',
+                '--no-binary',
+                ':all:',
+                '--no-deps',
+                'ansible-core==%s' % version,
+                '-d',
+                folder,
+            ],
+            check=True,
+        )
     return path
 
 
@@ -154,7 +172,9 @@ def link_collections(paths, dest):
     for path in paths:
         root = os.path.join(path, 'ansible_collections')
         if not os.path.isdir(root):
-            raise SystemExit('%s has no ansible_collections/ directory (give what ANSIBLE_COLLECTIONS_PATH would hold)' % path)
+            raise SystemExit(
+                '%s has no ansible_collections/ directory (give what ANSIBLE_COLLECTIONS_PATH would hold)' % path
+            )
         for ns in sorted(os.listdir(root)):
             if not os.path.isdir(os.path.join(root, ns)):
                 continue
@@ -185,8 +205,11 @@ def callback_default_async_runme(text):
     first_run = next(i for i, line in enumerate(lines) if line.startswith('run_test '))
     start = next(i for i, line in enumerate(lines) if line.startswith('# Check for async output'))
     end = next(i for i in range(start, len(lines)) if lines[i].startswith('rm -f async_test.out'))
-    return ''.join(lines[:first_run] + ['# asyncops.jobs core_targets: async part of callback_default only\n']
-                   + lines[start:end + 1])
+    return ''.join(
+        lines[:first_run]
+        + ['# asyncops.jobs core_targets: async part of callback_default only\n']
+        + lines[start : end + 1]
+    )
 
 
 ASSERT_TASK = re.compile(r'^( *)(- )?assert:', re.M)
@@ -194,11 +217,13 @@ ASSERT_TASK = re.compile(r'^( *)(- )?assert:', re.M)
 
 def asserts_ignored(text):
     """DIAGNOSTIC: every assert task gets ignore_errors, so one run shows every failing assertion ('...ignoring')."""
+
     def repl(match):
         indent, dash = match.group(1), match.group(2)
         if dash:
             return '%s- ignore_errors: true\n%s  assert:' % (indent, indent)
         return '%signore_errors: true\n%sassert:' % (indent, indent)
+
     return ASSERT_TASK.sub(repl, text)
 
 
@@ -247,7 +272,7 @@ def ignored_failures(log_path):
                     index += 1
                     block.append(lines[index])
             text = ' '.join(part.strip() for part in block)
-            ignored = any(later.startswith('...ignoring') for later in lines[index + 1:index + 3])
+            ignored = any(later.startswith('...ignoring') for later in lines[index + 1 : index + 3])
             if ignored and ('"assertion"' in text or 'evaluating conditional' in text):
                 found.append('%s: %s' % (task, text[:600]))
         index += 1
@@ -298,7 +323,9 @@ def describe_failure(playbook, task, node):
     return detail
 
 
-LOG_CLUES = re.compile(r'^(ERROR: |FAILURE|fatal: |\+\+\+ |--- |[-+](?![-+])|Test failed|.*Command "[^"]*" returned exit status)')
+LOG_CLUES = re.compile(
+    r'^(ERROR: |FAILURE|fatal: |\+\+\+ |--- |[-+](?![-+])|Test failed|.*Command "[^"]*" returned exit status)'
+)
 
 
 def log_clues(path, limit=40):
@@ -316,15 +343,35 @@ def run_target(tree, python, target, log_path, extra_args, timeout):
     env = dict(os.environ)
     env['PATH'] = os.path.dirname(python) + os.pathsep + env.get('PATH', '')
     env.pop('ANSIBLE_CONFIG', None)
-    cmd = [python, os.path.join(tree, 'bin', 'ansible-test'), 'integration', '--local', '--python-interpreter', python,
-           '--color', 'no'] + extra_args + [target]
+    cmd = (
+        [
+            python,
+            os.path.join(tree, 'bin', 'ansible-test'),
+            'integration',
+            '--local',
+            '--python-interpreter',
+            python,
+            '--color',
+            'no',
+        ]
+        + extra_args
+        + [target]
+    )
     started = time.time()
     with open(log_path, 'w', encoding='utf-8') as out:
         out.write('$ %s\n' % ' '.join(cmd))
         out.flush()
         try:
-            rc = subprocess.run(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                timeout=timeout, check=False).returncode
+            rc = subprocess.run(
+                cmd,
+                cwd=tree,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                check=False,
+            ).returncode
         except subprocess.TimeoutExpired:
             out.write('\nrun.py: timed out after %ss\n' % timeout)
             rc = 124
@@ -332,27 +379,54 @@ def run_target(tree, python, target, log_path, extra_args, timeout):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n', 1)[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--venv', action='append', default=[],
-                   help='controller venv with the pinned ansible-core (repeatable; run one after another)')
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n\n', 1)[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        '--venv',
+        action='append',
+        default=[],
+        help='controller venv with the pinned ansible-core (repeatable; run one after another)',
+    )
     p.add_argument('--series', help='comma-separated series, short for --venv %s/venv-<series> each' % CACHE)
-    p.add_argument('--targets', default=','.join(DEFAULT_TARGETS),
-                   help='comma-separated targets of ansible-core (default: %%(default)s); also %s (a part of a target)'
-                        % ', '.join(sorted(DERIVED)))
-    p.add_argument('--mode', choices=('baseline', 'keyword', 'both'), default='both',
-                   help='baseline: ansible-core alone; keyword: with the paths below (default: both)')
+    p.add_argument(
+        '--targets',
+        default=','.join(DEFAULT_TARGETS),
+        help='comma-separated targets of ansible-core (default: %%(default)s); also %s (a part of a target)'
+        % ', '.join(sorted(DERIVED)),
+    )
+    p.add_argument(
+        '--mode',
+        choices=('baseline', 'keyword', 'both'),
+        default='both',
+        help='baseline: ansible-core alone; keyword: with the paths below (default: both)',
+    )
     p.add_argument('--library', action='append', default=[], help='keyword mode: module dir (ANSIBLE_LIBRARY)')
-    p.add_argument('--action-plugins', action='append', default=[], help='keyword mode: action plugin dir (ANSIBLE_ACTION_PLUGINS)')
-    p.add_argument('--collections-path', action='append', default=[],
-                   help='keyword mode: dir holding ansible_collections/ (ANSIBLE_COLLECTIONS_PATH)')
-    p.add_argument('--collection-src',
-                   help='keyword mode: build this collection source tree with ansible-galaxy and install it (into the work '
-                        'dir, once per venv); added to the collections path')
-    p.add_argument('--ext', action='append', default=[],
-                   help='keyword mode: dir inside the installed collection (from --collection-src) whose library/ and '
-                        'action_plugins/ are used, e.g. extensions/keyword_mode_prototype (repeatable; files of later '
-                        'ones replace same-named files of earlier ones)')
-    p.add_argument('--label', default='keyword', help='name of the keyword-mode column in the report (default: %(default)s)')
+    p.add_argument(
+        '--action-plugins', action='append', default=[], help='keyword mode: action plugin dir (ANSIBLE_ACTION_PLUGINS)'
+    )
+    p.add_argument(
+        '--collections-path',
+        action='append',
+        default=[],
+        help='keyword mode: dir holding ansible_collections/ (ANSIBLE_COLLECTIONS_PATH)',
+    )
+    p.add_argument(
+        '--collection-src',
+        help='keyword mode: build this collection source tree with ansible-galaxy and install it (into the work '
+        'dir, once per venv); added to the collections path',
+    )
+    p.add_argument(
+        '--ext',
+        action='append',
+        default=[],
+        help='keyword mode: dir inside the installed collection (from --collection-src) whose library/ and '
+        'action_plugins/ are used, e.g. extensions/keyword_mode_prototype (repeatable; files of later '
+        'ones replace same-named files of earlier ones)',
+    )
+    p.add_argument(
+        '--label', default='keyword', help='name of the keyword-mode column in the report (default: %(default)s)'
+    )
     p.add_argument('--work', default=os.path.join(CACHE, 'core-targets'), help='work dir (default: %(default)s)')
     p.add_argument('--cache', default=CACHE, help='sdist cache parent dir (default: %(default)s)')
     p.add_argument('--timeout', type=int, default=1200, help='seconds per target (default: %(default)s)')
@@ -381,7 +455,9 @@ def install_collection(python, src, dest):
     os.makedirs(build)
     subprocess.run([galaxy, 'collection', 'build', '--output-path', build, src], check=True, stdout=subprocess.DEVNULL)
     artifact = glob.glob(os.path.join(build, '*.tar.gz'))[0]
-    subprocess.run([galaxy, 'collection', 'install', '--offline', '-p', dest, artifact], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [galaxy, 'collection', 'install', '--offline', '-p', dest, artifact], check=True, stdout=subprocess.DEVNULL
+    )
     shutil.rmtree(build)
     return dest
 
@@ -391,12 +467,18 @@ def modes_for(args, python, version):
     if args.mode in ('baseline', 'both'):
         modes.append({'name': 'baseline', 'library': [], 'action_plugins': [], 'collections': []})
     if args.mode in ('keyword', 'both'):
-        mode = {'name': args.label, 'library': [os.path.abspath(p) for p in args.library],
-                'action_plugins': [os.path.abspath(p) for p in args.action_plugins],
-                'collections': [os.path.abspath(p) for p in args.collections_path]}
+        mode = {
+            'name': args.label,
+            'library': [os.path.abspath(p) for p in args.library],
+            'action_plugins': [os.path.abspath(p) for p in args.action_plugins],
+            'collections': [os.path.abspath(p) for p in args.collections_path],
+        }
         if args.collection_src:
-            dest = install_collection(python, os.path.abspath(args.collection_src),
-                                      os.path.join(os.path.abspath(args.work), version, 'collections'))
+            dest = install_collection(
+                python,
+                os.path.abspath(args.collection_src),
+                os.path.join(os.path.abspath(args.work), version, 'collections'),
+            )
             mode['collections'].append(dest)
             namespace, name = collection_name(args.collection_src)
             found = {'library': [], 'action_plugins': []}
@@ -444,8 +526,15 @@ def main(argv=None):
                 log_path = os.path.join(logs, '%s.log' % target)
                 since = time.time() - 1
                 rc, seconds = run_target(tree, python, target, log_path, args.ansible_test_arg, args.timeout)
-                entry = {'version': version, 'mode': mode['name'], 'target': target, 'passed': rc == 0, 'rc': rc,
-                         'seconds': round(seconds, 1), 'log': log_path}
+                entry = {
+                    'version': version,
+                    'mode': mode['name'],
+                    'target': target,
+                    'passed': rc == 0,
+                    'rc': rc,
+                    'seconds': round(seconds, 1),
+                    'log': log_path,
+                }
                 if rc != 0:
                     entry['failures'] = junit_failures(tree, since)
                     entry['clues'] = log_clues(log_path)
@@ -471,7 +560,10 @@ def main(argv=None):
 def report(results):
     log('\n%-24s %-10s %-16s %s' % ('target', 'core', 'mode', 'result'))
     for r in results:
-        log('%-24s %-10s %-16s %s' % (r['target'], r['version'], r['mode'], 'PASS' if r['passed'] else 'FAIL (rc %d)' % r['rc']))
+        log(
+            '%-24s %-10s %-16s %s'
+            % (r['target'], r['version'], r['mode'], 'PASS' if r['passed'] else 'FAIL (rc %d)' % r['rc'])
+        )
     passed = sum(1 for r in results if r['passed'])
     log('%d passed, %d failed' % (passed, len(results) - passed))
 

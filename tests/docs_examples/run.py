@@ -113,8 +113,9 @@ def rst_blocks(path: Path) -> t.Iterator[tuple[int, str, str]]:
         outer = len(directive.group("indent"))
         body_start = index + 1
         # the directive's options (:caption: ...) and the blank line before the content
-        while body_start < len(lines) and (not lines[body_start].strip()
-                                           or re.match(r"^\s+:[\w-]+:", lines[body_start])):
+        while body_start < len(lines) and (
+            not lines[body_start].strip() or re.match(r"^\s+:[\w-]+:", lines[body_start])
+        ):
             body_start += 1
         if body_start >= len(lines):
             continue
@@ -156,8 +157,9 @@ class _TolerantLoader(yaml.SafeLoader):
     """YAML with Ansible's tags (!unsafe, !vault) read as plain values: only the shape matters here."""
 
 
-_TolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node)
-                                      if isinstance(node, yaml.ScalarNode) else None)
+_TolerantLoader.add_multi_constructor(
+    "!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None
+)
 
 
 def classify(example: Example) -> str:
@@ -175,7 +177,8 @@ def classify(example: Example) -> str:
     raise ExampleError(
         "%s is a %s code block but neither a playbook (a list of plays, each with hosts:) nor a list of tasks: "
         "make it one of those, or give the block another type (text, ini, console...) if it is no example to run"
-        % (example.where, example.lang))
+        % (example.where, example.lang)
+    )
 
 
 def playbook_groups(example: Example) -> list[str]:
@@ -186,8 +189,10 @@ def playbook_groups(example: Example) -> list[str]:
         patterns = hosts if isinstance(hosts, list) else str(hosts or "").replace(",", ":").split(":")
         for pattern in (str(p).strip() for p in patterns):
             if pattern in ("localhost", "127.0.0.1"):
-                raise ExampleError("%s runs a play on localhost, which would be this machine: write hosts: all or a "
-                                   "group name" % example.where)
+                raise ExampleError(
+                    "%s runs a play on localhost, which would be this machine: write hosts: all or a "
+                    "group name" % example.where
+                )
             if PLAIN_GROUP.match(pattern) and pattern != "all":
                 groups.add(pattern)
     return sorted(groups)
@@ -231,7 +236,9 @@ def write_playbook(example: Example, fixtures: dict[str, dict[str, t.Any]], work
     if example.kind == "playbook":
         plays.append({"ansible.builtin.import_playbook": "example.yml"})
     else:
-        plays.append(play(example.where, [import_tasks("The example of %s" % example.where, directory / "example.yml")]))
+        plays.append(
+            play(example.where, [import_tasks("The example of %s" % example.where, directory / "example.yml")])
+        )
     verify = [import_tasks("Check of fixture %s" % f["name"], f["verify"]) for f in used if f["verify"]]
     if verify:
         plays.append(play("Check what %s did" % example.where, verify))
@@ -240,8 +247,9 @@ def write_playbook(example: Example, fixtures: dict[str, dict[str, t.Any]], work
     return playbook
 
 
-def write_inventory(example: Example, fixtures: dict[str, dict[str, t.Any]], directory: Path, host: str,
-                    host_line: str) -> Path:
+def write_inventory(
+    example: Example, fixtures: dict[str, dict[str, t.Any]], directory: Path, host: str, host_line: str
+) -> Path:
     """The example's inventory: its one host (in the groups its plays name), and host_vars/<host>.yml with the
     variables of its fixtures and docs_examples_port, a free loopback port for a fixture's server."""
     groups = playbook_groups(example) if example.kind == "playbook" else []
@@ -254,7 +262,9 @@ def write_inventory(example: Example, fixtures: dict[str, dict[str, t.Any]], dir
     for name in example.fixtures:
         variables.update(fixtures[name]["vars"])
     (directory / "host_vars").mkdir(exist_ok=True)
-    (directory / "host_vars" / ("%s.yml" % host)).write_text(yaml.safe_dump(variables, sort_keys=False), encoding="utf-8")
+    (directory / "host_vars" / ("%s.yml" % host)).write_text(
+        yaml.safe_dump(variables, sort_keys=False), encoding="utf-8"
+    )
     return inventory
 
 
@@ -267,8 +277,13 @@ def free_port() -> int:
 
 # --- running -------------------------------------------------------------------------------------------
 def ansible_env() -> dict[str, str]:
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_RETRY_FILES_ENABLED="False",
-               PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_RETRY_FILES_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("ANSIBLE_ASYNC_DIR", None)  # the examples use the default async dir, on their own new host
     return env
 
@@ -277,8 +292,14 @@ def syntax_check(playbook: Path, host: str) -> tuple[bool, str]:
     """ansible-playbook --syntax-check with a stand-in inventory of the example's host."""
     inventory = playbook.parent / "syntax-inventory.ini"
     inventory.write_text("%s ansible_connection=local\n" % host, encoding="utf-8")
-    proc = subprocess.run(["ansible-playbook", "--syntax-check", "-i", str(inventory), playbook.name],
-                          cwd=playbook.parent, env=ansible_env(), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["ansible-playbook", "--syntax-check", "-i", str(inventory), playbook.name],
+        cwd=playbook.parent,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -300,8 +321,14 @@ def run_example(example: Example, playbook: Path, inventory: Path, log: Path) ->
         fixtures = ", ".join(example.fixtures) or "none"
         out.write("# %s (%s; fixtures: %s)\n# %s\n" % (example.where, example.kind, fixtures, playbook))
         out.flush()
-        proc = subprocess.run(["ansible-playbook", "-i", str(inventory), playbook.name], cwd=playbook.parent,
-                              env=ansible_env(), stdout=out, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(
+            ["ansible-playbook", "-i", str(inventory), playbook.name],
+            cwd=playbook.parent,
+            env=ansible_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     return proc.returncode == 0, time.monotonic() - started
 
 
@@ -314,8 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="documentation files, relative to the collection root (default: all)")
     parser.add_argument("--list", action="store_true", help="list the examples and exit")
     parser.add_argument("--check", action="store_true", help="only write the playbooks and syntax-check them")
-    parser.add_argument("--work", type=Path, default=ROOT / "tests" / "output" / "docs-examples" / "work",
-                        help="where the playbooks, inventories and the hosts' keys are written")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / "tests" / "output" / "docs-examples" / "work",
+        help="where the playbooks, inventories and the hosts' keys are written",
+    )
     parser.add_argument("--logs", type=Path, default=ROOT / "tests" / "output" / "docs-examples")
     parser.add_argument("--suite", default=DEFAULT_SUITE, help="Debian suite of the containers (default %(default)s)")
     args = parser.parse_args(argv)
@@ -375,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_hosts(hosts_dir)
     failed = [example.where for example, ok, _seconds, _log in results if not ok]
-    print("\n%d example(s) run, %d failed%s" % (len(results), len(failed), (": " + ", ".join(failed)) if failed else ""))
+    print(
+        "\n%d example(s) run, %d failed%s" % (len(results), len(failed), (": " + ", ".join(failed)) if failed else "")
+    )
     return 1 if failed else 0
 
 

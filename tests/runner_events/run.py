@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
+# Copyright (c) 2026, asyncops.jobs developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ansible-runner (AWX's engine) runs the fleet view playbook: its job events carry the rows.
 
 Two local-connection hosts with an async dir each (one job per host started first) and one that cannot be reached;
@@ -53,9 +55,16 @@ VIEW = """\
 
 def run(work: str, playbook: str, extravars: dict[str, str] | None = None) -> ansible_runner.Runner:
     """ansible_runner.run() of one playbook of the project, quietly; the runner (its events)."""
-    return ansible_runner.run(private_data_dir=work, playbook=playbook, extravars=extravars or {}, quiet=True,
-                              envvars={'ANSIBLE_COLLECTIONS_PATH': os.environ['ANSIBLE_COLLECTIONS_PATH'],
-                                       'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false'})
+    return ansible_runner.run(
+        private_data_dir=work,
+        playbook=playbook,
+        extravars=extravars or {},
+        quiet=True,
+        envvars={
+            'ANSIBLE_COLLECTIONS_PATH': os.environ['ANSIBLE_COLLECTIONS_PATH'],
+            'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
+        },
+    )
 
 
 def rows_in_events(runner: ansible_runner.Runner) -> tuple[list[dict], list[dict]]:
@@ -92,17 +101,24 @@ def main() -> None:
         started = run(work, 'start.yml')
         check(started.status == 'successful', 'the jobs started (%s)' % started.status)
         viewed = run(work, 'view.yml')
-        check(viewed.status == 'successful', 'the view ran through ansible-runner (%s, rc %s)' % (viewed.status, viewed.rc))
+        check(
+            viewed.status == 'successful',
+            'the view ran through ansible-runner (%s, rc %s)' % (viewed.status, viewed.rc),
+        )
         stats, gathered = rows_in_events(viewed)
         for name, rows in (('stats event (set_stats)', stats), ('result of the gathering task', gathered)):
             hosts = sorted({row['host'] for row in rows})
             check(hosts == ['gone', 'r1', 'r2'], 'the %s has the rows of every host: %s' % (name, hosts))
-            check(all({'host', 'jid', 'key', 'state'} <= set(row) for row in rows), 'every row of the %s has host, jid, '
-                  'key and state' % name)
+            check(
+                all({'host', 'jid', 'key', 'state'} <= set(row) for row in rows),
+                'every row of the %s has host, jid, key and state' % name,
+            )
             keys = sorted((row['host'], row['key'], row['state']) for row in rows if row['host'] != 'gone')
             check(keys == [('r1', 'runner-r1', 'running'), ('r2', 'runner-r2', 'running')], 'the jobs: %s' % keys)
-            check([row['state'] for row in rows if row['host'] == 'gone'] == ['unreachable'],
-                  'the unreachable host is listed as such')
+            check(
+                [row['state'] for row in rows if row['host'] == 'gone'] == ['unreachable'],
+                'the unreachable host is listed as such',
+            )
     finally:
         run(work, 'view.yml', {'jobs_action': 'kill', 'jobs_hosts': 'fleet'})
     print('the job events of ansible-runner carry the rows of the fleet view')

@@ -5,6 +5,7 @@
 ansible-test units and pytest-ansible install it themselves; a plain `pytest` with this collection's
 ansible_collections/ parent on PYTHONPATH gets it here, so that the plugin loader finds this
 collection's modules when an action plugin's run() builds them."""
+
 from __future__ import annotations
 
 import os

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The layers of docs/design.md, checked on the code: each module imports only from the layers below its own, the
 contract (_job_protocol) from none, and target-side code never from the controller's."""
+
 from __future__ import annotations
 
 import ast
@@ -36,9 +37,13 @@ def runtime_imports(path):
         if id(node) in skipped or not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or '']
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith(('.module_utils', '.plugin_utils')):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.endswith(('.module_utils', '.plugin_utils'))
+        ):
             names = ['%s.%s' % (node.module, alias.name) for alias in node.names]
-        found.update(name[len(PACKAGE):] for name in names if name.startswith(PACKAGE))
+        found.update(name[len(PACKAGE) :] for name in names if name.startswith(PACKAGE))
     return found
 
 

@@ -4,6 +4,7 @@
 
 Built like ansible-core builds one for a task (Task, PlayContext, local Connection, DataLoader, Templar, the
 plugin loader), so run() executes the collection's real modules: nothing on the target side is faked."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,7 +17,6 @@ import time
 import typing as t
 
 import pytest
-
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play import Play
 from ansible.playbook.play_context import PlayContext
@@ -66,17 +66,31 @@ def make_action(async_dir):
     def make(name: str, args: dict[str, t.Any], **task_fields: t.Any) -> tuple[t.Any, dict[str, t.Any]]:
         loader = DataLoader()
         # a task of a play, as in a playbook: module defaults and action groups come from there
-        play = Play.load({'hosts': 'localhost', 'gather_facts': False,
-                          'tasks': [{'asyncops.jobs.%s' % name: args, **task_fields}]}, loader=loader)
+        play = Play.load(
+            {'hosts': 'localhost', 'gather_facts': False, 'tasks': [{'asyncops.jobs.%s' % name: args, **task_fields}]},
+            loader=loader,
+        )
         task = play.get_tasks()[0][0]
         play_context = PlayContext()
         connection = Connection(play_context, None)
-        task_vars = {'inventory_hostname': 'localhost', 'ansible_python_interpreter': sys.executable,
-                     'ansible_async_dir': async_dir, 'ansible_connection': 'local'}
+        task_vars = {
+            'inventory_hostname': 'localhost',
+            'ansible_python_interpreter': sys.executable,
+            'ansible_async_dir': async_dir,
+            'ansible_connection': 'local',
+        }
         templar = Templar(loader=loader, variables=task_vars)
-        action_class = importlib.import_module('ansible_collections.asyncops.jobs.plugins.action.%s' % name).ActionModule
-        action = action_class(task=task, connection=connection, play_context=play_context, loader=loader,
-                              templar=templar, shared_loader_obj=plugin_loader)
+        action_class = importlib.import_module(
+            'ansible_collections.asyncops.jobs.plugins.action.%s' % name
+        ).ActionModule
+        action = action_class(
+            task=task,
+            connection=connection,
+            play_context=play_context,
+            loader=loader,
+            templar=templar,
+            shared_loader_obj=plugin_loader,
+        )
         connection._shell.set_options(var_options={'ansible_async_dir': async_dir})
         return action, task_vars
 
@@ -124,6 +138,7 @@ def progress_events(monkeypatch):
 
     queue = type('Queue', (), {'send_callback': send_callback})()
     send_callback.__signature__ = inspect.signature(task_queue_manager.FinalQueue.send_callback)  # type: ignore[attr-defined]
-    monkeypatch.setattr(worker, 'current_worker', type('W', (), {'_final_q': queue, '_host': Host('localhost')})(),
-                        raising=False)
+    monkeypatch.setattr(
+        worker, 'current_worker', type('W', (), {'_final_q': queue, '_host': Host('localhost')})(), raising=False
+    )
     return sent

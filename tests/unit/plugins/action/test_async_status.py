@@ -4,8 +4,9 @@ from __future__ import annotations
 
 
 def test_status_reads_the_job_in_the_configured_async_dir(make_action, async_dir):
-    start, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'echo x'},
-                                                 'poll': 0})
+    start, task_vars = make_action(
+        'async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'echo x'}, 'poll': 0}
+    )
     jid = start.run(task_vars=task_vars)['ansible_job_id']
     wait, task_vars = make_action('async_status', {'jid': jid, 'mode': 'wait', 'timeout': 30})
     result = wait.run(task_vars=task_vars)

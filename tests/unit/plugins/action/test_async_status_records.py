@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """async_status on an async dir holding what is not a readable job record: one bad file blocks nothing."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,18 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor impo
 
 def finished_job(store, jid):
     store.create_side_dir(jid)
-    launch(store, {'jid': jid, 'module': 'test', 'argv': ['true'], 'result_style': 'command', 'cmd': 'true',
-                   'time_limit': 0, 'grace': 0.2})
+    launch(
+        store,
+        {
+            'jid': jid,
+            'module': 'test',
+            'argv': ['true'],
+            'result_style': 'command',
+            'cmd': 'true',
+            'time_limit': 0,
+            'grace': 0.2,
+        },
+    )
     for _attempt in range(200):
         record = store.read(jid)
         if record and record.get('finished'):
@@ -95,15 +106,30 @@ def test_prune_never_removes_what_the_engine_did_not_make(make_action, async_dir
     os.makedirs(os.path.join(async_dir, '.j7.7.job'))  # named as a side dir of ours, made by someone else
     plant(async_dir, '.j7.7.job/notes', 'notes')
     plant(async_dir, '.key-' + 'a' * 40, 'not a job id')  # named as a key file, not written as one
-    for name in ('.build.stdout', '.deploy.job/config', '.deploy.job', '.key-backup', '.photos.removed.2024/img1',
-                 '.photos.removed.2024', '.j7.7.job/notes', '.j7.7.job', '.key-' + 'a' * 40):
+    for name in (
+        '.build.stdout',
+        '.deploy.job/config',
+        '.deploy.job',
+        '.key-backup',
+        '.photos.removed.2024/img1',
+        '.photos.removed.2024',
+        '.j7.7.job/notes',
+        '.j7.7.job',
+        '.key-' + 'a' * 40,
+    ):
         age(os.path.join(async_dir, name), TWO_DAYS)
-    before = sorted(os.path.relpath(os.path.join(root, name), async_dir)
-                    for root, dirs, files in os.walk(async_dir) for name in dirs + files)
+    before = sorted(
+        os.path.relpath(os.path.join(root, name), async_dir)
+        for root, dirs, files in os.walk(async_dir)
+        for name in dirs + files
+    )
     pruned = status(make_action, mode='cleanup', older_than=3600)
     assert not pruned.get('failed'), pruned.get('msg')
-    after = sorted(os.path.relpath(os.path.join(root, name), async_dir)
-                   for root, dirs, files in os.walk(async_dir) for name in dirs + files)
+    after = sorted(
+        os.path.relpath(os.path.join(root, name), async_dir)
+        for root, dirs, files in os.walk(async_dir)
+        for name in dirs + files
+    )
     assert after == before
     assert pruned['jobs'] == [] and pruned['removed'] == [] and not pruned['changed']
 
@@ -114,8 +140,16 @@ def test_prune_removes_and_reports_what_the_engine_made_and_left(make_action, as
     store = JobStore(async_dir).ensure()
     store.create_side_dir('j50.1')  # a launch that died before the record was written
     store.release_starting('j50.1')
-    run, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'poll': 1, 'output_limit': 1024,
-                                               'args': {'cmd': 'head -c 5000 /dev/zero | tr "\\0" x'}, 'key': 'K'})
+    run, task_vars = make_action(
+        'async_run',
+        {
+            'module': 'ansible.builtin.shell',
+            'poll': 1,
+            'output_limit': 1024,
+            'args': {'cmd': 'head -c 5000 /dev/zero | tr "\\0" x'},
+            'key': 'K',
+        },
+    )
     clipped = run.run(task_vars=task_vars)  # collected: a note, and the kept output
     assert clipped['output_truncated'] and os.path.isfile(clipped['stdout_file'])
     kept_dir = os.path.dirname(clipped['stdout_file'])
@@ -124,6 +158,7 @@ def test_prune_removes_and_reports_what_the_engine_made_and_left(make_action, as
         age(os.path.join(async_dir, name), TWO_DAYS)
     pruned = status(make_action, mode='cleanup', older_than=3600)
     assert pruned['jobs'] == [clipped['ansible_job_id']] and pruned['changed']
-    assert sorted(pruned['removed']) == sorted([os.path.join(async_dir, '.j50.1.job'), kept_dir,
-                                                os.path.join(async_dir, '.key-' + 'b' * 40)])
+    assert sorted(pruned['removed']) == sorted(
+        [os.path.join(async_dir, '.j50.1.job'), kept_dir, os.path.join(async_dir, '.key-' + 'b' * 40)]
+    )
     assert os.listdir(async_dir) == []

@@ -2,12 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Collected jobs: the pattern of ansible-core's documentation (start with poll=0, an until-loop on finished, then
 mode=cleanup) passes with every way of starting a job, and a job whose result was already delivered says so."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
-
 from ansible.template import trust_as_template
 
 
@@ -30,14 +30,23 @@ def until_finished(make_action, jid, retries=100):
 
 
 def start_run(make_action, cmd='echo out', **extra):
-    return run(make_action, 'async_run', dict({'module': 'ansible.builtin.shell', 'args': {'cmd': cmd}, 'poll': 0},
-                                              **extra))['ansible_job_id']
+    return run(
+        make_action, 'async_run', dict({'module': 'ansible.builtin.shell', 'args': {'cmd': cmd}, 'poll': 0}, **extra)
+    )['ansible_job_id']
 
 
 def start_batch(make_action, items=('a', 'b')):
-    return run(make_action, 'async_batch', {'module': 'ansible.builtin.command', 'items': list(items),
-                                            'args': {'cmd': trust_as_template('echo {{ item }}')}, 'wait': False,
-                                            'concurrency': 2})['ansible_job_id']
+    return run(
+        make_action,
+        'async_batch',
+        {
+            'module': 'ansible.builtin.command',
+            'items': list(items),
+            'args': {'cmd': trust_as_template('echo {{ item }}')},
+            'wait': False,
+            'concurrency': 2,
+        },
+    )['ansible_job_id']
 
 
 @pytest.mark.parametrize('wait', ['until-loop', 'mode=wait'])
@@ -122,9 +131,15 @@ def test_a_running_job_is_not_collected(make_action, async_dir):
 
 
 def test_a_key_starts_a_new_job_once_its_job_was_collected(make_action, async_dir):
-    first = run(make_action, 'async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}, 'poll': 0,
-                                           'key': 'nightly'})
+    first = run(
+        make_action,
+        'async_run',
+        {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}, 'poll': 0, 'key': 'nightly'},
+    )
     status(make_action, jid=first['ansible_job_id'], mode='wait', timeout=30)
-    second = run(make_action, 'async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}, 'poll': 0,
-                                            'key': 'nightly'})
+    second = run(
+        make_action,
+        'async_run',
+        {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}, 'poll': 0, 'key': 'nightly'},
+    )
     assert not second.get('attached') and second['ansible_job_id'] != first['ansible_job_id']

@@ -4,6 +4,7 @@
 
 ansible-core shows a no_log task's `warnings` and, in 2.19, the `msg` of a failure, so what this collection puts
 there must not be derived from the task."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import signal
 import time
 
 import pytest
-
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.template import trust_as_template
 
@@ -25,9 +25,16 @@ def warning_texts(result):
 
 
 def test_leftovers_of_a_no_log_job_are_named_by_pid_only(make_action):
-    action, task_vars = make_action('async_run', {
-        'module': 'ansible.builtin.shell', 'leftovers': 'keep', 'poll': 1,
-        'args': {'cmd': "sh -c 'sleep 7.777; : --token=SECRET_LEFTOVER_C' >/dev/null 2>&1 & exit 0"}}, no_log=True)
+    action, task_vars = make_action(
+        'async_run',
+        {
+            'module': 'ansible.builtin.shell',
+            'leftovers': 'keep',
+            'poll': 1,
+            'args': {'cmd': "sh -c 'sleep 7.777; : --token=SECRET_LEFTOVER_C' >/dev/null 2>&1 & exit 0"},
+        },
+        no_log=True,
+    )
     result = action.run(task_vars=task_vars)
     try:
         warnings = warning_texts(result)
@@ -43,17 +50,29 @@ def test_leftovers_of_a_no_log_job_are_named_by_pid_only(make_action):
 
 
 def test_leftovers_of_other_jobs_are_still_named_with_their_command(make_action):
-    action, task_vars = make_action('async_run', {
-        'module': 'ansible.builtin.shell', 'leftovers': 'stop', 'poll': 1,
-        'args': {'cmd': "sh -c 'sleep 7.778' >/dev/null 2>&1 & exit 0"}})
+    action, task_vars = make_action(
+        'async_run',
+        {
+            'module': 'ansible.builtin.shell',
+            'leftovers': 'stop',
+            'poll': 1,
+            'args': {'cmd': "sh -c 'sleep 7.778' >/dev/null 2>&1 & exit 0"},
+        },
+    )
     result = action.run(task_vars=task_vars)
     assert 'sleep 7.778' in ' '.join(warning_texts(result))
 
 
 def test_an_undefined_variable_in_a_no_log_batch_names_no_item(make_action):
-    action, task_vars = make_action('async_batch', {
-        'module': 'ansible.builtin.command', 'items': ['SECRET_ITEM_E'],
-        'args': {'cmd': trust_as_template('echo {{ item }} {{ undefined_SECRET_VAR }}')}}, no_log=True)
+    action, task_vars = make_action(
+        'async_batch',
+        {
+            'module': 'ansible.builtin.command',
+            'items': ['SECRET_ITEM_E'],
+            'args': {'cmd': trust_as_template('echo {{ item }} {{ undefined_SECRET_VAR }}')},
+        },
+        no_log=True,
+    )
     with pytest.raises(AnsibleActionFail) as failure:
         action.run(task_vars=task_vars)
     assert 'args of item 0 (censored, no_log) use an undefined variable' in str(failure.value)
@@ -61,8 +80,13 @@ def test_an_undefined_variable_in_a_no_log_batch_names_no_item(make_action):
 
 
 def test_a_key_of_a_no_log_batch_is_not_named(make_action, async_dir):
-    args = {'module': 'ansible.builtin.command', 'items': [1], 'args': {'cmd': 'sleep 0.1'}, 'key': 'SECRET_KEY_J',
-            'wait': False}
+    args = {
+        'module': 'ansible.builtin.command',
+        'items': [1],
+        'args': {'cmd': 'sleep 0.1'},
+        'key': 'SECRET_KEY_J',
+        'wait': False,
+    }
     action, task_vars = make_action('async_batch', args, no_log=True)
     action.run(task_vars=task_vars)
     action, task_vars = make_action('async_batch', dict(args, items=[1, 2]), no_log=True)
@@ -72,9 +96,16 @@ def test_a_key_of_a_no_log_batch_is_not_named(make_action, async_dir):
 
 
 def test_a_failed_item_of_a_no_log_batch_gives_no_msg(make_action):
-    action, task_vars = make_action('async_batch', {
-        'module': 'ansible.builtin.file', 'items': ['SECRET_MSG_F'],
-        'args': {'path': trust_as_template('/nonexistent/{{ item }}'), 'state': 'file'}, 'delay': 1}, no_log=True)
+    action, task_vars = make_action(
+        'async_batch',
+        {
+            'module': 'ansible.builtin.file',
+            'items': ['SECRET_MSG_F'],
+            'args': {'path': trust_as_template('/nonexistent/{{ item }}'), 'state': 'file'},
+            'delay': 1,
+        },
+        no_log=True,
+    )
     result = action.run(task_vars=task_vars)
     assert result['failed'] and result['msg'].startswith('1 of 1 item(s) failed (first: item 0')
     assert 'SECRET' not in result['msg']
@@ -83,17 +114,24 @@ def test_a_failed_item_of_a_no_log_batch_gives_no_msg(make_action):
 
 
 def test_a_failed_item_is_quoted_otherwise(make_action):
-    action, task_vars = make_action('async_batch', {
-        'module': 'ansible.builtin.file', 'items': ['visible'],
-        'args': {'path': trust_as_template('/nonexistent/{{ item }}'), 'state': 'file'}, 'delay': 1})
+    action, task_vars = make_action(
+        'async_batch',
+        {
+            'module': 'ansible.builtin.file',
+            'items': ['visible'],
+            'args': {'path': trust_as_template('/nonexistent/{{ item }}'), 'state': 'file'},
+            'delay': 1,
+        },
+    )
     result = action.run(task_vars=task_vars)
     assert '/nonexistent/visible' in result['msg']
 
 
 @pytest.mark.parametrize('no_log', [True, False])
 def test_an_unreachable_host_under_no_log_hides_the_connection_text(make_action, monkeypatch, no_log):
-    action, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}},
-                                    no_log=no_log)
+    action, task_vars = make_action(
+        'async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}}, no_log=no_log
+    )
     warnings = []
     monkeypatch.setattr(_job_action.display, 'warning', lambda msg, *args, **kwargs: warnings.append(msg))
     monkeypatch.setattr(_job_action.time, 'sleep', lambda seconds: None)
@@ -114,8 +152,9 @@ def test_an_unreachable_host_under_no_log_hides_the_connection_text(make_action,
 def test_a_crashed_status_round_of_a_no_log_task_shows_no_stderr(make_action, no_log):
     """The stderr of a status module that crashed can hold anything; a no_log task's failure message keeps the
     module's own message and leaves the stderr out."""
-    action, _task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}},
-                                     no_log=no_log)
+    action, _task_vars = make_action(
+        'async_run', {'module': 'ansible.builtin.command', 'args': {'cmd': 'true'}}, no_log=no_log
+    )
     reply = {'failed': True, 'msg': 'MODULE FAILURE', 'module_stderr': 'Traceback ...\nKeyError: SECRET_STDERR_K'}
     with pytest.raises(AnsibleActionFail) as failure:
         action.check_round(reply, 'job', 'j1.2')
@@ -132,13 +171,24 @@ def later_read(make_action, **args):
 def test_every_later_reader_of_a_no_log_job_censors_it(make_action):
     """The record carries the no_log of the task that started the job: status, wait, a list of jids, an item's jid,
     kill, a running batch, cleanup=true: each answer is marked for censoring (as ansible-core marks a no_log task's)."""
-    job, task_vars = make_action('async_run', {'module': 'ansible.builtin.shell', 'poll': 0, 'timeout': 60,
-                                               'args': {'cmd': 'echo SECRET_LATER_O; sleep 30'}}, no_log=True)
+    job, task_vars = make_action(
+        'async_run',
+        {'module': 'ansible.builtin.shell', 'poll': 0, 'timeout': 60, 'args': {'cmd': 'echo SECRET_LATER_O; sleep 30'}},
+        no_log=True,
+    )
     jid = job.run(task_vars=task_vars)['ansible_job_id']
-    batch, task_vars = make_action('async_batch', {'module': 'ansible.builtin.shell', 'wait': False, 'concurrency': 2,
-                                                   'items': ['SECRET_LATER_I1', 'SECRET_LATER_I2'], 'timeout': 60,
-                                                   'args': {'cmd': trust_as_template('echo {{ item }}; sleep 30')}},
-                                   no_log=True)
+    batch, task_vars = make_action(
+        'async_batch',
+        {
+            'module': 'ansible.builtin.shell',
+            'wait': False,
+            'concurrency': 2,
+            'items': ['SECRET_LATER_I1', 'SECRET_LATER_I2'],
+            'timeout': 60,
+            'args': {'cmd': trust_as_template('echo {{ item }}; sleep 30')},
+        },
+        no_log=True,
+    )
     started = batch.run(task_vars=task_vars)
     batch_jid, item_jid = started['ansible_job_id'], started['jobs'][0]['ansible_job_id']
     for _attempt in range(100):
@@ -161,8 +211,9 @@ def test_every_later_reader_of_a_no_log_job_censors_it(make_action):
 
 
 def test_other_jobs_are_not_censored(make_action):
-    job, task_vars = make_action('async_run', {'module': 'ansible.builtin.command', 'poll': 0,
-                                               'args': {'cmd': 'echo visible'}})
+    job, task_vars = make_action(
+        'async_run', {'module': 'ansible.builtin.command', 'poll': 0, 'args': {'cmd': 'echo visible'}}
+    )
     jid = job.run(task_vars=task_vars)['ansible_job_id']
     answer = later_read(make_action, jid=jid, mode='wait', timeout=30)
     assert answer['stdout'] == 'visible' and not answer.get('_ansible_no_log')

@@ -5,10 +5,10 @@
 The actions are real ones, on the local connection with ansible-core's powershell shell plugin: what would reach a
 Windows host goes through the connection, whose calls are counted (it used to run the wrapper there and fail with
 "Module result deserialization failed: No start of json char found")."""
+
 from __future__ import annotations
 
 import pytest
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins import loader as plugin_loader
 
@@ -28,8 +28,11 @@ def test_a_powershell_host_is_refused_before_anything_is_sent(make_action, name)
     sent = []
     for method in ('exec_command', 'put_file', 'fetch_file'):
         real = getattr(connection, method)
-        setattr(connection, method, lambda *args, _real=real, _method=method, **kwargs: (
-            sent.append(_method), _real(*args, **kwargs))[1])
+        setattr(
+            connection,
+            method,
+            lambda *args, _real=real, _method=method, **kwargs: (sent.append(_method), _real(*args, **kwargs))[1],
+        )
     task_vars['inventory_hostname'] = 'win1'
     with pytest.raises(AnsibleActionFail) as failure:
         action.run(task_vars=task_vars)

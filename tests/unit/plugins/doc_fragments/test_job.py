@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Defaults and choices are written once in code (_job_protocol); where the documentation repeats them (yamllint reads
 doc fragments and module docs as literal strings), it says the same."""
+
 from __future__ import annotations
 
 import yaml
@@ -36,8 +37,12 @@ def test_the_status_modules_documented_options_are_its_spec():
 
 def test_the_wrappers_documented_options_are_its_spec():
     documented = spec_as_documented(async_wrapper)
-    documented.update({name: (o.get('type'), o.get('default'), o.get('choices'))
-                       for name, o in yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options'].items()})
+    documented.update(
+        {
+            name: (o.get('type'), o.get('default'), o.get('choices'))
+            for name, o in yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options'].items()
+        }
+    )
     assert documented == spec_in_code(protocol.WRAPPER_SPEC)
     jobs = yaml.safe_load(async_wrapper.DOCUMENTATION)['options']['jobs']['suboptions']
     assert spec_in_code(jobs) == spec_in_code(protocol.WRAPPER_JOB_SPEC)

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Batches on this machine: a real scheduler process with real item supervisors."""
+
 from __future__ import annotations
 
 import errno
@@ -9,8 +10,8 @@ import time
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import BatchScheduler, launch_batch
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import item_jid
@@ -32,8 +33,19 @@ def start_batch(store, commands, concurrency, fail_fast=False, time_limit=0, no_
     for index, argv in enumerate(commands):
         jid = item_jid(batch, index)
         store.create_side_dir(jid)
-        specs.append({'jid': jid, 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': argv,
-                      'time_limit': time_limit, 'grace': 0.2, 'batch_jid': batch, 'index': index})
+        specs.append(
+            {
+                'jid': jid,
+                'module': 'test',
+                'argv': argv,
+                'result_style': 'command',
+                'cmd': argv,
+                'time_limit': time_limit,
+                'grace': 0.2,
+                'batch_jid': batch,
+                'index': index,
+            }
+        )
         if no_log:
             specs[-1]['no_log'] = True
     record = launch_batch(store, batch, specs, dict(options, concurrency=concurrency, fail_fast=fail_fast))
@@ -177,8 +189,19 @@ def test_pruning_while_batches_start_never_breaks_a_launch(store):
                 jid = item_jid(batch, index)
                 store.create_side_dir(jid)
                 store.write_side_file(jid, 'payload', b'#!/bin/sh\n', mode=0o700)
-                specs.append({'jid': jid, 'module': 'test', 'argv': ['true'], 'result_style': 'command', 'cmd': 'true',
-                              'time_limit': 0, 'grace': 0.2, 'batch_jid': batch, 'index': index})
+                specs.append(
+                    {
+                        'jid': jid,
+                        'module': 'test',
+                        'argv': ['true'],
+                        'result_style': 'command',
+                        'cmd': 'true',
+                        'time_limit': 0,
+                        'grace': 0.2,
+                        'batch_jid': batch,
+                        'index': index,
+                    }
+                )
             batches.append(launch_batch(store, batch, specs, {'concurrency': 2}))
     finally:
         stop.set()
@@ -222,8 +245,9 @@ def test_at_the_process_limit_with_nothing_running_items_fail_with_the_reason(st
     assert batch['finished'] and batch['failed'] and batch['asyncops_job']['counts']['failed'] == 2
     items = job_status.Jobs(store).wait(jids, 5)
     assert [protocol.job_state(i) for i in items] == ['failed', 'failed']
-    assert all(i['started'] is False and 'process limit' in i['msg'] and 'Resource temporarily' in i['msg']
-               for i in items)
+    assert all(
+        i['started'] is False and 'process limit' in i['msg'] and 'Resource temporarily' in i['msg'] for i in items
+    )
 
 
 def test_an_item_whose_job_process_cannot_start_says_why(store, monkeypatch):
@@ -248,8 +272,12 @@ def test_an_item_whose_job_process_cannot_start_says_why(store, monkeypatch):
 def flaky(tmp_path, name, failures, fail='exit 3'):
     """A command that fails its first `failures` runs (by running `fail`), then succeeds; each run prints its number."""
     counter = tmp_path / name
-    return ['sh', '-c', 'n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; echo run $n; '
-                        '[ $n -gt %d ] || %s' % (counter, counter, failures, fail)]
+    return [
+        'sh',
+        '-c',
+        'n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; echo run $n; '
+        '[ $n -gt %d ] || %s' % (counter, counter, failures, fail),
+    ]
 
 
 def wait_for_state(jobs, jid, state, seconds=20):
@@ -267,7 +295,9 @@ def test_a_failed_item_starts_again_until_it_succeeds(store, tmp_path):
     assert protocol.job_state(item) == 'succeeded' and item['stdout'] == 'run 3'
     assert item['ansible_job_id'] == jids[0] and item['attempts'] == 3 and item['asyncops_job']['attempts'] == 3
     assert [(p['attempt'], p['state'], p['rc'], p['msg']) for p in item['previous_attempts']] == [
-        (1, 'failed', 3, 'non-zero return code'), (2, 'failed', 3, 'non-zero return code')]
+        (1, 'failed', 3, 'non-zero return code'),
+        (2, 'failed', 3, 'non-zero return code'),
+    ]
     assert all(isinstance(p['elapsed'], float) for p in item['previous_attempts'])
     assert job_status.Jobs(store).status(jids[1])['attempts'] == 1
     assert batch['asyncops_job']['counts'] == {'pending': 0, 'running': 0, 'retrying': 0, 'succeeded': 2}
@@ -283,8 +313,9 @@ def test_an_item_that_fails_every_attempt_fails_with_its_history(store):
 
 
 def test_a_timed_out_attempt_starts_again(store, tmp_path):
-    record, jids = start_batch(store, [flaky(tmp_path, 't', 1, fail='sleep 30')], 1, time_limit=1, item_retries=1,
-                               item_retry_delay=0)
+    record, jids = start_batch(
+        store, [flaky(tmp_path, 't', 1, fail='sleep 30')], 1, time_limit=1, item_retries=1, item_retry_delay=0
+    )
     job_status.Jobs(store).wait([record['ansible_job_id']], 60)
     item = job_status.Jobs(store).status(jids[0])
     assert protocol.job_state(item) == 'succeeded' and item['attempts'] == 2
@@ -305,8 +336,9 @@ def test_a_killed_item_is_not_started_again(store):
 def test_an_item_waiting_for_its_retry_holds_no_slot_and_can_be_killed(store, tmp_path):
     """Item 0 fails and waits 600 s for its retry: items 1 and 2 run meanwhile in the window of 1, its record says
     retrying (not finished, with its failed attempt's result), and a kill ends it at once, never started again."""
-    record, jids = start_batch(store, [flaky(tmp_path, 'w', 1), ['true'], ['true']], 1, item_retries=1,
-                               item_retry_delay=600)
+    record, jids = start_batch(
+        store, [flaky(tmp_path, 'w', 1), ['true'], ['true']], 1, item_retries=1, item_retry_delay=600
+    )
     jobs = job_status.Jobs(store)
     others = jobs.wait(jids[1:], 30)
     assert [protocol.job_state(i) for i in others] == ['succeeded', 'succeeded']
@@ -330,7 +362,8 @@ def test_previous_attempts_of_a_no_log_item_have_no_msg(store, tmp_path):
     job_status.Jobs(store).wait([record['ansible_job_id']], 30)
     item = job_status.Jobs(store).status(jids[0])
     assert item['attempts'] == 2 and item['previous_attempts'] == [
-        {'attempt': 1, 'state': 'failed', 'rc': 3, 'elapsed': item['previous_attempts'][0]['elapsed']}]
+        {'attempt': 1, 'state': 'failed', 'rc': 3, 'elapsed': item['previous_attempts'][0]['elapsed']}
+    ]
 
 
 # -- max_failures, on_halt -----------------------------------------------------------------------------------------
@@ -342,12 +375,15 @@ def test_max_failures_skips_the_rest_with_the_reason(store, max_failures):
     assert [protocol.job_state(i) for i in items] == ['failed', 'failed', 'skipped', 'skipped']
     reason = 'not started: 2 item(s) failed, max_failures is %s' % max_failures
     assert [i['msg'] for i in items[2:]] == [reason, reason]
-    assert batch['asyncops_job']['halt_after'] == 2 and batch['asyncops_job']['halted'] == reason[len('not started: '):]
+    assert (
+        batch['asyncops_job']['halt_after'] == 2 and batch['asyncops_job']['halted'] == reason[len('not started: ') :]
+    )
 
 
 def test_max_failures_counts_items_after_their_retries(store, tmp_path):
-    record, jids = start_batch(store, [flaky(tmp_path, 'm', 1), ['true'], ['true']], 1, max_failures=1,
-                               item_retries=1, item_retry_delay=0)
+    record, jids = start_batch(
+        store, [flaky(tmp_path, 'm', 1), ['true'], ['true']], 1, max_failures=1, item_retries=1, item_retry_delay=0
+    )
     batch = job_status.Jobs(store).wait([record['ansible_job_id']], 30)[0]
     items = job_status.Jobs(store).wait(jids, 5)
     assert not batch['failed'] and [protocol.job_state(i) for i in items] == ['succeeded'] * 3
@@ -366,14 +402,16 @@ def test_on_halt_kill_stops_the_running_items_and_says_why(store):
     items = job_status.Jobs(store).wait(jids, 5)
     assert [protocol.job_state(i) for i in items] == ['killed', 'failed', 'skipped']
     assert items[0]['killed'] and items[0]['attempts'] == 1
-    assert items[0]['msg'].startswith('Job stopped: the batch halted (1 item(s) failed, max_failures is 1), and '
-                                      'on_halt is kill')
+    assert items[0]['msg'].startswith(
+        'Job stopped: the batch halted (1 item(s) failed, max_failures is 1), and on_halt is kill'
+    )
     assert batch['finished'] and batch['asyncops_job']['counts']['killed'] == 1
 
 
 def test_an_item_waiting_for_its_retry_when_the_batch_halts_ends_with_its_last_attempt(store, tmp_path):
-    record, jids = start_batch(store, [flaky(tmp_path, 'h', 5), ['sleep', '30']], 2, max_failures=1, item_retries=3,
-                               item_retry_delay=600)
+    record, jids = start_batch(
+        store, [flaky(tmp_path, 'h', 5), ['sleep', '30']], 2, max_failures=1, item_retries=3, item_retry_delay=600
+    )
     jobs = job_status.Jobs(store)
     wait_for_state(jobs, jids[0], 'retrying')
     wait_for_state(jobs, jids[1], 'running')
@@ -400,5 +438,6 @@ def test_a_retry_that_cannot_get_a_process_ends_with_its_last_attempt(store, tmp
     job_status.Jobs(store).wait([record['ansible_job_id']], 20)
     item = job_status.Jobs(store).status(jids[0])
     assert protocol.job_state(item) == 'failed' and item['started'] is True and item['attempts'] == 1
-    assert item['rc'] == 3 and item['msg'].startswith('non-zero return code; not started again: could not start its '
-                                                      'supervisor process')
+    assert item['rc'] == 3 and item['msg'].startswith(
+        'non-zero return code; not started again: could not start its supervisor process'
+    )

@@ -4,6 +4,7 @@
 
 The steps coordinate with the test through flag files (a step waits for one, or makes one), so every assertion is
 about outcomes and order, never about how long something took."""
+
 from __future__ import annotations
 
 import base64
@@ -63,8 +64,10 @@ def wait_until(check, timeout=30):
 
 
 def states(record):
-    return [('skipped' if entry.get('skipped') else 'failed' if entry.get('failed') else 'ok') for entry in
-            record['results']]
+    return [
+        ('skipped' if entry.get('skipped') else 'failed' if entry.get('failed') else 'ok')
+        for entry in record['results']
+    ]
 
 
 def pids_with(marker):
@@ -81,15 +84,24 @@ def pids_with(marker):
 
 def test_the_steps_run_one_after_another_and_the_result_holds_each(store, tmp_path):
     order = tmp_path / 'order'
-    record = start(store, 'j1.1', [sh('echo dump >> %s; echo dumped' % order, 'dump'),
-                                   sh('echo compress >> %s; echo compressed' % order, 'compress'),
-                                   sh('echo upload >> %s' % order, 'upload')])
+    record = start(
+        store,
+        'j1.1',
+        [
+            sh('echo dump >> %s; echo dumped' % order, 'dump'),
+            sh('echo compress >> %s; echo compressed' % order, 'compress'),
+            sh('echo upload >> %s' % order, 'upload'),
+        ],
+    )
     assert record['asyncops_job']['current_step'] == {'index': 0, 'name': 'dump'}
     done = wait_done(store, 'j1.1')
     assert order.read_text().split() == ['dump', 'compress', 'upload']
     assert not done['failed'] and done['changed'] and done['asyncops_job']['state'] == 'succeeded'
     assert [(e['step_index'], e['step_name'], e['stdout']) for e in done['results']] == [
-        (0, 'dump', 'dumped'), (1, 'compress', 'compressed'), (2, 'upload', '')]
+        (0, 'dump', 'dumped'),
+        (1, 'compress', 'compressed'),
+        (2, 'upload', ''),
+    ]
     assert done['msg'] == 'all 3 step(s) ran'
     assert done['asyncops_job']['steps'][1] == {'index': 1, 'name': 'compress', 'module': 'command', 'always': False}
     assert 'current_step' not in done['asyncops_job']
@@ -97,8 +109,12 @@ def test_the_steps_run_one_after_another_and_the_result_holds_each(store, tmp_pa
 
 def test_a_failing_step_ends_the_chain_there_and_always_runs(store, tmp_path):
     ran = tmp_path / 'ran'
-    start(store, 'j2.1', [sh('true', 'a'), sh('echo broken >&2; exit 3', 'b'), sh('touch %s' % ran, 'c')],
-          always=[sh('echo cleaned', 'cleanup')])
+    start(
+        store,
+        'j2.1',
+        [sh('true', 'a'), sh('echo broken >&2; exit 3', 'b'), sh('touch %s' % ran, 'c')],
+        always=[sh('echo cleaned', 'cleanup')],
+    )
     done = wait_done(store, 'j2.1')
     assert states(done) == ['ok', 'failed', 'skipped', 'ok']
     assert done['failed'] and done['asyncops_job']['state'] == 'failed'
@@ -109,8 +125,12 @@ def test_a_failing_step_ends_the_chain_there_and_always_runs(store, tmp_path):
 
 
 def test_a_failing_step_with_ignore_errors_lets_the_chain_go_on(store):
-    start(store, 'j3.1', [sh('exit 2', 'may fail', ignore_errors=True), sh('echo next', 'next')],
-          always=[sh('true', 'cleanup')])
+    start(
+        store,
+        'j3.1',
+        [sh('exit 2', 'may fail', ignore_errors=True), sh('echo next', 'next')],
+        always=[sh('true', 'cleanup')],
+    )
     done = wait_done(store, 'j3.1')
     assert states(done) == ['failed', 'ok', 'ok']
     assert not done['failed'] and done['asyncops_job']['state'] == 'succeeded'
@@ -118,8 +138,7 @@ def test_a_failing_step_with_ignore_errors_lets_the_chain_go_on(store):
 
 
 def test_a_failing_always_step_fails_the_chain(store):
-    done = wait_done(store, start(store, 'j4.1', [sh('true', 'a')],
-                                  always=[sh('exit 4', 'cleanup')])['ansible_job_id'])
+    done = wait_done(store, start(store, 'j4.1', [sh('true', 'a')], always=[sh('exit 4', 'cleanup')])['ansible_job_id'])
     assert states(done) == ['ok', 'failed'] and done['failed']
     assert done['msg'].startswith('step 1 (cleanup) failed')
 
@@ -129,15 +148,23 @@ def test_a_steps_own_time_limit_stops_that_step_only(store, tmp_path):
     the step has ignore_errors, and ends there without."""
     marker = str(tmp_path / 'stubborn-step')
     stubborn = "trap '' TERM; (trap '' TERM; while :; do sleep 0.1; done) & while :; do sleep 0.1; done; : %s" % marker
-    start(store, 'j5.1', [sh(stubborn, 'slow', timeout=1, ignore_errors=True), sh('echo after', 'after')],
-          always=[sh('echo always', 'cleanup')])
+    start(
+        store,
+        'j5.1',
+        [sh(stubborn, 'slow', timeout=1, ignore_errors=True), sh('echo after', 'after')],
+        always=[sh('echo always', 'cleanup')],
+    )
     done = wait_done(store, 'j5.1')
     assert states(done) == ['failed', 'ok', 'ok'] and not done['failed']
     slow = done['results'][0]
     assert slow['timedout'] and 'step 0 (slow) ran longer than its time limit of 1s' in slow['msg']
     assert pids_with(marker) == []
-    start(store, 'j5.2', [sh('sleep 30', 'slow', timeout=1), sh('echo after', 'after')],
-          always=[sh('echo always', 'cleanup')])
+    start(
+        store,
+        'j5.2',
+        [sh('sleep 30', 'slow', timeout=1), sh('echo after', 'after')],
+        always=[sh('echo always', 'cleanup')],
+    )
     done = wait_done(store, 'j5.2')
     assert states(done) == ['failed', 'skipped', 'ok'] and done['failed']
     assert done['asyncops_job']['state'] == 'failed' and not done['timedout']
@@ -146,8 +173,13 @@ def test_a_steps_own_time_limit_stops_that_step_only(store, tmp_path):
 
 def test_the_chains_time_limit_stops_the_running_step_skips_the_rest_and_runs_always(store, tmp_path):
     cleaned = tmp_path / 'cleaned'
-    start(store, 'j6.1', [sh('true', 'quick'), sh('sleep 30', 'long'), sh('true', 'never')],
-          always=[sh('touch %s; echo cleaned' % cleaned, 'cleanup')], time_limit=1)
+    start(
+        store,
+        'j6.1',
+        [sh('true', 'quick'), sh('sleep 30', 'long'), sh('true', 'never')],
+        always=[sh('touch %s; echo cleaned' % cleaned, 'cleanup')],
+        time_limit=1,
+    )
     done = wait_done(store, 'j6.1')
     assert states(done) == ['ok', 'failed', 'skipped', 'ok'] and cleaned.exists()
     assert done['failed'] and done['timedout'] and done['asyncops_job']['state'] == 'timedout'
@@ -163,11 +195,14 @@ def test_a_kill_stops_the_running_steps_tree_skips_the_rest_and_runs_always(stor
     later steps never start, and the always step runs to its end (a kill does not stop it)."""
     started, marker = tmp_path / 'started', str(tmp_path / 'kill-tree')
     release, cleaned = tmp_path / 'release', tmp_path / 'cleaned'
-    script = ("(trap '' TERM; while :; do sleep 0.1; done; : %s) & touch %s; while :; do sleep 0.1; done"
-              % (marker, started))
+    script = "(trap '' TERM; while :; do sleep 0.1; done; : %s) & touch %s; while :; do sleep 0.1; done" % (
+        marker,
+        started,
+    )
     cleanup = 'touch %s.started; while [ ! -e %s ]; do sleep 0.05; done; touch %s' % (cleaned, release, cleaned)
-    start(store, 'j7.1', [sh('true', 'first'), sh(script, 'long'), sh('true', 'never')],
-          always=[sh(cleanup, 'cleanup')])
+    start(
+        store, 'j7.1', [sh('true', 'first'), sh(script, 'long'), sh('true', 'never')], always=[sh(cleanup, 'cleanup')]
+    )
     wait_for(started)
     assert pids_with(marker)
     jobs = job_status.Jobs(store)
@@ -198,8 +233,14 @@ def test_kill_through_status_returns_the_finished_chain(store, tmp_path):
 
 def test_status_shows_the_current_step_and_the_tail_of_its_output(store, tmp_path):
     go = tmp_path / 'go'
-    start(store, 'j9.1', [sh('echo first-step-line', 'first'),
-                          sh('echo second-step-line; while [ ! -e %s ]; do sleep 0.05; done' % go, 'second')])
+    start(
+        store,
+        'j9.1',
+        [
+            sh('echo first-step-line', 'first'),
+            sh('echo second-step-line; while [ ! -e %s ]; do sleep 0.05; done' % go, 'second'),
+        ],
+    )
     jobs = job_status.Jobs(store)
     wait_until(lambda: jobs.status('j9.1').get('stdout_tail') == ['second-step-line'])
     running = jobs.status('j9.1')
@@ -213,10 +254,23 @@ def test_each_steps_payload_runs_through_a_held_descriptor_and_is_removed_when_i
     moment that step ended; a later step's are there until it runs; those of steps never run go with the chain."""
     go = tmp_path / 'go'
     script = b'#!/bin/sh\necho "payload $0 args $(cat "$1")"\n'
-    step = {'argv': ['{payload}', '{args}'], 'payload': base64.b64encode(script).decode(), 'args_data': 'ARGS',
-            'result_style': 'command'}
-    record = start(store, 'j10.1', [dict(step, name='one'), sh('while [ ! -e %s ]; do sleep 0.05; done' % go, 'wait'),
-                                    dict(step, name='two'), sh('exit 1', 'fail'), dict(step, name='never')])
+    step = {
+        'argv': ['{payload}', '{args}'],
+        'payload': base64.b64encode(script).decode(),
+        'args_data': 'ARGS',
+        'result_style': 'command',
+    }
+    record = start(
+        store,
+        'j10.1',
+        [
+            dict(step, name='one'),
+            sh('while [ ! -e %s ]; do sleep 0.05; done' % go, 'wait'),
+            dict(step, name='two'),
+            sh('exit 1', 'fail'),
+            dict(step, name='never'),
+        ],
+    )
     side = store.side_dir('j10.1')
     wait_until(lambda: job_status.Jobs(store).status('j10.1').get('current_step', {}).get('index') == 1)
     present = sorted(name for name in os.listdir(side) if name.startswith(('payload', 'args')))
@@ -234,8 +288,9 @@ def test_what_an_earlier_step_left_running_is_no_part_of_a_later_steps_tree(stor
     """leftovers=keep: a daemon started by step 0 goes on (reported by step 0), and step 1's time limit, which stops
     step 1's tree, leaves it running."""
     marker = 'sleep 1017'
-    start(store, 'j11.1', [sh('nohup %s >/dev/null 2>&1 & exit 0' % marker, 'daemon'),
-                           sh('sleep 30', 'slow', timeout=1)])
+    start(
+        store, 'j11.1', [sh('nohup %s >/dev/null 2>&1 & exit 0' % marker, 'daemon'), sh('sleep 30', 'slow', timeout=1)]
+    )
     done = wait_done(store, 'j11.1')
     try:
         assert states(done) == ['ok', 'failed'] and done['results'][1]['timedout']
@@ -249,8 +304,11 @@ def test_what_an_earlier_step_left_running_is_no_part_of_a_later_steps_tree(stor
 
 def test_a_lost_chain_names_its_step_and_its_orphans_are_stopped(store, tmp_path):
     started, marker = tmp_path / 'started', str(tmp_path / 'lost-chain')
-    record = start(store, 'j12.1', [sh('true', 'first'),
-                                    sh('touch %s; while :; do sleep 0.1; done; : %s' % (started, marker), 'second')])
+    record = start(
+        store,
+        'j12.1',
+        [sh('true', 'first'), sh('touch %s; while :; do sleep 0.1; done; : %s' % (started, marker), 'second')],
+    )
     wait_for(started)
     os.kill(record['asyncops_job']['supervisor_pid'], signal.SIGKILL)
     wait_until(lambda: not proc.is_alive(protocol.supervisor_identity(record['asyncops_job'])))
@@ -260,8 +318,13 @@ def test_a_lost_chain_names_its_step_and_its_orphans_are_stopped(store, tmp_path
 
 
 def test_under_no_log_messages_name_no_step_and_every_entry_is_marked(store):
-    start(store, 'j13.1', [sh('echo SECRET_OUT; exit 1', 'dump SECRET_DB')], always=[sh('true', 'rm SECRET_DB')],
-          no_log=True)
+    start(
+        store,
+        'j13.1',
+        [sh('echo SECRET_OUT; exit 1', 'dump SECRET_DB')],
+        always=[sh('true', 'rm SECRET_DB')],
+        no_log=True,
+    )
     done = wait_done(store, 'j13.1')
     assert done['failed'] and 'SECRET' not in done['msg'] and done['msg'].startswith('step 0 failed: details censored')
     assert all(entry['_ansible_no_log'] for entry in done['results'])
@@ -275,8 +338,10 @@ def test_chains_as_batch_items_each_run_whole_and_concurrency_counts_chains(stor
     specs = []
     for index in range(2):
         jid = protocol.item_jid(batch, index)
-        job = {'steps': [sh('echo %d-a >> %s' % (index, log)), sh('echo %d-b >> %s' % (index, log))],
-               'always': [sh('echo %d-always >> %s' % (index, log))]}
+        job = {
+            'steps': [sh('echo %d-a >> %s' % (index, log)), sh('echo %d-b >> %s' % (index, log))],
+            'always': [sh('echo %d-always >> %s' % (index, log))],
+        }
         specs.append(protocol.batch_item_spec(spec_of(store, jid, job, {'grace': 0.2, 'concurrency': 1}), batch, index))
     launch_batch(store, batch, specs, {'concurrency': 1})
     done = job_status.Jobs(store).wait([batch], 60)[0]
@@ -286,22 +351,31 @@ def test_chains_as_batch_items_each_run_whole_and_concurrency_counts_chains(stor
     assert [states(item) for item in items] == [['ok', 'ok', 'ok']] * 2
 
 
-@pytest.mark.parametrize('job, expected', [
-    ({'argv': ['true'], 'steps': [{'argv': ['true']}]}, 'has both argv and steps'),
-    ({'always': [{'argv': ['true']}]}, 'has always steps but no steps'),
-    ({}, 'needs argv (what to run), or steps'),
-    ({'steps': [{'argv': ['true'], 'timeout': -1}]}, 'jobs[0].steps[0].timeout must be 0'),
-    ({'steps': [{'argv': ['true']}], 'always': [{'argv': ['true'], 'timeout': 0}]},
-     'jobs[0].always[0].timeout must be a positive number of seconds (or none: 60s)'),
-])
+@pytest.mark.parametrize(
+    'job, expected',
+    [
+        ({'argv': ['true'], 'steps': [{'argv': ['true']}]}, 'has both argv and steps'),
+        ({'always': [{'argv': ['true']}]}, 'has always steps but no steps'),
+        ({}, 'needs argv (what to run), or steps'),
+        ({'steps': [{'argv': ['true'], 'timeout': -1}]}, 'jobs[0].steps[0].timeout must be 0'),
+        (
+            {'steps': [{'argv': ['true']}], 'always': [{'argv': ['true'], 'timeout': 0}]},
+            'jobs[0].always[0].timeout must be a positive number of seconds (or none: 60s)',
+        ),
+    ],
+)
 def test_the_wrapper_refuses_jobs_that_are_not_a_command_nor_a_chain(job, expected):
     found = problems({'jobs': [job], 'concurrency': None, 'timeout': 0})
     assert len(found) == 1 and expected in found[0], found
 
 
 def test_an_always_step_without_a_timeout_is_bounded_by_the_default(store):
-    spec = spec_of(store, 'j15.1', {'steps': [sh('true')], 'always': [sh('true'), sh('true', timeout=5)]},
-                   {'grace': 0.2, 'concurrency': None})
+    spec = spec_of(
+        store,
+        'j15.1',
+        {'steps': [sh('true')], 'always': [sh('true'), sh('true', timeout=5)]},
+        {'grace': 0.2, 'concurrency': None},
+    )
     assert [step['time_limit'] for step in spec['steps']] == [0.0, protocol.DEFAULTS['always_timeout'], 5.0]
     assert spec['module'] == 'steps: command (always: command, command)'
     assert protocol.always_bound([{}, {'timeout': 5}], 0.5) == protocol.DEFAULTS['always_timeout'] + 5 + 1.0
@@ -323,13 +397,25 @@ def test_no_process_a_step_starts_inherits_or_can_open_any_steps_payload_and_arg
     of its payload or args, nor of a later step's (not opened yet), and no path it can open; a child of the step's
     own user inherits none either."""
     from ansible_collections.asyncops.jobs.tests.unit.plugins.module_utils.test__job_supervisor import NOBODY, PROBE
+
     probe = tmp_path / 'probe.py'
     probe.write_text(PROBE)
     later = [store.side_file('j17.1', name) for name in ('payload.1', 'args.1')]
-    script = ('#!/bin/sh\n# SECRET_PAYLOAD\n"%s" "%s" 0 "$0" "$1" %s\n"%s" "%s" %d "$0" "$1" %s\n'
-              % (sys.executable, probe, ' '.join(later), sys.executable, probe, NOBODY, ' '.join(later)))
-    step = {'argv': ['sh', '{payload}', '{args}'], 'payload': base64.b64encode(script.encode()).decode(),
-            'args_data': 'password=SECRET_ARGS', 'result_style': 'command'}
+    script = '#!/bin/sh\n# SECRET_PAYLOAD\n"%s" "%s" 0 "$0" "$1" %s\n"%s" "%s" %d "$0" "$1" %s\n' % (
+        sys.executable,
+        probe,
+        ' '.join(later),
+        sys.executable,
+        probe,
+        NOBODY,
+        ' '.join(later),
+    )
+    step = {
+        'argv': ['sh', '{payload}', '{args}'],
+        'payload': base64.b64encode(script.encode()).decode(),
+        'args_data': 'password=SECRET_ARGS',
+        'result_style': 'command',
+    }
     start(store, 'j17.1', [dict(step, name='probe'), dict(step, name='later')])
     done = wait_done(store, 'j17.1')
     assert states(done) == ['ok', 'ok'], done

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which processes a job adopts: a reused process group id or a copied environment marker is never enough."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import time
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import launch
@@ -37,14 +38,21 @@ def as_user(user):
         os.setgroups([])
         os.setgid(user)
         os.setuid(user)
+
     return switch
 
 
 def leaderless_group(user=None, env=None):
     """A `setsid sh -c 'sleep & exit'`: a group (and session) whose leader is gone and whose one member is a sleep,
     like a double-forked daemon whose group id happens to be a lost job's old one. Returns the sleep's pid."""
-    leader = subprocess.Popen(['sh', '-c', 'sleep 1000 >/dev/null 2>&1 & echo $!'], stdout=subprocess.PIPE,
-                              start_new_session=True, preexec_fn=as_user(user), env=env, cwd='/')
+    leader = subprocess.Popen(
+        ['sh', '-c', 'sleep 1000 >/dev/null 2>&1 & echo $!'],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=as_user(user),
+        env=env,
+        cwd='/',
+    )
     out, _err = leader.communicate()
     pid = int(out)
     for _attempt in range(100):
@@ -59,8 +67,15 @@ def lost_record(store, jid, **meta):
     """A record of ours whose supervisor is gone (a lost job), with the given process identities."""
     store.create_side_dir(jid)
     store.release_starting(jid)
-    base = {'version': 1, 'supervisor_pid': 999999, 'supervisor_start_ticks': 1, 'boot_id': proc.boot_id(),
-            'started_at': time.time(), 'grace': 0.2, 'state': 'running'}
+    base = {
+        'version': 1,
+        'supervisor_pid': 999999,
+        'supervisor_start_ticks': 1,
+        'boot_id': proc.boot_id(),
+        'started_at': time.time(),
+        'grace': 0.2,
+        'state': 'running',
+    }
     base.update(meta)
     store.write(jid, {'started': True, 'finished': False, 'ansible_job_id': jid, 'asyncops_job': base})
 
@@ -84,11 +99,14 @@ def reap_later(pid):
 
 
 @pytest.mark.parametrize('how', ['status', 'list'])
-@pytest.mark.parametrize('case', [
-    pytest.param('another user, same group and session ids', marks=as_root),
-    'another session of ours',
-    'started before the job',
-])
+@pytest.mark.parametrize(
+    'case',
+    [
+        pytest.param('another user, same group and session ids', marks=as_root),
+        'another session of ours',
+        'started before the job',
+    ],
+)
 def test_a_reused_group_id_of_a_lost_job_is_never_signalled(store, how, case):
     """The job's group is gone; after the pids wrapped, another group got its id (here: we make one and point the
     record at it). Only our processes of the job's session that started with or after the job are the job's."""
@@ -136,8 +154,21 @@ def test_a_record_without_the_jobs_session_trusts_no_group(store):
 
 def launch_job(store, jid, argv, **spec):
     store.create_side_dir(jid)
-    return launch(store, dict({'jid': jid, 'module': 'test', 'argv': list(argv), 'result_style': 'command',
-                               'cmd': list(argv), 'time_limit': 0, 'grace': 0.2}, **spec))
+    return launch(
+        store,
+        dict(
+            {
+                'jid': jid,
+                'module': 'test',
+                'argv': list(argv),
+                'result_style': 'command',
+                'cmd': list(argv),
+                'time_limit': 0,
+                'grace': 0.2,
+            },
+            **spec,
+        ),
+    )
 
 
 def kill_supervisor(record):
@@ -152,8 +183,13 @@ def fake_marker_process(store, jid, token, user=None):
     env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), proc.JOB_ENV_MARKER: store.record_path(jid)}
     if token is not None:
         env[proc.JOB_ENV_TOKEN] = token
-    child = subprocess.Popen(['sh', '-c', 'sleep 1002; : FAKE_MARKER_CMD'], env=env, start_new_session=True,
-                             preexec_fn=as_user(user), cwd='/')
+    child = subprocess.Popen(
+        ['sh', '-c', 'sleep 1002; : FAKE_MARKER_CMD'],
+        env=env,
+        start_new_session=True,
+        preexec_fn=as_user(user),
+        cwd='/',
+    )
     for _attempt in range(100):
         if proc.start_ticks(child.pid) is not None:
             break
@@ -207,8 +243,9 @@ def test_a_copied_marker_is_neither_listed_nor_stopped_as_a_leftover(store, toke
     of the job's leftovers: never signalled, never named with its command line in the job's warnings."""
     user = NOBODY if token and token.startswith('right') else None
     launch_job(store, 'j36.1', ['sleep', '0.5'], leftovers='stop')
-    fake = fake_marker_process(store, 'j36.1', open(store.side_file('j36.1', 'token')).read() if user else token,
-                               user=user)
+    fake = fake_marker_process(
+        store, 'j36.1', open(store.side_file('j36.1', 'token')).read() if user else token, user=user
+    )
     try:
         done = job_status.Jobs(store).wait(['j36.1'], 20)[0]
         assert done['finished'] and not done.get('failed')
@@ -230,14 +267,17 @@ def process_with_environment(entries):
     return child
 
 
-@pytest.mark.parametrize('entries, found', [
-    (['ASYNCOPS_JOB_ID=/a/j1', 'ASYNCOPS_JOB_TOKEN=t1'], ('/a/j1', 't1')),  # first and last entries
-    (['A=1', 'ASYNCOPS_JOB_TOKEN=t2', 'B=2', 'ASYNCOPS_JOB_ID=/a/j2', 'C=3'], ('/a/j2', 't2')),  # in between
-    (['ASYNCOPS_JOB_ID=/a/j3', 'ASYNCOPS_JOB_TOKEN='], None),  # no token
-    (['ASYNCOPS_JOB_ID=/a/j4'], None),  # the path alone
-    (['X=ASYNCOPS_JOB_ID=/a/j5', 'ASYNCOPS_JOB_TOKEN=t5'], None),  # only inside another variable's value
-    (['ASYNCOPS_JOB_ID=/a/j6', 'Y=ASYNCOPS_JOB_TOKEN=t6'], None),
-])
+@pytest.mark.parametrize(
+    'entries, found',
+    [
+        (['ASYNCOPS_JOB_ID=/a/j1', 'ASYNCOPS_JOB_TOKEN=t1'], ('/a/j1', 't1')),  # first and last entries
+        (['A=1', 'ASYNCOPS_JOB_TOKEN=t2', 'B=2', 'ASYNCOPS_JOB_ID=/a/j2', 'C=3'], ('/a/j2', 't2')),  # in between
+        (['ASYNCOPS_JOB_ID=/a/j3', 'ASYNCOPS_JOB_TOKEN='], None),  # no token
+        (['ASYNCOPS_JOB_ID=/a/j4'], None),  # the path alone
+        (['X=ASYNCOPS_JOB_ID=/a/j5', 'ASYNCOPS_JOB_TOKEN=t5'], None),  # only inside another variable's value
+        (['ASYNCOPS_JOB_ID=/a/j6', 'Y=ASYNCOPS_JOB_TOKEN=t6'], None),
+    ],
+)
 def test_the_marker_is_read_from_whole_environment_entries_wherever_they_are(entries, found):
     """A scan finds the marker of a process from its two entries in any place of its environment, and never from text
     inside another entry."""
@@ -251,13 +291,19 @@ def test_the_marker_is_read_from_whole_environment_entries_wherever_they_are(ent
         child.wait()
 
 
-@pytest.mark.parametrize('environ, found', [
-    (b'ASYNCOPS_JOB_ID=/a/j1\0ASYNCOPS_JOB_TOKEN=t1\0', ('/a/j1', 't1')),
-    (b'ASYNCOPS_JOB_ID=/a/j1\0ASYNCOPS_JOB_TOKEN=t1', ('/a/j1', 't1')),  # no final NUL
-    (b'ASYNCOPS_JOB_ID=/old\0ASYNCOPS_JOB_TOKEN=t0\0ASYNCOPS_JOB_ID=/a/j2\0ASYNCOPS_JOB_TOKEN=t2\0', ('/a/j2', 't2')),
-    (b'XASYNCOPS_JOB_ID=/a/j3\0ASYNCOPS_JOB_TOKEN=t3\0', None),  # another variable's name ends like it
-    (b'', None),
-])
+@pytest.mark.parametrize(
+    'environ, found',
+    [
+        (b'ASYNCOPS_JOB_ID=/a/j1\0ASYNCOPS_JOB_TOKEN=t1\0', ('/a/j1', 't1')),
+        (b'ASYNCOPS_JOB_ID=/a/j1\0ASYNCOPS_JOB_TOKEN=t1', ('/a/j1', 't1')),  # no final NUL
+        (
+            b'ASYNCOPS_JOB_ID=/old\0ASYNCOPS_JOB_TOKEN=t0\0ASYNCOPS_JOB_ID=/a/j2\0ASYNCOPS_JOB_TOKEN=t2\0',
+            ('/a/j2', 't2'),
+        ),
+        (b'XASYNCOPS_JOB_ID=/a/j3\0ASYNCOPS_JOB_TOKEN=t3\0', None),  # another variable's name ends like it
+        (b'', None),
+    ],
+)
 def test_the_last_entry_of_a_marker_variable_set_twice_counts(environ, found):
     """An environment that sets a variable twice (execve allows it): its last entry counts, as it always did."""
     assert proc.marker_in(environ) == (proc.Marker(*found) if found else None)

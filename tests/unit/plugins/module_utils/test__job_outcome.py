@@ -8,8 +8,15 @@ import tracemalloc
 import pytest
 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_outcome import (
-    RAW_OUTPUT_LIMIT, Captured, captured_bytes, clip_fields, clip_text, command_result, interrupted_result,
-    parse_module_output)
+    RAW_OUTPUT_LIMIT,
+    Captured,
+    captured_bytes,
+    clip_fields,
+    clip_text,
+    command_result,
+    interrupted_result,
+    parse_module_output,
+)
 
 try:
     from ansible_collections.asyncops.jobs.plugins.module_utils._job_outcome import json_object_text
@@ -131,8 +138,11 @@ def test_parsing_a_module_output_of_many_short_lines_takes_a_few_times_its_size_
     """Up to the parse limit (32 MiB by default) a module's stdout is read and parsed; looking for its JSON must not
     make a list of every line (50+ bytes each: 10 MB of 2-byte lines would take 300 MB). The bound, 4 x its size,
     leaves room for the text decoded from the bytes and a copy of the JSON, and catches any list of the lines."""
-    for data in (b'ab\n' * (3 * 1000 * 1000), b'{"a": 1}\n' + b'y\n' * (5 * 1000 * 1000),
-                 b'{\n' + b'1,\n' * (5 * 1000 * 1000) + b'}\n'):
+    for data in (
+        b'ab\n' * (3 * 1000 * 1000),
+        b'{"a": 1}\n' + b'y\n' * (5 * 1000 * 1000),
+        b'{\n' + b'1,\n' * (5 * 1000 * 1000) + b'}\n',
+    ):
         tracemalloc.start()
         try:
             result = parse_module_output(data, b'', 0, 'exited with code 0')
@@ -143,14 +153,28 @@ def test_parsing_a_module_output_of_many_short_lines_takes_a_few_times_its_size_
         assert bool(result.get('failed')) is (data[:2] != b'{"')  # the object followed by junk is found
 
 
-@pytest.mark.parametrize('text', [
-    '{"a": 1}', '\n{"a": 1}\n', 'MOTD\n  {"a": 1}  \r\ntrailing junk\n', 'junk\r{"a": 1}', 'a {"x": 1}\n{"a": 1}',
-    '{"a": 1}\n\n  \n', '{"a": 1} tail\n{"b": 2}\nend', 'no json', '{ no end', 'end }\n{"a"', '[1, 2]\n',
-    '{"a":\n  {"b": [1,\n 2]\n  }\n}\n\u2028junk', '  {\n"a": "}"\n}\x0cafter',
-])
+@pytest.mark.parametrize(
+    'text',
+    [
+        '{"a": 1}',
+        '\n{"a": 1}\n',
+        'MOTD\n  {"a": 1}  \r\ntrailing junk\n',
+        'junk\r{"a": 1}',
+        'a {"x": 1}\n{"a": 1}',
+        '{"a": 1}\n\n  \n',
+        '{"a": 1} tail\n{"b": 2}\nend',
+        'no json',
+        '{ no end',
+        'end }\n{"a"',
+        '[1, 2]\n',
+        '{"a":\n  {"b": [1,\n 2]\n  }\n}\n\u2028junk',
+        '  {\n"a": "}"\n}\x0cafter',
+    ],
+)
 def test_the_json_is_found_where_ansible_core_finds_it(text):
     """The same object, warnings and errors as ansible-core's _filter_non_json_lines(objects_only=True)."""
     from ansible.module_utils.json_utils import _filter_non_json_lines
+
     try:
         core_text, core_warnings = _filter_non_json_lines(text, objects_only=True)
     except ValueError as exc:

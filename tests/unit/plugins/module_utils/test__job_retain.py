@@ -4,6 +4,7 @@
 
 Real jobs, real files; time is moved by setting the mtimes of the records and of the retention stamp back, never by
 waiting."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,21 @@ def store(tmp_path):
 
 def run_job(store, jid, argv=('true',), wait=True, **spec):
     store.create_side_dir(jid)
-    launch(store, dict({'jid': jid, 'module': 'test', 'argv': list(argv), 'result_style': 'command',
-                        'cmd': list(argv), 'time_limit': 0, 'grace': 0.2}, **spec))
+    launch(
+        store,
+        dict(
+            {
+                'jid': jid,
+                'module': 'test',
+                'argv': list(argv),
+                'result_style': 'command',
+                'cmd': list(argv),
+                'time_limit': 0,
+                'grace': 0.2,
+            },
+            **spec,
+        ),
+    )
     return job_status.Jobs(store).wait([jid], 20)[0] if wait else None
 
 
@@ -49,8 +63,9 @@ def sweep(store, keep=(), read_only=False):
 
 def test_a_finished_record_older_than_its_retain_goes_with_its_files(store):
     store.note_retain(60)
-    record = run_job(store, 'j1.1', ('sh', '-c', 'head -c 5000 /dev/zero | tr "\\0" x'), retain=60,
-                     output_limit=1024, key='nightly')
+    record = run_job(
+        store, 'j1.1', ('sh', '-c', 'head -c 5000 /dev/zero | tr "\\0" x'), retain=60, output_limit=1024, key='nightly'
+    )
     claim_key(store, 'nightly', 'j1.1')
     assert record['output_truncated'] and record['asyncops_job']['retain'] == 60
     names = {'j1.1', '.j1.1.job', '.j1.1.output', key_name('nightly')}
@@ -94,8 +109,19 @@ def start_batch(store, jid, commands, **options):
     for index, argv in enumerate(commands):
         item = protocol.item_jid(jid, index)
         store.create_side_dir(item)
-        specs.append({'jid': item, 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': argv,
-                      'time_limit': 0, 'grace': 0.2, 'batch_jid': jid, 'index': index})
+        specs.append(
+            {
+                'jid': item,
+                'module': 'test',
+                'argv': argv,
+                'result_style': 'command',
+                'cmd': argv,
+                'time_limit': 0,
+                'grace': 0.2,
+                'batch_jid': jid,
+                'index': index,
+            }
+        )
     launch_batch(store, jid, specs, dict(options, concurrency=2))
     job_status.Jobs(store).wait([jid], 20)
     return [spec['jid'] for spec in specs]

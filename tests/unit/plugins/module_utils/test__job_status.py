@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Status, kill, list and prune on this machine, including records planted by someone else."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import time
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore, JobStoreError
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import launch
@@ -32,9 +33,14 @@ def victim():
 
 
 def planted_record(victim_pid, **extra):
-    meta = {'supervisor_pid': victim_pid, 'supervisor_start_ticks': proc.start_ticks(victim_pid),
-            'boot_id': proc.boot_id(), 'stdout_file': '/etc/shadow', 'stderr_file': '/etc/shadow',
-            'started_at': time.time()}
+    meta = {
+        'supervisor_pid': victim_pid,
+        'supervisor_start_ticks': proc.start_ticks(victim_pid),
+        'boot_id': proc.boot_id(),
+        'stdout_file': '/etc/shadow',
+        'stderr_file': '/etc/shadow',
+        'started_at': time.time(),
+    }
     meta.update(extra)
     return json.dumps({'started': 1, 'finished': 0, 'asyncops_job': meta})
 
@@ -71,11 +77,21 @@ def test_a_record_of_another_user_is_never_read_signalled_or_removed(tmp_path, v
     async_dir = tmp_path / 'mine'
     async_dir.mkdir(mode=0o700)
     plant(str(async_dir / 'j71.1'), planted_record(victim.pid), owner=NOBODY)
-    plant(str(async_dir / 'j71.2'), planted_record(victim.pid, supervisor_pid=999999, pgid=victim.pid,
-                                                   job_start_ticks=proc.start_ticks(victim.pid)), owner=NOBODY)
+    plant(
+        str(async_dir / 'j71.2'),
+        planted_record(
+            victim.pid, supervisor_pid=999999, pgid=victim.pid, job_start_ticks=proc.start_ticks(victim.pid)
+        ),
+        owner=NOBODY,
+    )
     jobs = job_status.Jobs(JobStore(str(async_dir)).open())
-    for call in (lambda: jobs.status('j71.1', tail=3), lambda: jobs.kill('j71.1', max_wait=1), lambda: jobs.status('j71.2'),
-                 lambda: jobs.cleanup('j71.1'), lambda: jobs.describe('j71.2')):
+    for call in (
+        lambda: jobs.status('j71.1', tail=3),
+        lambda: jobs.kill('j71.1', max_wait=1),
+        lambda: jobs.status('j71.2'),
+        lambda: jobs.cleanup('j71.1'),
+        lambda: jobs.describe('j71.2'),
+    ):
         with pytest.raises(JobStoreError, match='belongs to nobody'):
             call()
     assert jobs.prune(0) == ([], [])
@@ -106,15 +122,27 @@ def test_a_signal_only_goes_to_the_process_a_record_names(tmp_path, victim):
     store.write('j2.2', json.loads(planted_record(999999, pgid=victim.pid, job_start_ticks=1)))
     lost = job_status.Jobs(store).status('j2.2')
     assert lost['lost'] and lost['finished']
-    assert proc.signal_identity({'pid': victim.pid, 'start_ticks': 1, 'boot_id': proc.boot_id()}, signal.SIGTERM) is False
+    assert (
+        proc.signal_identity({'pid': victim.pid, 'start_ticks': 1, 'boot_id': proc.boot_id()}, signal.SIGTERM) is False
+    )
     time.sleep(0.1)
     assert victim.poll() is None
 
 
 def launch_sleep(store, jid, argv=('sleep', '30')):
     store.create_side_dir(jid)
-    return launch(store, {'jid': jid, 'module': 'test', 'argv': list(argv), 'result_style': 'command',
-                          'cmd': list(argv), 'time_limit': 0, 'grace': 0.2})
+    return launch(
+        store,
+        {
+            'jid': jid,
+            'module': 'test',
+            'argv': list(argv),
+            'result_style': 'command',
+            'cmd': list(argv),
+            'time_limit': 0,
+            'grace': 0.2,
+        },
+    )
 
 
 def kill_supervisor(record):

@@ -12,7 +12,13 @@ import time
 import pytest
 
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
-    JobStore, JobStoreError, resolve_async_dir, tail_lines, utf8_safe, validate_jid)
+    JobStore,
+    JobStoreError,
+    resolve_async_dir,
+    tail_lines,
+    utf8_safe,
+    validate_jid,
+)
 
 NOBODY = 65534
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to make files owned by another user')
@@ -23,7 +29,9 @@ def test_valid_jids(jid):
     assert validate_jid(jid) == jid
 
 
-@pytest.mark.parametrize('jid', ['../victim', '..', '.', '/etc/passwd', 'a/b', '.hidden', '', 'x' * 200, 'j1\n', None, 12])
+@pytest.mark.parametrize(
+    'jid', ['../victim', '..', '.', '/etc/passwd', 'a/b', '.hidden', '', 'x' * 200, 'j1\n', None, 12]
+)
 def test_invalid_jids_are_refused(jid):
     with pytest.raises(JobStoreError, match='invalid job id'):
         validate_jid(jid)

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The engine end to end on this machine: real forks, real signals, real files."""
+
 from __future__ import annotations
 
 import ctypes
@@ -13,8 +14,8 @@ import time
 
 import pytest
 
-from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
@@ -31,8 +32,18 @@ def store(tmp_path):
 
 def start(store, jid, argv, time_limit=0, style='command', grace=0.3):
     store.create_side_dir(jid)
-    return launch(store, {'jid': jid, 'module': 'test', 'argv': argv, 'result_style': style, 'cmd': argv,
-                          'time_limit': time_limit, 'grace': grace})
+    return launch(
+        store,
+        {
+            'jid': jid,
+            'module': 'test',
+            'argv': argv,
+            'result_style': style,
+            'cmd': argv,
+            'time_limit': time_limit,
+            'grace': grace,
+        },
+    )
 
 
 def wait_done(store, jid, timeout=20):
@@ -64,16 +75,22 @@ def test_launch_returns_running_record_with_identity(store):
 
 
 def test_module_style_result(store):
-    start(store, 'j2.2', [sys.executable, '-c', 'import json; print(json.dumps({"changed": False, "x": 1}))'],
-          style='module')
+    start(
+        store,
+        'j2.2',
+        [sys.executable, '-c', 'import json; print(json.dumps({"changed": False, "x": 1}))'],
+        style='module',
+    )
     done = wait_done(store, 'j2.2')
     assert done['x'] == 1 and done['changed'] is False and not done.get('failed')
 
 
 def test_timeout_kills_stubborn_tree_on_time(store, tmp_path):
     marker = str(tmp_path / 'stubborn-marker')
-    script = ("trap '' TERM; (setsid sh -c 'trap \"\" TERM; while :; do sleep 0.2; done' %s &); "
-              "while :; do sleep 0.2; done" % marker)
+    script = (
+        "trap '' TERM; (setsid sh -c 'trap \"\" TERM; while :; do sleep 0.2; done' %s &); "
+        "while :; do sleep 0.2; done" % marker
+    )
     start(store, 'j3.3', ['sh', '-c', script, marker], time_limit=1)
     done = wait_done(store, 'j3.3')
     meta = done['asyncops_job']
@@ -181,8 +198,18 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     store.create_side_dir('j20.1')
     store.write_side_file('j20.1', 'payload', b'SECRET_ARGS', mode=0o700)
     store.write_side_file('j20.1', 'args', b'password=SECRET_ARGS')
-    launch(store, {'jid': 'j20.1', 'module': 'test', 'argv': ['sleep', '0.3'], 'result_style': 'command',
-                   'cmd': 'sleep', 'time_limit': 0, 'grace': 0.2})
+    launch(
+        store,
+        {
+            'jid': 'j20.1',
+            'module': 'test',
+            'argv': ['sleep', '0.3'],
+            'result_style': 'command',
+            'cmd': 'sleep',
+            'time_limit': 0,
+            'grace': 0.2,
+        },
+    )
     listed = sorted(os.listdir(store.side_dir('j20.1')))
     assert listed == ['.asyncops', 'args', 'payload', 'reserve', 'stderr', 'stdout', 'token']
     wait_done(store, 'j20.1')
@@ -202,8 +229,9 @@ def test_processes_left_running_are_reported_and_kept_by_default(store):
     try:
         assert done['rc'] == 0 and not done.get('failed')
         assert len(done['leftovers']) == 1
-        assert any('left 1 process(es) running' in w and 'sleep 1007' in w and 'leftovers=stop' in w
-                   for w in done['warnings'])
+        assert any(
+            'left 1 process(es) running' in w and 'sleep 1007' in w and 'leftovers=stop' in w for w in done['warnings']
+        )
         assert pids_with('sleep 1007') == done['leftovers']
     finally:
         for pid in pids_with('sleep 1007'):
@@ -212,8 +240,19 @@ def test_processes_left_running_are_reported_and_kept_by_default(store):
 
 def test_processes_left_running_are_stopped_with_leftovers_stop(store):
     store.create_side_dir('j22.1')
-    launch(store, {'jid': 'j22.1', 'module': 'test', 'argv': ['sh', '-c', 'nohup sleep 1008 >/dev/null 2>&1 & exit 0'],
-                   'result_style': 'command', 'cmd': 'x', 'time_limit': 0, 'grace': 0.2, 'leftovers': 'stop'})
+    launch(
+        store,
+        {
+            'jid': 'j22.1',
+            'module': 'test',
+            'argv': ['sh', '-c', 'nohup sleep 1008 >/dev/null 2>&1 & exit 0'],
+            'result_style': 'command',
+            'cmd': 'x',
+            'time_limit': 0,
+            'grace': 0.2,
+            'leftovers': 'stop',
+        },
+    )
     done = wait_done(store, 'j22.1')
     assert done['rc'] == 0 and len(done['leftovers_stopped']) == 1
     assert any('they were stopped' in w for w in done['warnings'])
@@ -221,9 +260,17 @@ def test_processes_left_running_are_stopped_with_leftovers_stop(store):
 
 
 def test_a_module_killed_after_printing_its_result_is_failed(store):
-    start(store, 'j23.1', [sys.executable, '-c',
-                           'import json, os, sys; print(json.dumps({"changed": True})); sys.stdout.flush(); '
-                           'os.kill(os.getpid(), 9)'], style='module')
+    start(
+        store,
+        'j23.1',
+        [
+            sys.executable,
+            '-c',
+            'import json, os, sys; print(json.dumps({"changed": True})); sys.stdout.flush(); '
+            'os.kill(os.getpid(), 9)',
+        ],
+        style='module',
+    )
     done = wait_done(store, 'j23.1')
     assert done['failed'] and done['rc'] == -9 and 'killed by SIGKILL' in done['msg']
     assert done['asyncops_job']['state'] == 'failed'
@@ -245,8 +292,18 @@ def test_the_payload_runs_from_the_file_checked_at_start_even_if_its_path_is_swa
     payload = store.write_side_file('j30.1', 'payload', b'ORIGINAL\n', mode=0o700)
     args = store.write_side_file('j30.1', 'args', b'ORIGINAL_ARGS\n')
     argv = ['sh', '-c', 'sleep 1; cat "$1" "$2"', 'sh', payload, args]
-    launch(store, {'jid': 'j30.1', 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': argv,
-                   'time_limit': 0, 'grace': 0.2})
+    launch(
+        store,
+        {
+            'jid': 'j30.1',
+            'module': 'test',
+            'argv': argv,
+            'result_style': 'command',
+            'cmd': argv,
+            'time_limit': 0,
+            'grace': 0.2,
+        },
+    )
     side = store.side_dir('j30.1')
     for name in ('payload', 'args'):
         with open(os.path.join(side, 'swapped'), 'w') as f:
@@ -259,8 +316,18 @@ def test_the_payload_runs_from_the_file_checked_at_start_even_if_its_path_is_swa
 def test_a_payload_executed_directly_runs_through_its_descriptor(store):
     store.create_side_dir('j31.1')
     payload = store.write_side_file('j31.1', 'payload', b'#!/bin/sh\necho "ran $0"\n', mode=0o700)
-    record = launch(store, {'jid': 'j31.1', 'module': 'test', 'argv': [payload], 'result_style': 'command',
-                            'cmd': 'payload', 'time_limit': 0, 'grace': 0.2})
+    record = launch(
+        store,
+        {
+            'jid': 'j31.1',
+            'module': 'test',
+            'argv': [payload],
+            'result_style': 'command',
+            'cmd': 'payload',
+            'time_limit': 0,
+            'grace': 0.2,
+        },
+    )
     done = wait_done(store, 'j31.1')
     held_by_supervisor = 'ran /proc/%d/fd/' % record['asyncops_job']['supervisor_pid']
     assert done['rc'] == 0 and done['stdout'].startswith(held_by_supervisor), done
@@ -275,8 +342,18 @@ def test_a_payload_that_is_a_symlink_is_refused_and_not_run(store, tmp_path):
     payload = store.side_file('j32.1', 'payload')
     os.symlink(str(elsewhere), payload)
     with pytest.raises(LaunchError, match='symbolic link'):
-        launch(store, {'jid': 'j32.1', 'module': 'test', 'argv': ['sh', payload], 'result_style': 'command',
-                       'cmd': 'payload', 'time_limit': 0, 'grace': 0.2})
+        launch(
+            store,
+            {
+                'jid': 'j32.1',
+                'module': 'test',
+                'argv': ['sh', payload],
+                'result_style': 'command',
+                'cmd': 'payload',
+                'time_limit': 0,
+                'grace': 0.2,
+            },
+        )
     time.sleep(0.3)
     assert not flag.exists()
 
@@ -285,8 +362,9 @@ def test_a_fifo_put_in_place_of_its_output_does_not_stop_the_job_being_recorded(
     """The job replaces its stdout file with a FIFO: the supervisor still records its result (no blocking open,
     no crash on a file that is not a regular file)."""
     side = store.side_dir('j50.1')
-    done_record = start(store, 'j50.1', ['sh', '-c', 'echo before; rm -f "$0/stdout"; mkfifo "$0/stdout"; echo after >&2',
-                                         side])
+    done_record = start(
+        store, 'j50.1', ['sh', '-c', 'echo before; rm -f "$0/stdout"; mkfifo "$0/stdout"; echo after >&2', side]
+    )
     assert done_record['started']
     done = wait_done(store, 'j50.1', timeout=10)
     assert done['finished'] and done['asyncops_job']['state'] == 'succeeded', done.get('msg')
@@ -304,8 +382,18 @@ def test_a_fifo_in_place_of_an_output_file_before_the_start_is_refused_without_h
     signal.alarm(10)
     try:
         with pytest.raises(LaunchError, match='not a regular file'):
-            launch(store, {'jid': 'j51.1', 'module': 'test', 'argv': ['true'], 'result_style': 'command', 'cmd': 'true',
-                           'time_limit': 0, 'grace': 0.2})
+            launch(
+                store,
+                {
+                    'jid': 'j51.1',
+                    'module': 'test',
+                    'argv': ['true'],
+                    'result_style': 'command',
+                    'cmd': 'true',
+                    'time_limit': 0,
+                    'grace': 0.2,
+                },
+            )
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -348,13 +436,29 @@ def test_no_process_the_job_starts_inherits_or_can_open_its_payload_and_args(sto
     probe = tmp_path / 'probe.py'
     probe.write_text(PROBE)
     store.create_side_dir('j40.1')
-    payload = store.write_side_file('j40.1', 'payload', (
-        '#!/bin/sh\n# SECRET_PAYLOAD\n"%s" "%s" 0 "$0" "$1"\n"%s" "%s" %d "$0" "$1"\n'
-        % (sys.executable, probe, sys.executable, probe, NOBODY)).encode(), mode=0o700)
+    payload = store.write_side_file(
+        'j40.1',
+        'payload',
+        (
+            '#!/bin/sh\n# SECRET_PAYLOAD\n"%s" "%s" 0 "$0" "$1"\n"%s" "%s" %d "$0" "$1"\n'
+            % (sys.executable, probe, sys.executable, probe, NOBODY)
+        ).encode(),
+        mode=0o700,
+    )
     args = store.write_side_file('j40.1', 'args', b'password=SECRET_ARGS')
     argv = ['sh', payload, args]
-    launch(store, {'jid': 'j40.1', 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': 'x',
-                   'time_limit': 0, 'grace': 0.2})
+    launch(
+        store,
+        {
+            'jid': 'j40.1',
+            'module': 'test',
+            'argv': argv,
+            'result_style': 'command',
+            'cmd': 'x',
+            'time_limit': 0,
+            'grace': 0.2,
+        },
+    )
     done = wait_done(store, 'j40.1')
     assert done['rc'] == 0, done
     same, other = [json.loads(line) for line in done['stdout'].splitlines()]
@@ -368,8 +472,9 @@ PR_SET_DUMPABLE = 4
 
 def set_dumpable(value):
     libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.prctl(PR_SET_DUMPABLE, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0),
-                      ctypes.c_ulong(0)) == 0
+    assert (
+        libc.prctl(PR_SET_DUMPABLE, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
+    )
 
 
 def test_a_supervisor_whose_descriptors_others_of_its_user_cannot_open_gives_the_side_dir_paths(store):
@@ -380,8 +485,18 @@ def test_a_supervisor_whose_descriptors_others_of_its_user_cannot_open_gives_the
     argv = ['sh', '-c', 'echo "$1"; ls /proc/self/fd | wc -l; cat "$1"', 'sh', payload]
     set_dumpable(0)  # the supervisor, forked from here, inherits it
     try:
-        launch(store, {'jid': 'j41.1', 'module': 'test', 'argv': argv, 'result_style': 'command', 'cmd': 'x',
-                       'time_limit': 0, 'grace': 0.2})
+        launch(
+            store,
+            {
+                'jid': 'j41.1',
+                'module': 'test',
+                'argv': argv,
+                'result_style': 'command',
+                'cmd': 'x',
+                'time_limit': 0,
+                'grace': 0.2,
+            },
+        )
     finally:
         set_dumpable(1)
     done = wait_done(store, 'j41.1')
@@ -420,8 +535,10 @@ def test_a_module_failure_record_that_clips_its_raw_output_says_where_the_whole_
 def test_a_module_result_somewhat_bigger_than_output_limit_still_parses(store):
     """A command module's result with 5 MB of stdout (stdout + stdout_lines: about 10 MB of JSON, more than the
     default output_limit of 4 MiB) is a result: parsed, its stdout clipped, the raw output kept."""
-    code = ('import json; out = "\\n".join(["x" * 79] * 62500); '
-            'print(json.dumps({"changed": True, "rc": 0, "stdout": out, "stdout_lines": out.splitlines()}))')
+    code = (
+        'import json; out = "\\n".join(["x" * 79] * 62500); '
+        'print(json.dumps({"changed": True, "rc": 0, "stdout": out, "stdout_lines": out.splitlines()}))'
+    )
     start(store, 'j44.1', [sys.executable, '-c', code], style='module')
     done = wait_done(store, 'j44.1', timeout=60)
     assert not done.get('failed') and done['rc'] == 0 and done['changed'] is True, done.get('msg')

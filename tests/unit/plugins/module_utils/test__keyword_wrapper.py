@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keyword mode's async_wrapper: both positional contracts of ansible-core, and a real job from them."""
+
 from __future__ import annotations
 
 import json
@@ -54,9 +55,20 @@ def test_anything_else_is_refused_with_the_usage(argv):
 def test_a_job_from_the_command_line_as_ansible_core_starts_it(module, tmp_path, monkeypatch):
     async_dir = tmp_path / 'async'
     env = dict(os.environ, ANSIBLE_ASYNC_DIR=str(async_dir), PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run([sys.executable, '-c', 'from ansible_collections.asyncops.jobs.plugins.module_utils.'
-                          '_keyword_wrapper import main; main()', 'j42', '30', str(module), '_'],
-                         env=env, stdout=subprocess.PIPE, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            '-c',
+            'from ansible_collections.asyncops.jobs.plugins.module_utils._keyword_wrapper import main; main()',
+            'j42',
+            '30',
+            str(module),
+            '_',
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        check=True,
+    ).stdout
     started = json.loads(out)
     assert started['started'] and not started['finished'] and started['_ansible_suppress_tmpdir_delete']
     assert started['ansible_job_id'].startswith('j42.') and started['asyncops_job']['keyword_mode']

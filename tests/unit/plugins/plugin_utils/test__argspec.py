@@ -23,8 +23,14 @@ def test_the_spec_of_an_action_comes_from_its_stub_and_fragments():
 
 
 def test_suboptions_become_options():
-    spec = option_spec({'type': 'list', 'elements': 'dict', 'description': 'x',
-                        'suboptions': {'a': {'type': 'str', 'default': 'b', 'description': 'y'}}})
+    spec = option_spec(
+        {
+            'type': 'list',
+            'elements': 'dict',
+            'description': 'x',
+            'suboptions': {'a': {'type': 'str', 'default': 'b', 'description': 'y'}},
+        }
+    )
     assert spec == {'type': 'list', 'elements': 'dict', 'options': {'a': {'type': 'str', 'default': 'b'}}}
 
 
@@ -41,10 +47,12 @@ def documentation_with(loader, stub):
     options = dict(doc.get('options') or {})
     for name in doc.get('extends_documentation_fragment') or []:
         if name.startswith('asyncops.jobs.'):
-            fragment = importlib.import_module('ansible_collections.asyncops.jobs.plugins.doc_fragments.%s'
-                                               % name.split('.')[-1])
-            for option, spec in (yaml.load(fragment.ModuleDocFragment.DOCUMENTATION, Loader=loader) or {}).get(
-                    'options', {}).items():
+            fragment = importlib.import_module(
+                'ansible_collections.asyncops.jobs.plugins.doc_fragments.%s' % name.split('.')[-1]
+            )
+            for option, spec in (
+                (yaml.load(fragment.ModuleDocFragment.DOCUMENTATION, Loader=loader) or {}).get('options', {}).items()
+            ):
                 options.setdefault(option, spec)
     return options
 

@@ -20,7 +20,7 @@ def test_the_message_names_the_jobs_and_the_commands_to_follow_them_up():
 
 def test_appendable_streams(tmp_path):
     with open(tmp_path / 'plain', 'w') as plain, open(tmp_path / 'appended', 'a') as appended:
-        assert not appendable(os.getpid(), plain.fileno())   # a file offset of its own: writes would collide
+        assert not appendable(os.getpid(), plain.fileno())  # a file offset of its own: writes would collide
         assert appendable(os.getpid(), appended.fileno())
     read_end, write_end = os.pipe()
     assert appendable(os.getpid(), write_end)
@@ -42,8 +42,12 @@ def test_a_worker_stopped_while_polling_prints_the_jobs_on_its_parents_stderr(tm
     script = tmp_path / 'worker.py'
     script.write_text(child)
     # the child's parent must hold the stderr: a shell in between, whose stderr is our pipe
-    proc = subprocess.Popen(['sh', '-c', '"$0" "$1"; exit $?', sys.executable, str(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    proc = subprocess.Popen(
+        ['sh', '-c', '"$0" "$1"; exit $?', sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     assert proc.stdout.readline() == b'polling\n'
     worker = int(subprocess.check_output(['pgrep', '-P', str(proc.pid)]).split()[0])
     os.kill(worker, signal.SIGTERM)

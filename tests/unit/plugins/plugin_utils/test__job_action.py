@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """JobActionBase: which module a job runs, found the way ansible-core finds it under `async:`."""
+
 from __future__ import annotations
 
 import json
@@ -9,21 +10,38 @@ import subprocess
 import sys
 
 import pytest
-
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.asyncops.jobs.plugins.plugin_utils._job_action import BULK_STDIN
 
 
-@pytest.mark.parametrize('module, facts, args, expected', [
-    ('ansible.builtin.package', {'pkg_mgr': 'dnf'}, {'name': 'docker-io', 'state': 'present'}, 'ansible.legacy.dnf'),
-    ('ansible.builtin.package', {'pkg_mgr': 'dnf5'}, {'name': 'x'}, 'ansible.legacy.dnf5'),
-    ('ansible.builtin.package', {'pkg_mgr': 'apt'}, {'name': 'x'}, 'ansible.legacy.apt'),
-    ('ansible.builtin.package', {'pkg_mgr': 'apt'}, {'name': 'x', 'use': 'dnf'}, 'ansible.legacy.dnf'),
-    ('ansible.builtin.service', {'service_mgr': 'systemd'}, {'name': 'x', 'state': 'started'}, 'ansible.legacy.systemd'),
-    ('ansible.builtin.service', {'service_mgr': 'sysvinit'}, {'name': 'x', 'state': 'started'}, 'ansible.legacy.sysvinit'),
-    ('ansible.builtin.service', {'service_mgr': 'unknown-init'}, {'name': 'x'}, 'ansible.legacy.service'),
-])
+@pytest.mark.parametrize(
+    'module, facts, args, expected',
+    [
+        (
+            'ansible.builtin.package',
+            {'pkg_mgr': 'dnf'},
+            {'name': 'docker-io', 'state': 'present'},
+            'ansible.legacy.dnf',
+        ),
+        ('ansible.builtin.package', {'pkg_mgr': 'dnf5'}, {'name': 'x'}, 'ansible.legacy.dnf5'),
+        ('ansible.builtin.package', {'pkg_mgr': 'apt'}, {'name': 'x'}, 'ansible.legacy.apt'),
+        ('ansible.builtin.package', {'pkg_mgr': 'apt'}, {'name': 'x', 'use': 'dnf'}, 'ansible.legacy.dnf'),
+        (
+            'ansible.builtin.service',
+            {'service_mgr': 'systemd'},
+            {'name': 'x', 'state': 'started'},
+            'ansible.legacy.systemd',
+        ),
+        (
+            'ansible.builtin.service',
+            {'service_mgr': 'sysvinit'},
+            {'name': 'x', 'state': 'started'},
+            'ansible.legacy.sysvinit',
+        ),
+        ('ansible.builtin.service', {'service_mgr': 'unknown-init'}, {'name': 'x'}, 'ansible.legacy.service'),
+    ],
+)
 def test_package_and_service_resolve_to_the_backend_of_the_host(make_action, module, facts, args, expected):
     action, task_vars = make_action('async_run', {'module': module, 'args': args})
     task_vars['ansible_facts'] = facts

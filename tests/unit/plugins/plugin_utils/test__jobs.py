@@ -16,8 +16,9 @@ def test_command_string_is_split_and_expanded_on_target():
 
 
 def test_shell_runs_through_sh_and_keeps_the_string():
-    job = native_command_job(False, 'ansible.builtin.command',
-                             {'cmd': 'echo $HOME | wc -c', '_uses_shell': True, 'chdir': '/tmp'})
+    job = native_command_job(
+        False, 'ansible.builtin.command', {'cmd': 'echo $HOME | wc -c', '_uses_shell': True, 'chdir': '/tmp'}
+    )
     assert job['argv'] == ['/bin/sh', '-c', 'echo $HOME | wc -c']
     assert job['cmd'] == 'echo $HOME | wc -c'
     assert job['expand_argument_vars'] is False
@@ -26,18 +27,22 @@ def test_shell_runs_through_sh_and_keeps_the_string():
 
 
 def test_shell_executable():
-    job = native_command_job(False, 'ansible.builtin.command',
-                             {'cmd': 'echo', '_uses_shell': True, 'executable': '/bin/bash'})
+    job = native_command_job(
+        False, 'ansible.builtin.command', {'cmd': 'echo', '_uses_shell': True, 'executable': '/bin/bash'}
+    )
     assert job['argv'][0] == '/bin/bash'
 
 
-@pytest.mark.parametrize('args', [
-    {'cmd': 'touch x', 'creates': 'x'},
-    {'cmd': 'cat', 'stdin': 'data'},
-    {'cmd': 'a', 'argv': ['b']},
-    {},
-    {'cmd': 'ls', 'executable': '/bin/bash'},
-])
+@pytest.mark.parametrize(
+    'args',
+    [
+        {'cmd': 'touch x', 'creates': 'x'},
+        {'cmd': 'cat', 'stdin': 'data'},
+        {'cmd': 'a', 'argv': ['b']},
+        {},
+        {'cmd': 'ls', 'executable': '/bin/bash'},
+    ],
+)
 def test_module_only_options_fall_back_to_the_module(args):
     assert native_command_job(False, 'ansible.builtin.command', args) is None
 

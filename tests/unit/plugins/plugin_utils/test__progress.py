@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Progress through the callbacks, and the display when ansible-core's private names it needs are missing."""
+
 from __future__ import annotations
 
 import inspect
 import sys
 
 import pytest
-
 from ansible.executor import task_queue_manager
 from ansible.executor.process import worker
 from ansible.inventory.host import Host
@@ -54,12 +54,14 @@ def test_progress_goes_to_the_callbacks_from_a_worker(a_worker, shown):
 def hide_the_private_result_classes(monkeypatch):
     """What a future ansible-core without the names of today would look like."""
     from ansible.executor import task_result
+
     monkeypatch.delattr(task_result, '_RawTaskResult', raising=False)
     monkeypatch.setitem(sys.modules, 'ansible._internal._task', None)  # import fails
 
 
-def test_without_ansible_cores_private_result_progress_goes_to_the_display_with_one_warning(a_worker, shown,
-                                                                                          monkeypatch):
+def test_without_ansible_cores_private_result_progress_goes_to_the_display_with_one_warning(
+    a_worker, shown, monkeypatch
+):
     hide_the_private_result_classes(monkeypatch)
     for round_ in range(3):
         progress.report(Task(), {'ansible_job_id': 'j1.1'}, 'ASYNC POLL round %d' % round_)
