@@ -50,12 +50,24 @@ they wait for; on the local connection the modules run there too), the CPU of th
 per host (from a cpuacct cgroup, as root), the list view's wall against the one-task no-op play, and the load
 average before each N.
 
+The `retries` scenario (methods `recipe_retry`, `until_retry`, `batch_retry`) runs M items of known durations of
+which a seeded tenth (--fail-ratio) fail their first attempt (after sleeping their duration) and succeed on the
+second, with concurrency C; every item must end succeeded:
+  recipe_retry  ansible-core's way with concurrency: the official recipe (include_tasks over `work | batch(C)`,
+                async/poll: 0, an ansible.builtin.async_status until-loop per item), then, in each batch, the
+                items that failed started again the same way and waited for with an until-loop per item
+  until_retry   ansible-core's retry of an async task: a loop over the items, each `async`/`poll: 1` with
+                `until: result is succeeded`, `retries: 1` (the until-loop per item; one item at a time)
+  batch_retry   asyncops.jobs.async_batch with concurrency C and item_retries: 1 (item_retry_delay: 0)
+The lower bound counts every attempt: max(longest item with its failed attempt, total work / C).
+
 Usage (from the collection root; ANSIBLE_COLLECTIONS_PATH must reach this collection):
   python bench/bench.py --items 100 --concurrency 4 [--containers N | --inventory INV] [--methods recipe,until,batch]
   python bench/bench.py --scenario forks     # 8 hosts, forks 2, 12 x 3 s items, concurrency 3, all methods
   python bench/bench.py --scenario launch    # localhost, 1,000 x 3 s items at concurrency 1,000
   python bench/bench.py --scenario fleet --hosts 8,64,256   # N local hosts, forks 16, 4 x 2 s items, C=2
   python bench/bench.py --scenario steps     # 4 container hosts, 20 items x 3 steps of 1-4 s, concurrency 4
+  python bench/bench.py --scenario retries   # localhost, 100 items, C=4, 10% fail their first attempt
 Without --inventory or --containers the target is localhost over the local connection. --containers N
 starts N SSH test hosts (podman containers of a Debian image built here, sshd on 127.0.0.1 ports, see
 scripts/test_hosts.sh) for the run and removes them afterwards.
@@ -322,6 +334,99 @@ def steps_playbook(template, steps):
     return template.replace(' STEPS', listed)
 
 
+# an item of the retries scenario: sleeps its duration; one of the failing tenth exits 1 the first time (a marker
+# file per method and item says it ran once)
+RETRY_CMD = (
+    'mkdir -p {{ marker_dir }}; f={{ marker_dir }}/%s-{{ item.i }}; sleep {{ item.d }}; '
+    'if [ {{ item.fail }} = 1 ] && [ ! -e $f ]; then touch $f; exit 1; fi'
+)
+
+RECIPE_RETRY_MAIN = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: One batch at a time (official recipe), its failed items started once more
+      ansible.builtin.include_tasks: recipe_retry_batch.yml
+      loop: "{{ work | batch(concurrency) | list }}"
+      loop_control:
+        loop_var: batch_items
+"""
+
+RECIPE_RETRY_BATCH = """\
+- name: Start the batch
+  ansible.builtin.shell: "%s"
+  async: 45
+  poll: 0
+  loop: "{{ batch_items }}"
+  register: started
+  changed_when: true
+
+- name: Wait for the batch
+  ansible.builtin.async_status:
+    jid: "{{ item.ansible_job_id }}"
+  loop: "{{ started.results }}"
+  register: job
+  until: job is finished
+  retries: 300
+  delay: 1
+  failed_when: false
+
+- name: Start the failed items again
+  ansible.builtin.shell: "%s"
+  async: 45
+  poll: 0
+  loop: "{{ job.results | rejectattr('rc', 'equalto', 0) | map(attribute='item') | map(attribute='item') | list }}"
+  register: restarted
+  changed_when: true
+
+- name: Wait for them
+  ansible.builtin.async_status:
+    jid: "{{ item.ansible_job_id }}"
+  loop: "{{ restarted.results }}"
+  register: again
+  until: again is finished
+  retries: 300
+  delay: 1
+""" % (RETRY_CMD % 'recipe', RETRY_CMD % 'recipe')
+
+UNTIL_RETRY = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Every item in the background, retried once by an until-loop
+      ansible.builtin.shell: "%s"
+      async: 45
+      poll: 1
+      loop: "{{ work }}"
+      register: result
+      until: result is succeeded
+      retries: 1
+      delay: 0
+      changed_when: true
+""" % (RETRY_CMD % 'until')
+
+BATCH_RETRY = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: All items, a sliding window of C per host, a failed item started once more on the target
+      asyncops.jobs.async_batch:
+        module: ansible.builtin.shell
+        items: "{{ work }}"
+        args:
+          cmd: "%s"
+        concurrency: "{{ concurrency }}"
+        item_retries: 1
+        item_retry_delay: 0
+        timeout: 45
+        delay: 1
+      register: retried
+      failed_when: retried is failed or retried.summary.retried != failing
+      vars:
+        failing: "{{ work | selectattr('fail', 'equalto', 1) | list | length }}"
+""" % (RETRY_CMD % 'batch')
+
+
 PLAYBOOKS = {
     'recipe': {'main.yml': RECIPE_MAIN, 'recipe_batch.yml': RECIPE_BATCH},
     'until': {'main.yml': UNTIL},
@@ -334,6 +439,9 @@ PLAYBOOKS = {
     'steps_recipe': {'main.yml': STEPS_RECIPE_MAIN},
     'steps': {'main.yml': STEPS},
     'steps_collect': {'main.yml': STEPS_COLLECT},
+    'recipe_retry': {'main.yml': RECIPE_RETRY_MAIN, 'recipe_retry_batch.yml': RECIPE_RETRY_BATCH},
+    'until_retry': {'main.yml': UNTIL_RETRY},
+    'batch_retry': {'main.yml': BATCH_RETRY},
 }
 STEPS_METHODS = ('steps_recipe', 'steps', 'steps_collect')
 
@@ -399,6 +507,8 @@ SCENARIOS = {
         'max_duration': 4.0,
         'methods': 'steps_recipe,steps,steps_collect',
     },
+    # retrying failed items: 100 items, C=4, a seeded 10% fail their first attempt (issue 18)
+    'retries': {'items': 100, 'concurrency': 4, 'fail_ratio': 0.1, 'methods': 'recipe_retry,until_retry,batch_retry'},
 }
 FLEET_METHODS = ('noop', 'collect', 'list', 'noop1')
 CPUACCT_CGROUP = '/sys/fs/cgroup/cpuacct'  # cgroup v1's cpuacct hierarchy: the CPU of detached processes too
@@ -413,9 +523,15 @@ def durations_for(count, seed, low, high):
     return [round(rng.uniform(low, high), 1) for _index in range(count)]
 
 
-def lower_bound(durations, concurrency):
-    longest = max(durations)
-    return max(longest, sum(durations) / concurrency)
+def lower_bound(durations, concurrency, failing=()):
+    """max(longest chain, work / C): an item in `failing` runs twice (its failed attempt, then its retry)."""
+    chains = [duration * (2 if index in failing else 1) for index, duration in enumerate(durations)]
+    return max(max(chains), sum(chains) / concurrency)
+
+
+def failing_items(count, ratio, seed):
+    """The indices of the items that fail their first attempt: a seeded `ratio` of them."""
+    return sorted(random.Random(seed + 1).sample(range(count), int(round(count * ratio))))
 
 
 def write_playbooks(workdir, method, steps=1):
@@ -903,6 +1019,12 @@ def parse_args(argv):
     )
     parser.add_argument('--json', help='also write the measurements to this file')
     parser.add_argument(
+        '--fail-ratio',
+        type=float,
+        default=0.0,
+        help='the retries methods: this fraction of the items (seeded) fail their first attempt',
+    )
+    parser.add_argument(
         '--max-processes',
         type=int,
         default=0,
@@ -931,7 +1053,8 @@ def main(argv=None):
     if args.steps > 1:  # an item runs its chain: its duration is the sum of its steps'
         durations = [round(sum(chain), 1) for chain in chains]
     args.chains = chains
-    bound = lower_bound(durations, args.concurrency)
+    args.failing = failing_items(args.items, args.fail_ratio, args.seed)
+    bound = lower_bound(durations, args.concurrency, args.failing)
     workdir = tempfile.mkdtemp(prefix='asyncops-bench-')
     if args.scenario == 'fleet':
         return run_fleet(args, durations, bound, workdir)
@@ -948,8 +1071,23 @@ def main(argv=None):
 def run_all(args, durations, bound, workdir, inventory):
     """Every method in turn on the same hosts; prints a line per method, then the table."""
     extra_vars = os.path.join(workdir, 'vars.json')
+    # the retries methods: each item's index, duration and whether it fails its first attempt; markers on the
+    # target (a directory of the run's own: localhost, or made on each host by the first attempt that needs it)
+    failing = set(args.failing)
+    work = [{'i': index, 'd': duration, 'fail': int(index in failing)} for index, duration in enumerate(durations)]
+    marker_dir = os.path.join(workdir, 'markers')
+    os.makedirs(marker_dir, exist_ok=True)
     with open(extra_vars, 'w') as f:
-        json.dump({'durations': durations, 'concurrency': args.concurrency, 'chains': args.chains}, f)
+        json.dump(
+            {
+                'durations': durations,
+                'concurrency': args.concurrency,
+                'chains': args.chains,
+                'work': work,
+                'marker_dir': marker_dir,
+            },
+            f,
+        )
     rows = []
     processes = ProcessBound(args.max_processes)
     try:
@@ -984,8 +1122,14 @@ def run_all(args, durations, bound, workdir, inventory):
             print(launch_table(rows[0], durations, args.concurrency, bound))
     else:
         what = 'items' if args.steps <= 1 else 'chains of %d steps' % args.steps
+        retried = (
+            ' failing first=%d (their first attempts %.1fs)'
+            % (len(failing), sum(durations[index] for index in failing))
+            if failing
+            else ''
+        )
         print(
-            'items=%d concurrency=%d forks=%d %s %.1f-%.1fs sum=%.1fs longest=%.1fs lower bound=%.1fs'
+            'items=%d concurrency=%d forks=%d %s %.1f-%.1fs sum=%.1fs longest=%.1fs%s lower bound=%.1fs'
             % (
                 args.items,
                 args.concurrency,
@@ -995,6 +1139,7 @@ def run_all(args, durations, bound, workdir, inventory):
                 max(durations),
                 sum(durations),
                 max(durations),
+                retried,
                 bound,
             )
         )

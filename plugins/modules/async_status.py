@@ -78,7 +78,7 @@ options:
         every job that ended in failure (V(failed), V(timedout), V(killed), V(lost)).
     type: list
     elements: str
-    choices: [pending, running, succeeded, failed, timedout, killed, lost, skipped, collected, finished]
+    choices: [pending, running, retrying, succeeded, failed, timedout, killed, lost, skipped, collected, finished]
   tail:
     description: Number of lines of stdout and stderr of a running job to return as RV(stdout_tail) and RV(stderr_tail).
     type: int

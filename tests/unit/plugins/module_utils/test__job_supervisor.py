@@ -216,7 +216,7 @@ def test_payload_and_args_are_gone_the_moment_the_job_process_ends(store):
     # before any cleanup: what carried the arguments went before the final record was written
     assert {'args', 'payload'}.isdisjoint(os.listdir(store.side_dir('j20.1')))
     # the room reserved for the record is given back just after it is written
-    for _ in range(600):
+    for _attempt in range(600):
         if 'reserve' not in os.listdir(store.side_dir('j20.1')):
             break
         time.sleep(0.05)
