@@ -141,7 +141,9 @@ def jids_of(registered: t.Any, done: str) -> set[str]:
     registered, for one job or a list of them."""
     if not isinstance(registered, t.Mapping) or registered.get('skipped') or registered.get('failed'):
         return set()
-    answers = registered.get('jobs') if isinstance(registered.get('jobs'), list) else [registered]
+    answers = registered.get('jobs')
+    if not isinstance(answers, list):
+        answers = [registered]
     return {
         str(answer.get('ansible_job_id'))
         for answer in answers

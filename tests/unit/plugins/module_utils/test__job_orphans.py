@@ -257,11 +257,18 @@ def test_a_copied_marker_is_neither_listed_nor_stopped_as_a_leftover(store, toke
         stop_fake(fake)
 
 
+def exec_name(pid):
+    """The program a process runs now (its argv[0])."""
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        return f.read().split(b'\0')[0]
+
+
 def process_with_environment(entries):
     """A sleep of ours (a session of its own) whose environment is exactly `entries` (NAME=value strings), in order."""
     child = subprocess.Popen(['env', '-i'] + list(entries) + ['sleep', '1003'], start_new_session=True, cwd='/')
     for _attempt in range(200):
-        if proc.start_ticks(child.pid) is not None and b'sleep' in open('/proc/%d/cmdline' % child.pid, 'rb').read():
+        # env itself runs first, with the test's environment, and 'sleep' among its arguments: wait for sleep's exec
+        if proc.start_ticks(child.pid) is not None and exec_name(child.pid) == b'sleep':
             break
         time.sleep(0.01)
     return child
