@@ -526,7 +526,7 @@ def durations_for(count, seed, low, high):
 def lower_bound(durations, concurrency, failing=()):
     """max(longest chain, work / C): an item in `failing` runs twice (its failed attempt, then its retry)."""
     chains = [duration * (2 if index in failing else 1) for index, duration in enumerate(durations)]
-    return max(max(chains), sum(chains) / concurrency)
+    return max(*chains, sum(chains) / concurrency)
 
 
 def failing_items(count, ratio, seed):
