@@ -381,7 +381,7 @@ def test_failed_items_start_again_and_say_how_often(make_action, async_dir, tmp_
         {
             'module': 'ansible.builtin.shell',
             'items': ['true', flaky, 'exit 5'],
-            'args': {'cmd': '{{ item }}'},
+            'args': {'cmd': trust_as_template('{{ item }}')},
             'concurrency': 2,
             'item_retries': 1,
             'item_retry_delay': 0,
@@ -412,7 +412,7 @@ def test_max_failures_as_a_percent_skips_the_rest_with_the_reason(make_action):
         {
             'module': 'ansible.builtin.command',
             'items': ['false', 'false', 'true', 'true', 'true'],
-            'args': {'cmd': '{{ item }}'},
+            'args': {'cmd': trust_as_template('{{ item }}')},
             'concurrency': 1,
             'max_failures': '40%',
             'allow_failures': True,
