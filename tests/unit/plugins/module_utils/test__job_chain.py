@@ -423,3 +423,32 @@ def test_no_process_a_step_starts_inherits_or_can_open_any_steps_payload_and_arg
     assert other == {'uid': NOBODY, 'held': [], 'readable': []}
     assert same['uid'] == 0 and same['held'] == []
     assert len(same['readable']) == 4  # its own user may open the paths: its own, and the later step's files
+
+
+def test_a_chain_item_that_fails_is_started_again_whole_with_its_steps_inputs(store, tmp_path):
+    """item_retries with steps: a chain whose last step fails the first time is started again from its first step;
+    each step's payload and args are still there for the second attempt (a payload step runs in both), and every
+    input file is gone once the item ended."""
+    counter = tmp_path / 'runs'
+    script = b'#!/bin/sh\necho "payload args $(cat "$1")"\n'
+    payload_step = {
+        'argv': ['{payload}', '{args}'],
+        'payload': base64.b64encode(script).decode(),
+        'args_data': 'ARGS',
+        'result_style': 'command',
+        'name': 'module',
+    }
+    flaky = 'n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; [ $n -gt 1 ]' % (counter, counter)
+    batch = 'j18.1'
+    jid = protocol.item_jid(batch, 0)
+    job = {'steps': [payload_step, sh(flaky, 'flaky')], 'always': [sh('true', 'always')]}
+    specs = [protocol.batch_item_spec(spec_of(store, jid, job, {'grace': 0.2, 'concurrency': 1}), batch, 0)]
+    launch_batch(store, batch, specs, {'concurrency': 1, 'item_retries': 1, 'item_retry_delay': 0})
+    done = job_status.Jobs(store).wait([batch], 60)[0]
+    assert done['finished'] and not done['failed'], done
+    item = job_status.Jobs(store).wait(done['jobs'], 5)[0]
+    assert item['attempts'] == 2 and item['previous_attempts'][0]['state'] == 'failed'
+    assert states(item) == ['ok', 'ok', 'ok']
+    assert item['results'][0]['stdout'] == 'payload args ARGS'
+    assert counter.read_text().strip() == '2'
+    assert [name for name in os.listdir(store.side_dir(jid)) if name.startswith(('payload', 'args'))] == []
