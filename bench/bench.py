@@ -42,7 +42,8 @@ ansible_python_interpreter set), forks 16, M items of D s per host at concurrenc
 8,64,256 runs them one after the other), methods:
   noop     the play shape of `collect` made of no-op modules: two ansible.builtin.command `true` tasks
   collect  as above: async_batch wait: false on every host, then async_status mode: wait on the batch jid
-  list     asyncops.jobs.async_status mode: list on every host (a stand-in for a fleet view playbook)
+  list     asyncops.jobs.async_status mode: list on every host (the listing alone)
+  jobs     the fleet view playbook asyncops.jobs.jobs (list on every host, then the table and the stats)
   noop1    one ansible.builtin.command `true` task (what a one-task view is compared with)
 It reports the walls, the overhead of `collect` beyond the lower bound as a ratio to the no-op play's wall
 ((collect - bound) / noop), the controller CPU per host (ansible-playbook, its workers and the module processes
@@ -241,6 +242,12 @@ FLEET_LIST = """\
         mode: list
 """
 
+# the fleet view playbook of this collection (asyncops.jobs.jobs), on every host
+FLEET_JOBS = """\
+- name: The fleet view
+  ansible.builtin.import_playbook: asyncops.jobs.jobs
+"""
+
 FLEET_NOOP1 = """\
 - hosts: all
   gather_facts: false
@@ -435,6 +442,7 @@ PLAYBOOKS = {
     'launch': {'main.yml': LAUNCH},
     'noop': {'main.yml': FLEET_NOOP},
     'list': {'main.yml': FLEET_LIST},
+    'jobs': {'main.yml': FLEET_JOBS},
     'noop1': {'main.yml': FLEET_NOOP1},
     'steps_recipe': {'main.yml': STEPS_RECIPE_MAIN},
     'steps': {'main.yml': STEPS},
@@ -493,7 +501,7 @@ SCENARIOS = {
         'items': 4,
         'duration': 2.0,
         'concurrency': 2,
-        'methods': 'noop,collect,list,noop1',
+        'methods': 'noop,collect,list,jobs,noop1',
     },
     # chains: 20 items of 3 steps (1.0-4.0 s each) per host, concurrency 4, on 4 SSH hosts (the trixie image, which
     # the docs examples use too)
@@ -510,7 +518,7 @@ SCENARIOS = {
     # retrying failed items: 100 items, C=4, a seeded 10% fail their first attempt (issue 18)
     'retries': {'items': 100, 'concurrency': 4, 'fail_ratio': 0.1, 'methods': 'recipe_retry,until_retry,batch_retry'},
 }
-FLEET_METHODS = ('noop', 'collect', 'list', 'noop1')
+FLEET_METHODS = ('noop', 'collect', 'list', 'jobs', 'noop1')
 CPUACCT_CGROUP = '/sys/fs/cgroup/cpuacct'  # cgroup v1's cpuacct hierarchy: the CPU of detached processes too
 PIDS_CGROUPS = ('/sys/fs/cgroup/pids', '/sys/fs/cgroup')  # cgroup v1's pids hierarchy, cgroup v2's root
 EXEC_LINE = re.compile(r'^<([^>]+)> (?:SSH: )?EXEC (.*)$', re.M)
@@ -861,6 +869,8 @@ def fleet_row(hosts, rows, bound, load):
         row['overhead'] = (row['collect'] - bound) / row['noop']
     if 'list' in by and 'noop1' in by:
         row['view'] = row['list'] / row['noop1']
+    if 'jobs' in by and 'noop1' in by:
+        row['jobs_view'] = row['jobs'] / row['noop1']
     return row
 
 
@@ -876,12 +886,12 @@ def fleet_table(fleet_rows, args):
     lines = [
         '| hosts | forks | items x s, C | bound (s) | no-op play (s) | launch+collect (s) | launch + collect tasks (s) '
         '| overhead / no-op | CPU/host no-op (s) | CPU/host collect (s) | detached CPU/host (s) | list view (s) '
-        '| one-task no-op (s) | view / no-op | load before |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        '| view playbook (s) | one-task no-op (s) | list / no-op | view playbook / no-op | load before |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ]
     for row in fleet_rows:
         lines.append(
-            '| %d | %d | %d x %g, %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |'
+            '| %d | %d | %d x %g, %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |'
             % (
                 row['hosts'],
                 args.forks,
@@ -897,8 +907,10 @@ def fleet_table(fleet_rows, args):
                 num(row, 'collect_cpu_per_host', '%.2f'),
                 num(row, 'collect_detached_per_host', '%.2f'),
                 num(row, 'list', '%.1f'),
+                num(row, 'jobs', '%.1f'),
                 num(row, 'noop1', '%.1f'),
                 num(row, 'view', '%.2fx'),
+                num(row, 'jobs_view', '%.2fx'),
                 row['load'],
             )
         )
