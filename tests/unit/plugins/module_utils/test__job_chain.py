@@ -310,6 +310,8 @@ def test_a_lost_chain_names_its_step_and_its_orphans_are_stopped(store, tmp_path
         [sh('true', 'first'), sh('touch %s; while :; do sleep 0.1; done; : %s' % (started, marker), 'second')],
     )
     wait_for(started)
+    # the running record names a step once its process runs (it holds the step's process group): wait for it
+    wait_until(lambda: job_status.Jobs(store).status('j12.1').get('current_step', {}).get('index') == 1)
     os.kill(record['asyncops_job']['supervisor_pid'], signal.SIGKILL)
     wait_until(lambda: not proc.is_alive(protocol.supervisor_identity(record['asyncops_job'])))
     lost = job_status.Jobs(store).status('j12.1')
