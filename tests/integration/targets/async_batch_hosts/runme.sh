@@ -6,5 +6,6 @@ async_home="$(mktemp -d)"
 export ANSIBLE_ASYNC_DIR="$async_home/async"
 trap 'rm -rf "$async_home"' EXIT
 for strategy in linear free; do
-    ANSIBLE_STRATEGY="$strategy" ansible-playbook -i inventory.ini -f 3 many_hosts.yml -e "strategy_name=$strategy" "$@"
+    ANSIBLE_STRATEGY="$strategy" ansible-playbook -i inventory.ini -f 3 many_hosts.yml -e "strategy_name=$strategy" \
+        -e "went_on_mark=$async_home/went-on-$strategy" "$@"
 done
