@@ -425,10 +425,10 @@ class Supervisor:
         try:
             # the job runs detached, in its own process group, with output files and a time limit: run_command would
             # wait for it, which is the one thing a background job must not do
-            return os.posix_spawnp(
+            return os.posix_spawnp(  # pylint: disable=ansible-bad-function
                 argv[0],
                 argv,
-                self._job_env(),  # pylint: disable=ansible-bad-function
+                self._job_env(),
                 file_actions=actions,
                 setpgroup=0,
                 setsigdef=JOB_DEFAULT_SIGNALS,
