@@ -133,7 +133,10 @@ def test_a_lost_jobs_own_group_is_still_stopped(store):
         lost_record(store, 'j32.1', pid=pgid, pgid=pgid, sid=pgid, job_start_ticks=ticks)
         lost = job_status.Jobs(store).status('j32.1')
         assert '1 orphaned job process(es) still running were stopped' in lost['msg']
-        time.sleep(0.1)
+        for _attempt in range(200):  # stopped: gone once reaped
+            if not alive(pid, ticks):
+                break
+            time.sleep(0.05)
         assert not alive(pid, ticks)
     finally:
         reap_later(pid)
@@ -190,11 +193,28 @@ def fake_marker_process(store, jid, token, user=None):
         preexec_fn=as_user(user),
         cwd='/',
     )
-    for _attempt in range(100):
-        if proc.start_ticks(child.pid) is not None:
+    # its sh runs once Popen returns; wait for the sleep it starts too (the tests count both)
+    for _attempt in range(500):
+        if proc.start_ticks(child.pid) is not None and children_of(child.pid):
             break
         time.sleep(0.01)
     return child
+
+
+def children_of(pid):
+    """The pids of the processes whose parent is pid (from /proc/<pid>/stat)."""
+    found = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                stat_line = f.read()
+        except OSError:
+            continue
+        if int(stat_line[stat_line.rfind(b')') + 2 :].split()[1]) == pid:
+            found.append(int(name))
+    return found
 
 
 def stop_fake(fake):

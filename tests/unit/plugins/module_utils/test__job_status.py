@@ -166,8 +166,27 @@ def test_check_mode_judges_a_lost_job_without_writing_or_killing(tmp_path):
     assert proc.is_alive({'pid': job_pid})  # orphan not stopped
     done = job_status.Jobs(store).status('j3.3')
     assert done['lost'] and '1 orphaned job process(es) still running were stopped' in done['msg']
-    time.sleep(0.1)
+    for _attempt in range(200):  # stopped: gone once init reaped it
+        if not proc.is_alive({'pid': job_pid}):
+            break
+        time.sleep(0.05)
     assert not proc.is_alive({'pid': job_pid})
+
+
+def children_of(pid):
+    """The pids of the processes whose parent is pid (from /proc/<pid>/stat)."""
+    found = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                stat_line = f.read()
+        except OSError:
+            continue
+        if int(stat_line[stat_line.rfind(b')') + 2 :].split()[1]) == pid:
+            found.append(int(name))
+    return found
 
 
 def test_a_lost_job_says_exactly_what_was_and_was_not_stopped(tmp_path):
@@ -176,7 +195,11 @@ def test_a_lost_job_says_exactly_what_was_and_was_not_stopped(tmp_path):
     store = JobStore(str(tmp_path / 'async')).ensure()
     marker = '100.%d' % os.getpid()  # a sleep duration nothing else uses
     record = launch_sleep(store, 'j4.4', ('sh', '-c', 'env -i setsid sleep %s & sleep 100' % marker))
-    time.sleep(0.3)
+    sh_pid = record['asyncops_job']['pid']
+    for _attempt in range(200):  # both of sh's children run: the escaped sleep and its own
+        if sorted(proc.command_of(pid) for pid in children_of(sh_pid)) == ['sleep 100', 'sleep %s' % marker]:
+            break
+        time.sleep(0.05)
     kill_supervisor(record)
     lost = job_status.Jobs(store).status('j4.4')
     assert lost['lost']

@@ -113,7 +113,10 @@ def test_supervisor_killed_means_lost(store, tmp_path):
     assert lost['finished'] and lost['failed'] and lost['lost']
     assert 'job lost' in lost['msg']
     assert store.read('j4.4')['lost'] is True  # persisted for ansible.builtin.async_status
-    time.sleep(0.1)
+    for _attempt in range(200):  # stopped: gone once init reaped them
+        if pids_with(marker) == []:
+            break
+        time.sleep(0.05)
     assert pids_with(marker) == []
 
 
