@@ -202,19 +202,8 @@ def fake_marker_process(store, jid, token, user=None):
 
 
 def children_of(pid):
-    """The pids of the processes whose parent is pid (from /proc/<pid>/stat)."""
-    found = []
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % name, 'rb') as f:
-                stat_line = f.read()
-        except OSError:
-            continue
-        if int(stat_line[stat_line.rfind(b')') + 2 :].split()[1]) == pid:
-            found.append(int(name))
-    return found
+    """The pids of the processes whose parent is pid (the engine's own scan of /proc)."""
+    return [child for child, (ppid, _pgrp, _ticks, _sid) in proc.ProcessTable().procs.items() if ppid == pid]
 
 
 def stop_fake(fake):

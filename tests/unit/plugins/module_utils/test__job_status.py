@@ -174,19 +174,8 @@ def test_check_mode_judges_a_lost_job_without_writing_or_killing(tmp_path):
 
 
 def children_of(pid):
-    """The pids of the processes whose parent is pid (from /proc/<pid>/stat)."""
-    found = []
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % name, 'rb') as f:
-                stat_line = f.read()
-        except OSError:
-            continue
-        if int(stat_line[stat_line.rfind(b')') + 2 :].split()[1]) == pid:
-            found.append(int(name))
-    return found
+    """The pids of the processes whose parent is pid (the engine's own scan of /proc)."""
+    return [child for child, (ppid, _pgrp, _ticks, _sid) in proc.ProcessTable().procs.items() if ppid == pid]
 
 
 def test_a_lost_job_says_exactly_what_was_and_was_not_stopped(tmp_path):
