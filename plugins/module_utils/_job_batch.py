@@ -459,7 +459,9 @@ class BatchScheduler:
         for _when, index in due:
             del self.waiting[index]
             # what the last attempt left that the next one makes anew: its token and the room for its record
-            self.store.remove_side_files(self.specs[index]['jid'], (TOKEN_FILE, job_supervisor.RESERVE_FILE))
+            self.store.remove_side_files(
+                self.specs[index]['jid'], (TOKEN_FILE, job_supervisor.RESERVE_FILE, job_supervisor.START_ROOM_FILE)
+            )
         self.pending[:0] = [index for _when, index in due]
         return bool(due)
 

@@ -119,26 +119,27 @@ class ChainSupervisor(job_supervisor.Supervisor):
         self.token = proc.new_token()
         self.step_started_at = time.time()
         try:
-            self.store.remove_side_files(self.jid, (TOKEN_FILE,))
+            self.store.remove_side_files(self.jid, (TOKEN_FILE, job_supervisor.START_ROOM_FILE))
+            self._hold_start_room()
             self.store.write_side_file(self.jid, TOKEN_FILE, self.token.encode())
             out, err = self._open_job_files()
         except (OSError, JobStoreError) as exc:
-            self._process_ended()
+            self._not_started_files()
             return self._not_started(step, job_supervisor.describe_error(exc, self.store.path))
         try:
             self._start_process(out, err)
         except OSError as exc:
-            self._process_ended()
+            self._not_started_files()
             return self._not_started(step, job_supervisor.describe_error(exc, self.store.path))
         group = self._adopt_process()
         self.meta.update(
             {'pid': group.pgid, 'pgid': group.pgid, 'job_start_ticks': group.since, 'current_step': self._current(step)}
         )
         try:
-            self._write_running()
+            self._write_running(room=job_supervisor.START_ROOM_FILE)
         except OSError as exc:
             report = self._stop_job_tree()
-            self._process_ended()
+            self._not_started_files()
             return {
                 'failed': True,
                 'changed': False,
@@ -148,13 +149,23 @@ class ChainSupervisor(job_supervisor.Supervisor):
             }
         return None
 
-    def _write_running(self) -> None:
-        """Rewrite the running record (a step started); a record cleaned up meanwhile is not brought back. Written
-        whole and renamed into place, but not fsynced: it holds no result, and only a crash of the whole host could
-        lose it, which leaves the record of the step before (and no process of the chain to stop after a reboot)."""
+    def _not_started_files(self) -> None:
+        """A step did not start or was stopped at once: what carried its arguments goes, and the room held for its
+        running record is given back."""
+        self._process_ended()
+        job_supervisor.release_reserve(self.store, self.jid, job_supervisor.START_ROOM_FILE)
+
+    def _write_running(self, room: str | None = None) -> None:
+        """Rewrite the running record (a step started; into room, see JobStore.write); a record cleaned up meanwhile
+        is not brought back. Written whole and renamed into place, but not fsynced: it holds no result, and only a
+        crash of the whole host could lose it, which leaves the record of the step before (and no process of the chain
+        to stop after a reboot)."""
         try:
             self.store.write(
-                self.jid, protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta), durable=False
+                self.jid,
+                protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta),
+                durable=False,
+                room=room,
             )
         except FileNotFoundError:
             pass

@@ -275,6 +275,15 @@ def open_checked(name: str, flags: int, kind: str, path: str, dir_fd: int | None
     return fd
 
 
+def rename_into_place(name: str, jid: str, side: int, async_dir: int | None, record_path: str) -> None:
+    """Rename a record written in the side dir over the record of jid; an error names the record (not the file that
+    was renamed: e.g. a directory in the record's place)."""
+    try:
+        os.rename(name, jid, src_dir_fd=side, dst_dir_fd=async_dir)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, record_path) from exc
+
+
 def utf8_safe(value: t.Any) -> tuple[t.Any, bool]:
     """value with every string free of lone surrogates (undecodable bytes become U+FFFD); (value, replaced).
 
@@ -673,28 +682,32 @@ class JobStore:
         return fd, min_retain
 
     # -- records -------------------------------------------------------------------------
-    def write(self, jid: str, data: dict[str, t.Any], durable: bool = True) -> None:
+    def write(self, jid: str, data: dict[str, t.Any], durable: bool = True, room: str | None = None) -> None:
         """Atomically replace the record of jid; fails (FileNotFoundError) once the job was cleaned up.
 
         Under a shared lock on the side dir, checked to still be the job's side dir: a cleanup takes the
         lock exclusively before it renames the side dir away, so no write can land after it. durable=False
         leaves out the fsync of the record (still written whole, then renamed): for many records at once,
-        made durable together by one sync() afterwards."""
+        made durable together by one sync() afterwards. room names a file of the side dir written earlier to hold
+        room on the file system (see the supervisor's reserves): the record is written over its blocks instead of
+        into a new file, so a file system filled meanwhile cannot refuse it; the file is used up (renamed)."""
         side = self._side_fd_or_fail(jid)
         try:
             fcntl.flock(side, fcntl.LOCK_SH)
             if not self._same_entry(self.side_name(jid), side):
                 raise FileNotFoundError(errno.ENOENT, 'the job was cleaned up', self.side_dir(jid))
-            tmp = 'record.%d.%d.tmp' % (os.getpid(), int(time.time() * 1e6))
-            fd = os.open(tmp, CREATE_FLAGS, 0o600, dir_fd=side)
+            fd, tmp = self._record_file(jid, side, room)
             try:
                 try:
-                    write_all(fd, dump_record(data))
+                    payload = dump_record(data)
+                    write_all(fd, payload)
+                    if tmp == room:
+                        os.ftruncate(fd, len(payload))
                     if durable:
                         os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.rename(tmp, jid, src_dir_fd=side, dst_dir_fd=self.fd)
+                rename_into_place(tmp, jid, side, self.fd, self.record_path(jid))
             except BaseException:
                 try:
                     os.unlink(tmp, dir_fd=side)
@@ -703,6 +716,22 @@ class JobStore:
                 raise
         finally:
             os.close(side)
+
+    def _record_file(self, jid: str, side: int, room: str | None) -> tuple[int, str]:
+        """(fd, name) in the side dir to write a record into before it is renamed over the record: the room file
+        when there is one (checked ours, never through a link), otherwise a new file."""
+        if room is not None:
+            try:
+                return (
+                    open_checked(
+                        room, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 'file', self.side_file(jid, room), side
+                    ),
+                    room,
+                )
+            except FileNotFoundError:
+                pass
+        tmp = 'record.%d.%d.tmp' % (os.getpid(), int(time.time() * 1e6))
+        return os.open(tmp, CREATE_FLAGS, 0o600, dir_fd=side), tmp
 
     def replace_with_note(self, jid: str, note: dict[str, t.Any]) -> bool:
         """Replace the record of jid by a small note (a collected job's), then remove its side dir; True if done.

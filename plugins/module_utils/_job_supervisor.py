@@ -16,8 +16,10 @@ is no fixed start window.  The supervisor:
     on time and a finished job is recorded at once;
   * hands the job its payload and arguments as /proc/<supervisor pid>/fd/N of descriptors it holds (never
     inherited by what the job starts), and closes and removes them the moment the job process ends;
-  * starts nothing unless the job's record can be written: the room its final record needs is reserved in
-    its side dir first, and a job whose running record cannot be written is stopped at once;
+  * starts nothing unless the job's record can be written: the room its running record and its final record
+    need is reserved in its side dir first (the running record is written into its room, so the job's own
+    output cannot crowd it out), and a job whose running record cannot be written all the same is stopped at
+    once;
   * on timeout or kill, SIGTERMs the whole tree, waits the grace period, SIGKILLs the rest,
     and records failed/timedout (or killed) with the output captured so far;
   * when the job's main process ends and processes it started are still running, reports them
@@ -64,6 +66,9 @@ INPUT_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 # in a job's (or batch's) side dir from its start until its final record is written: room on the async dir's file
 # system for that record, given back to write a small one when the full one does not fit (a disk full of output)
 RESERVE_FILE = 'reserve'
+# room held for the running record written once the job process started: the job's own output may fill the
+# file system before that write, which then goes over these blocks (JobStore.write's room)
+START_ROOM_FILE = 'reserve.start'
 RECORD_RESERVE = 64 * 1024
 # the exit code of a supervisor that could not start its job (nothing of it runs)
 EXIT_NOT_STARTED = 3
@@ -288,7 +293,7 @@ class Supervisor:
                 t.cast(t.Dict[str, t.Any], self.meta)[key] = t.cast(t.Dict[str, t.Any], self.spec)[key]
         self._add_meta()
         record = protocol.new_record(self.jid, self.store.record_path(self.jid), self.meta)
-        self.store.write(self.jid, record)
+        self.store.write(self.jid, record, room=START_ROOM_FILE)
         return t.cast('JobRecord', record)
 
     def _add_meta(self) -> None:
@@ -298,8 +303,13 @@ class Supervisor:
         """What the job needs in its side dir before it starts: the room its final record needs, its token, its
         output files (returned open) and its payload and args (held open). Failing here, nothing was started."""
         write_reserve(self.store, self.jid, self._reserve_size())
+        self._hold_start_room()
         self.store.write_side_file(self.jid, TOKEN_FILE, self.token.encode())
         return self._open_job_files()
+
+    def _hold_start_room(self) -> None:
+        """Room for the running record written once the job process started (whatever its output fills by then)."""
+        write_reserve(self.store, self.jid, self._reserve_size(), START_ROOM_FILE)
 
     def _open_job_files(self) -> tuple[int, int]:
         """The output files of what runs now (returned open) and its payload and args (held open)."""
@@ -330,7 +340,9 @@ class Supervisor:
         """The job does not run: close and remove what was made for it (its payload and args go too)."""
         self._close_inputs()
         try:
-            self.store.remove_side_files(self.jid, self._all_input_files() + (TOKEN_FILE, RESERVE_FILE))
+            self.store.remove_side_files(
+                self.jid, self._all_input_files() + (TOKEN_FILE, RESERVE_FILE, START_ROOM_FILE)
+            )
         except (OSError, JobStoreError):
             pass
 
@@ -789,21 +801,21 @@ def describe_error(exc: BaseException, async_dir: str) -> str:
     return str(exc)
 
 
-def write_reserve(store: JobStore, jid: str, size: int) -> None:
+def write_reserve(store: JobStore, jid: str, size: int, name: str = RESERVE_FILE) -> None:
     """Reserve room on the async dir's file system for a record written later, however full it gets by then: a file
-    of size bytes in jid's side dir, of real blocks (random bytes: no compressing file system stores them in less).
-    Raises when there is no room (a partial file is removed)."""
+    (name) of size bytes in jid's side dir, of real blocks (random bytes: no compressing file system stores them in
+    less). Raises when there is no room (a partial file is removed)."""
     try:
-        store.write_side_file(jid, RESERVE_FILE, os.urandom(size))
+        store.write_side_file(jid, name, os.urandom(size))
     except BaseException:
-        release_reserve(store, jid)
+        release_reserve(store, jid, name)
         raise
 
 
-def release_reserve(store: JobStore, jid: str) -> None:
+def release_reserve(store: JobStore, jid: str, name: str = RESERVE_FILE) -> None:
     """Give back the room write_reserve took (nothing when there is none)."""
     try:
-        store.remove_side_files(jid, (RESERVE_FILE,))
+        store.remove_side_files(jid, (name,))
     except (OSError, JobStoreError):
         pass
 

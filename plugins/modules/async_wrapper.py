@@ -20,11 +20,13 @@ description:
     a job whose supervisor dies is reported as lost instead of running forever; stdout and stderr are
     captured to files while the job runs so M(asyncops.jobs.async_status) can show a tail.
   - Records stay readable by M(ansible.builtin.async_status).
-  - Starting is all or nothing. Before the job starts, room for its final record is reserved in its private
-    directory (64 KiB and what the record keeps of the task); when that, or any file the job needs, cannot be
-    written (a full file system), nothing runs and the message says so. A job whose record cannot be written
-    once its process started is stopped at once. When the job's output fills the file system, the reserved room
-    holds a small record with its exit code, state and elapsed time, so the job is never reported as lost.
+  - Starting is all or nothing. Before the job starts, room for its running record and for its final record is
+    reserved in its private directory (64 KiB and what the record keeps of the task, each); when that, or any
+    file the job needs, cannot be written (a full file system), nothing runs and the message says so. The running
+    record is written into its room, so output that fills the file system at once does not stop the job; a job
+    whose record cannot be written all the same once its process started is stopped at once. When the job's
+    output fills the file system, the reserved room holds a small record with its exit code, state and elapsed
+    time, so the job is never reported as lost.
 author:
   - asyncops.jobs developers (@asyncops)
 options:

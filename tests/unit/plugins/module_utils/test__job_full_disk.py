@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_process as proc
+from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_status as job_status
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_batch import launch_batch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_chain import ChainSupervisor
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import item_jid
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import JobStore
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, launch
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import LaunchError, Supervisor, launch
+from ansible_collections.asyncops.jobs.plugins.module_utils._wrapper_module import spec_of
 
 pytestmark = [
     pytest.mark.skipif(not proc.have_proc(), reason='needs /proc (Linux)'),
@@ -86,21 +90,30 @@ def kill_all(pids):
             pass
 
 
+# the files a command job needs in its side dir before it starts: the room for its final record, the room for its
+# running record, its token, its stdout and its stderr
+FILES_BEFORE_START = 5
+
+
 @pytest.mark.parametrize(
     'room, stopped',
     [
         ({'pages': 1}, False),  # room for a small file, not for what the job needs: nothing starts
         ({'inodes': 3}, False),  # room for three new files
-        ({'inodes': 4}, True),  # room for the files a job needs before it starts, none for its record: stopped at once
+        ({'inodes': FILES_BEFORE_START - 1}, False),
+        (None, True),  # room enough, but a directory where the record goes: started, then stopped at once
     ],
 )
 def test_a_job_whose_record_cannot_be_written_does_not_run(small_fs, tmp_path, room, stopped):
     """The start is all or nothing: when the record cannot be written, the job does not run on without one (a re-run
     would run it twice), and the message says what became of it."""
-    fs = small_fs(inodes=64 if 'inodes' in room else None)
+    fs = small_fs(inodes=64 if room and 'inodes' in room else None)
     store = JobStore(str(fs / 'async')).ensure()
     store.create_side_dir('j60.1')
-    leave_free(fs, **room)
+    if room:
+        leave_free(fs, **room)
+    else:
+        os.mkdir(store.record_path('j60.1'))
     marker = 'asyncops-unrecorded-%s' % tmp_path.name
     try:
         with pytest.raises(LaunchError) as failed:
@@ -117,12 +130,13 @@ def test_a_job_whose_record_cannot_be_written_does_not_run(small_fs, tmp_path, r
                 },
             )
         assert pids_with(marker) == []
-        assert not store.exists('j60.1')
         message = str(failed.value)
-        assert 'No space left on device' in message and store.path in message
         if stopped:
+            assert 'Is a directory' in message and store.record_path('j60.1') in message
             assert 'the job had started and was stopped at once' in message and 'nothing of it runs' in message
         else:
+            assert not store.exists('j60.1')
+            assert 'No space left on device' in message and store.path in message
             assert 'nothing was started' in message
     finally:
         kill_all(pids_with(marker))
@@ -163,6 +177,114 @@ def test_output_that_fills_the_disk_leaves_a_record_with_rc_state_and_elapsed(sm
     else:
         assert done['timedout'] is True and 'timed out' in done['msg']
     assert os.listdir(store.side_dir('j61.1')).count('reserve') == 0  # released
+
+
+def test_a_job_started_on_a_file_system_left_just_enough_files_runs_with_its_record(small_fs):
+    """No new file is left once the job's own files exist: its running record is written into the room held for it
+    (not a new file), so the job runs, and its end is recorded from the room reserved for its final record."""
+    fs = small_fs(inodes=64)
+    store = JobStore(str(fs / 'async')).ensure()
+    store.create_side_dir('j63.1')
+    leave_free(fs, inodes=FILES_BEFORE_START)
+    running = launch(store, command_spec('j63.1', ['sh', '-c', 'exit 3']))
+    assert running['asyncops_job']['state'] == 'running'
+    done = job_status.Jobs(store).wait(['j63.1'], 60)[0]
+    assert done['finished'] and done['failed'] and done['rc'] == 3 and not done.get('lost'), done['msg']
+    assert 'result could not be stored in %s: No space left on device' % store.path in done['msg']
+
+
+class FillsBeforeItsRecord(Supervisor):
+    """A supervisor that writes the running record only once the job's own output filled the file system (the job
+    makes the flag file after that): the order a slow machine may give, made certain."""
+
+    flag = ''
+
+    def _start_process(self, out, err):
+        super()._start_process(out, err)
+        deadline = time.time() + 60
+        while not os.path.exists(self.flag) and time.time() < deadline:
+            time.sleep(0.01)
+
+
+def test_a_job_whose_output_fills_the_disk_before_its_record_is_written_runs_and_is_recorded(small_fs, tmp_path):
+    """The job fills the file system before its supervisor wrote the running record: that record still goes in (into
+    the room held for it), the job is not stopped as unrecorded, and it ends failed with its exit code, not lost."""
+    fs = small_fs()
+    store = JobStore(str(fs / 'async')).ensure()
+    store.create_side_dir('j64.1')
+    FillsBeforeItsRecord.flag = str(tmp_path / 'filled')
+    script = 'yes 0123456789abcdef | head -c 8000000; touch %s; exit 3' % FillsBeforeItsRecord.flag
+    running = launch(store, command_spec('j64.1', ['sh', '-c', script]), supervisor=FillsBeforeItsRecord)
+    assert os.path.exists(FillsBeforeItsRecord.flag)  # the record went in after the file system was full
+    assert running['asyncops_job']['state'] == 'running'
+    done = job_status.Jobs(store).wait(['j64.1'], 60)[0]
+    assert done['finished'] and done['failed'] and done['rc'] == 3 and not done.get('lost'), done['msg']
+    assert 'result could not be stored in %s: No space left on device' % store.path in done['msg']
+
+
+class StepFillsBeforeItsRecord(ChainSupervisor):
+    """A chain's supervisor that writes the running record naming its second step only once that step's output filled
+    the file system (the step makes the flag file after that)."""
+
+    flag = ''
+
+    def _start_process(self, out, err):
+        super()._start_process(out, err)
+        deadline = time.time() + 60
+        while self.job.get('index') == 1 and not os.path.exists(self.flag) and time.time() < deadline:
+            time.sleep(0.01)
+
+
+def test_a_step_whose_output_fills_the_disk_before_the_record_names_it_runs_to_its_end(small_fs, tmp_path):
+    """The second step of a chain fills the file system before the running record that names it is written: that
+    record goes in all the same (the room held for it), so the step is not stopped as unrecorded: it goes on to its
+    end (exit 3), and the chain is recorded failed, not lost."""
+    fs = small_fs()
+    store = JobStore(str(fs / 'async')).ensure()
+    filled, go, ran_on = (str(tmp_path / name) for name in ('filled', 'go', 'ran_on'))
+    StepFillsBeforeItsRecord.flag = filled
+    fill = (
+        'yes 0123456789abcdef | head -c 8000000; touch {0}; while [ ! -e {1} ]; do sleep 0.01; done; touch {2}; exit 3'
+    )
+    steps = [
+        {'argv': ['true'], 'result_style': 'command'},
+        {'argv': ['sh', '-c', fill.format(filled, go, ran_on)], 'result_style': 'command'},
+    ]
+    spec = spec_of(store, 'j65.1', {'steps': steps, 'always': []}, {'timeout': 0, 'grace': 0.2, 'concurrency': None})
+    launch(store, spec, supervisor=StepFillsBeforeItsRecord)
+    jobs = job_status.Jobs(store)
+
+    def names_step_2_or_ended():
+        record = store.read('j65.1') or {}
+        meta = protocol.job_meta(record) or {}
+        return record.get('finished') or (meta.get('current_step') or {}).get('index') == 1
+
+    wait_until(names_step_2_or_ended)
+    with open(go, 'w'):
+        pass
+    done = jobs.wait(['j65.1'], 60)[0]
+    assert os.path.exists(ran_on), done  # the step was not stopped: it went on once told to
+    assert done['finished'] and done['failed'] and not done.get('lost'), done['msg']
+    assert done['asyncops_job']['state'] == 'failed', done['asyncops_job']
+
+
+def wait_until(check, timeout=60):
+    deadline = time.time() + timeout
+    while not check():
+        assert time.time() < deadline, 'the condition never held'
+        time.sleep(0.01)
+
+
+def command_spec(jid, argv):
+    return {
+        'jid': jid,
+        'module': 'test',
+        'argv': argv,
+        'result_style': 'command',
+        'cmd': 'x',
+        'time_limit': 0,
+        'grace': 0.2,
+    }
 
 
 def test_a_batch_item_that_fills_the_disk_is_failed_not_lost_and_the_batch_finishes(small_fs):
