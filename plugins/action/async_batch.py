@@ -129,10 +129,10 @@ class ActionModule(JobActionBase):
             return self.with_retained(result)
         host = task_vars.get('inventory_hostname', '?')
         with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
-            batch, records = self.poll_rounds(
+            batch, records, delivered = self.poll_rounds(
                 params, launched['ansible_job_id'], item_jids, task_vars, host, started_at, launched_at
             )
-        if not params['keep']:
+        if not params['keep'] and not delivered:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
         if protocol.record_no_log(batch):  # attached by key to a batch started under no_log: the record carries it
             delivery['no_log'] = True
@@ -208,28 +208,32 @@ class ActionModule(JobActionBase):
         host: str,
         started_at: float,
         launched_at: float,
-    ) -> tuple[Result, list[Result]]:
-        """Status rounds until every item finished; returns the batch's record and the items' records.
+    ) -> tuple[Result, list[Result], bool]:
+        """Status rounds until every item finished; returns the batch's record, the items' records, and whether the
+        round that returned them collected them too.
 
         Each round is one round trip that long-polls up to `delay` seconds and returns only the items' states;
-        the round in which the last item ends returns the whole records (collected afterwards by collect(), once
-        they are safe here). How long: `retries` rounds when given; otherwise as long as the items can run under
-        their time limit (and a margin) from the moment the launch reply arrived (launched_at), and from the last
-        round in which an item started or ended (the scheduler answers the launch before it starts the first window);
-        without a time limit, until the batch ends (a lost one ends too). Progress shows the time since started_at,
-        before the launch.
+        the round in which the last item ends returns the whole records, and collects them in the same run unless
+        the task keeps them (a retried round, its reply lost, gets the same answer: see protocol.DELIVERY_KEEP).
+        How long: `retries` rounds when given; otherwise as long as the items can run under their time limit (and a
+        margin) from the moment the launch reply arrived (launched_at), and from the last round in which an item
+        started or ended (the scheduler answers the launch before it starts the first window); without a time limit,
+        until the batch ends (a lost one ends too). Progress shows the time since started_at, before the launch.
         """
         jids = [batch_jid] + item_jids
+        token = None if params['keep'] else self.delivery_token(task_vars)
+        extra = {'delivery': token} if token else {}
         deadline = wait_deadline(params, len(item_jids), launched_at)
         moved = (len(item_jids), 0)  # (pending, done) when the scheduler last moved: at the launch, all pending
         rounds = 0
         while True:
             reply = self.status_round(
-                task_vars, jids, params['delay'], mode='wait', timeout=params['delay'], brief=True, tail=0
+                task_vars, jids, params['delay'], mode='wait', timeout=params['delay'], brief=True, tail=0, **extra
             )
             self.check_round(reply, 'batch', batch_jid)
             if reply['finished']:
-                return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:])
+                delivered = bool(reply.pop(protocol.DELIVERED_KEY, False))
+                return reply['jobs'][0], t.cast(t.List[Result], reply['jobs'][1:]), delivered
             rounds += 1
             counts = task_results.progress_counts(reply['jobs'][1:])
             to_start = counts['pending'] + counts['retrying']  # a retrying item starts again

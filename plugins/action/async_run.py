@@ -61,7 +61,7 @@ class ActionModule(JobActionBase):
             )
             return self.with_retained(result)
         final = self.poll(jid, params, task_vars, launched_at)
-        if params['cleanup']:
+        if params['cleanup'] and not final.pop(protocol.DELIVERED_KEY, False):
             self.collect(task_vars, jid, params['poll'])
         result.update(final, **attached)
         result.setdefault('changed', False)
@@ -96,4 +96,11 @@ class ActionModule(JobActionBase):
             self.report_progress(event, jobs.poll_line(host, record, censored))
 
         with announce_on_interrupt(host, [jid], bool(self._task.become)):
-            return self.wait_for(jid, task_vars, params['poll'], deadline, on_poll=progress)
+            return self.wait_for(
+                jid,
+                task_vars,
+                params['poll'],
+                deadline,
+                on_poll=progress,
+                delivery=self.delivery_token(task_vars) if params['cleanup'] else None,
+            )

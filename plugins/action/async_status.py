@@ -11,6 +11,9 @@
   (wait=false) is returned as that task would have returned it when waiting (for a batch: results in item
   order with the item and index variables, summary, failed unless allow_failures), and its records are then
   collected (replaced by a note saying when) unless the task said to keep them, once the reply is on the controller.
+* Delivery in one round: the status call carries a delivery token (this task on this host), so the round that finds
+  such a job finished collects it as it answers, and a round retried after its reply was lost gets the same answer
+  from a copy kept next to the note (protocol.DELIVERY_KEEP); no separate mode=collect round.
 * no_log: an answer that holds anything of a job started under no_log is censored for display, whatever this
   task's own no_log (the record carries it).
 """
@@ -30,12 +33,20 @@ class ActionModule(JobActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
-        reply = self.query(task_vars, **self._task.args)
+        args = dict(self._task.args)
+        token = self.delivery_token(task_vars)
+        if token and isinstance(args.get('jid'), str) and args.get('mode') in protocol.DELIVERING_MODES:
+            # a round that may collect what it returns: asked again when its reply is lost (same token, same answer)
+            args.setdefault('delivery', token)
+            reply = self.status_round(task_vars, args.pop('jid'), 1.0, **args)
+        else:
+            reply = self.query(task_vars, **args)
+        delivered = bool(reply.pop(protocol.DELIVERED_KEY, False))
         delivery = self.delivery_of(reply)
         if delivery is None:
             result.update(reply)
         else:
-            result.update(self.as_its_launch_returns(reply, delivery, task_vars))
+            result.update(self.as_its_launch_returns(reply, delivery, task_vars, delivered))
         return self.censored_if_no_log(self.with_retained(result), reply)
 
     def delivery_of(self, reply: Result) -> dict[str, t.Any] | None:
@@ -55,8 +66,11 @@ class ActionModule(JobActionBase):
             return None
         return delivery
 
-    def as_its_launch_returns(self, reply: Result, delivery: dict[str, t.Any], task_vars: dict[str, t.Any]) -> Result:
-        """The result as async_run / async_batch return it when they wait; then the job is collected (unless kept)."""
+    def as_its_launch_returns(
+        self, reply: Result, delivery: dict[str, t.Any], task_vars: dict[str, t.Any], delivered: bool = False
+    ) -> Result:
+        """The result as async_run / async_batch return it when they wait; then the job is collected (unless kept, or
+        the status round collected it as it answered: delivered)."""
         jid = str(reply['ansible_job_id'])
         if protocol.is_batch(reply):
             result = task_results.batch_result(reply, reply['item_records'], delivery)
@@ -68,6 +82,6 @@ class ActionModule(JobActionBase):
                 result['_ansible_no_log'] = True
             keep = not delivery.get('cleanup', True)
         result.update(started=True, finished=True)
-        if not keep and not self._task.check_mode:
+        if not keep and not delivered and not self._task.check_mode:
             self.collect(task_vars, jid, 1.0)
         return result

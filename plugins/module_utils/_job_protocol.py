@@ -19,6 +19,7 @@ other module depends on it, it depends on none of them.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -216,6 +217,22 @@ def delivery_info(record: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
     return delivery if isinstance(delivery, dict) else None
 
 
+def collected_when_delivered(record: t.Mapping[str, t.Any]) -> bool:
+    """Whether the task that started the job collects it once it returned its result (async_run cleanup, async_batch
+    without keep): what a status call given a delivery token then does in the same run."""
+    delivery = delivery_info(record)
+    if delivery is None:
+        return False
+    if is_batch(record):
+        return not delivery.get('keep')
+    return bool(delivery.get('cleanup', True))
+
+
+def delivery_digest(token: str) -> str:
+    """What a note keeps of the delivery token of the call that collected it (enough to match a retried call)."""
+    return hashlib.sha256(token.encode('utf-8', 'surrogateescape')).hexdigest()[:32]
+
+
 def supervisor_identity(meta: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """The process that answers for a job (its supervisor, or a batch's scheduler): pid, start time and boot."""
     return {
@@ -293,6 +310,14 @@ RESULT_STYLES = ('module', 'command')
 STATUS_MODES = ('status', 'wait', 'kill', 'list', 'cleanup', 'collect')
 # the status modes whose answer about one finished job of async_run/async_batch returns it as that task would have
 DELIVERING_MODES = (None, 'status', 'wait')
+# delivery in one round: a status call given a delivery token collects the finished job it answers about in the same
+# run, keeps a copy of that answer in the job's side dir (next to the note), and answers a later call with the same
+# token (a retried round, its reply lost in transit) from that copy; the copy goes DELIVERY_KEEP seconds later (by
+# the next call in that async dir) or with the note
+DELIVERY_KEEP = 3600.0
+DELIVERED_FILE = 'delivered'
+# the key of such an answer that says its job was collected by it (the action plugins then skip mode=collect)
+DELIVERED_KEY = 'asyncops_delivered'
 
 # option: (smallest allowed value, whether the value may be that, how to say what is allowed)
 RANGES: dict[str, tuple[float, bool, str]] = {
@@ -456,6 +481,7 @@ STATUS_SPEC: dict[str, dict[str, t.Any]] = dict(
     tail=dict(type='int', default=DEFAULTS['tail']),
     brief=dict(type='bool', default=False),
     cleanup=dict(type='bool', default=False),
+    delivery=dict(type='str', no_log=False),
     key=dict(type='str', no_log=False),
     state=dict(type='list', elements='str', choices=list(STATES)),
     async_dir=dict(type='str'),

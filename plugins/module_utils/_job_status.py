@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import json
 import os
 import signal
 import stat
@@ -42,6 +43,7 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import (
     JobStoreError,
     UnreadableRecord,
     check_ours,
+    dump_record,
     remove_task_tmp_dir,
     tail_lines,
 )
@@ -63,13 +65,18 @@ def utc_text(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
 
 
-def collected_note(jid: str, record: t.Mapping[str, t.Any], results_file: str, now: float) -> Record:
-    """What stays of a job once its result was delivered: that it was, when, and how it ended (never its output).
+def collected_note(
+    jid: str, record: t.Mapping[str, t.Any], results_file: str, now: float, delivered_to: str | None = None
+) -> Record:
+    """What stays of a job once its result was delivered: that it was, when, and how it ended (never its output);
+    delivered_to: the digest of the delivery token of the status call that collected it as it answered.
 
     ansible.builtin.async_status reads it as a finished, failed job whose msg says so."""
     meta: t.Mapping[str, t.Any] = job_meta(record) or {}
     note_meta: dict[str, t.Any] = {key: meta[key] for key in protocol.NOTE_META_KEYS if key in meta}
     note_meta.update(state=protocol.COLLECTED, collected_at=now, result_state=job_state(record))
+    if delivered_to:
+        note_meta['delivered_to'] = delivered_to
     return protocol.new_record(
         jid,
         results_file,
@@ -553,7 +560,7 @@ class Jobs:
             'results_file': self.store.record_path(jid),
         }
 
-    def collect_one(self, jid: str, record: t.Mapping[str, t.Any]) -> None:
+    def collect_one(self, jid: str, record: t.Mapping[str, t.Any], delivered_to: str | None = None) -> None:
         """Replace a finished record of ours by its note (a batch's items go); a record of ansible-core's wrapper,
         which has no note, is removed."""
         meta = job_meta(record)
@@ -561,12 +568,58 @@ class Jobs:
             self.store.remove(jid)
             return
         forget_key(self.store, meta.get('key'), jid)
-        note = collected_note(jid, record, self.store.record_path(jid), time.time())
+        note = collected_note(jid, record, self.store.record_path(jid), time.time(), delivered_to)
         if meta.get('kind') == protocol.BATCH:
             for item in record.get('jobs') or []:
                 self.store.remove(item, ours=True)
         if not self.store.replace_with_note(jid, note):
             self.store.remove(jid, ours=True)
+
+    # -- delivery in one round -------------------------------------------------------------
+    def deliver(self, jid: str, answer: t.Mapping[str, t.Any], token: str) -> bool:
+        """The answer about finished job jid (a batch: with its items) is about to be returned by a call given a
+        delivery token: collect the job now, and keep a copy of the answer in its side dir, next to the note, for a
+        retried call with the same token (redelivered). True if collected. The copy is made after the note: a crash
+        between the two loses only the copy (a retried call then reads that the result was collected)."""
+        record = self.store.read(jid)
+        if not record or not is_finished(record) or is_note(record) or job_meta(record) is None:
+            return False
+        self.collect_one(jid, record, delivered_to=protocol.delivery_digest(token))
+        if not is_note(self.store.read(jid) or {}):
+            return True
+        try:
+            self.store.create_side_dir(jid)
+            try:
+                self.store.write_side_file(jid, protocol.DELIVERED_FILE, dump_record(answer))
+            finally:
+                self.store.release_starting(jid)
+            self.store.note_retain(protocol.DELIVERY_KEEP)
+        except (OSError, JobStoreError):
+            pass  # the answer goes out all the same
+        return True
+
+    def redelivered(self, jid: str, token: str) -> Record | None:
+        """The answer a call with this delivery token already returned about jid, when the job was collected by that
+        call (its note names the token) and the copy is still there; None otherwise."""
+        record = self.store.read(jid)
+        if not record or not is_note(record):
+            return None
+        if (job_meta(record) or {}).get('delivered_to') != protocol.delivery_digest(token):
+            return None
+        data = self.store.read_side_file(jid, protocol.DELIVERED_FILE)
+        try:
+            copy = json.loads(data) if data else None
+        except ValueError:
+            return None
+        return copy if isinstance(copy, dict) else None
+
+    def drop_delivered_copy(self, jid: str, record: t.Mapping[str, t.Any], now: float) -> None:
+        """Remove the copy of a delivered answer kept next to a note once DELIVERY_KEEP seconds passed."""
+        meta = job_meta(record) or {}
+        if not is_note(record) or not meta.get('delivered_to') or self.read_only:
+            return
+        if now - float(meta.get('collected_at') or 0) >= protocol.DELIVERY_KEEP:
+            self.store.remove_side_dir(jid)
 
     def remove_with_items(self, jid: str, record: t.Mapping[str, t.Any]) -> list[str] | None:
         """Remove a record and its files; for a batch, its items' too. Returns the batch's item ids (or None)."""
@@ -645,6 +698,8 @@ class Jobs:
             ):
                 continue
             record = self._retained_record(name, st)
+            if record is not None:
+                self.drop_delivered_copy(name, record, now)
             retain = (job_meta(record) or {}).get('retain') if record else None
             if record is None or retain is None or now - st.st_mtime < float(retain):
                 continue

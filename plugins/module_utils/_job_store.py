@@ -881,6 +881,32 @@ class JobStore:
             self.remove_tree(removed_side)
         return had_record
 
+    def remove_side_dir(self, jid: str) -> bool:
+        """Remove the side dir of jid, not its record (a collected job's note keeps a copy of its delivered answer
+        there for a while): only if the engine made it (marker), with it locked exclusively. True if removed."""
+        side = self.open_side_dir(jid)
+        if side is None:
+            return False
+        try:
+            lock_exclusively(side, self.side_dir(jid))
+            retired = self._retire_side_dir(self.side_name(jid)) if has_marker(side) else None
+        finally:
+            os.close(side)
+        if retired:
+            self.remove_tree(retired)
+        return bool(retired)
+
+    def read_side_file(self, jid: str, name: str) -> bytes | None:
+        """The content of a file of the job's side dir (checked ours, never through a link); None when there is none."""
+        try:
+            fd = self.open_side_file(jid, name, READ_FLAGS)
+        except FileNotFoundError:
+            return None
+        try:
+            return read_fd(fd)
+        finally:
+            os.close(fd)
+
     def _retire_side_dir(self, name: str) -> str | None:
         if self.fd is None:
             return None

@@ -169,18 +169,63 @@ def main(keyword_mode: bool = False) -> None:
         jids, single = requested_jids(module)
         store = JobStore(resolve_async_dir(module.params['async_dir'] or module.params.get('_async_dir'))).open()
         jobs = job_status.Jobs(store, read_only=module.check_mode, no_log=module.no_log)
+        token = delivery_token(module, mode, jids)
+        copy = jobs.redelivered(jids[0], token) if token else None
+        if copy is not None:
+            emit(module, copy.get('result') or {}, bool(copy.get('raw')))
         swept = jobs.sweep_retained(keep=jids)
         outcome = run_mode(module, jobs, mode, jids)
         if keyword_mode and isinstance(outcome, list):
             outcome = [core_compatible(record) for record in outcome]
+        if isinstance(outcome, dict):
+            answer, raw = with_swept(outcome, swept), False
+        else:
+            answer, raw = response(module, mode, single, outcome, swept)
+            if token and all(record.get('finished') for record in outcome) and deliverable(outcome, jids):
+                delivered(jobs, jids[0], answer, raw, token)
     except JobStoreError as exc:
         module.fail_json(msg=str(exc))
     for warning in store.warnings:
         module.warn(warning)
-    if isinstance(outcome, dict):
-        exit_with(module, with_swept(outcome, swept))
-    else:
-        respond(module, mode, single, outcome, swept)
+    emit(module, answer, raw)
+
+
+def delivery_token(module: AnsibleModule, mode: str, jids: list[str]) -> str | None:
+    """The delivery token of a status or wait call that collects what it delivers (see protocol.DELIVERY_KEEP); None
+    when this call does not (no token, other modes, check mode, cleanup=true which collects without a copy)."""
+    token = module.params.get('delivery')
+    if not token or mode not in protocol.DELIVERING_MODES or not jids:
+        return None
+    if module.check_mode or module.params['cleanup']:
+        return None
+    return str(token)
+
+
+def deliverable(records: list[Record], jids: list[str]) -> bool:
+    """Whether the answer is about one job of ours whose starting task collects it once delivered: one job, or a
+    batch with its items' records (asked alone, or with exactly its items, as async_batch's rounds ask)."""
+    record = records[0]
+    if protocol.is_note(record) or not protocol.collected_when_delivered(record):
+        return False
+    if not protocol.is_batch(record):
+        return len(jids) == 1
+    if len(jids) == 1:
+        return isinstance(record.get('item_records'), list)
+    return jids[1:] == record.get('jobs')
+
+
+def delivered(jobs: job_status.Jobs, jid: str, answer: Record, raw: bool, token: str) -> None:
+    """Collect the job the answer is about as it goes out, with a copy for a retried call; the answer says so."""
+    answer[protocol.DELIVERED_KEY] = True
+    if not jobs.deliver(jid, {'raw': raw, 'result': answer}, token):
+        del answer[protocol.DELIVERED_KEY]
+
+
+def emit(module: AnsibleModule, answer: Record, raw: bool) -> None:
+    """Return the answer: a job's own record as it is (raw), or our own result."""
+    if raw:
+        exit_with_record(answer)
+    exit_with(module, answer)
 
 
 def with_swept(result: Record, swept: list[str]) -> Record:
@@ -190,23 +235,23 @@ def with_swept(result: Record, swept: list[str]) -> Record:
     return result
 
 
-def respond(
+def response(
     module: AnsibleModule, mode: str, single: bool, records: list[Record], swept: list[str] | None = None
-) -> None:
+) -> tuple[Record, bool]:
     """The answer about the jobs asked for: the record itself for one job, a summary for several; with the records this
-    call removed because their retain passed (swept)."""
+    call removed because their retain passed (swept). With whether it is a job's own record, returned as it is."""
     if module.params['brief'] and not all(record.get('finished') for record in records):
         records = [brief(record) for record in records]
     if single:
         result = with_swept(records[0], swept or [])
         if mode == 'cleanup':
             result['changed'] = not module.check_mode
-            exit_with(module, result)
+            return result, False
         if mode == 'collect':
-            exit_with(module, result)
-        exit_with_record(result)
+            return result, False
+        return result, True
     if mode == 'collect':
-        exit_with(module, with_swept({'jobs': records, 'changed': any(r.get('changed') for r in records)}, swept or []))
+        return with_swept({'jobs': records, 'changed': any(r.get('changed') for r in records)}, swept or []), False
     summary = with_swept(summarise(records, module.no_log), swept or [])
     if mode == 'cleanup':
         summary['changed'] = not module.check_mode
@@ -214,7 +259,7 @@ def respond(
         summary['changed'] = any(r.get('changed') for r in records)
         summary['failed'] = False
         summary.pop('msg', None)
-    exit_with(module, summary)
+    return summary, False
 
 
 def core_compatible(record: Record) -> Record:

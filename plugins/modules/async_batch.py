@@ -17,9 +17,9 @@ description:
     (a sliding window, not barrier batches).
   - Each status round is one module execution for all items of the host, which waits on the target for up to
     O(delay) seconds and returns the moment the last item ends; a progress line is printed per round. The round
-    that sees the last item end also brings back every result; one more execution then collects the batch (its
-    records give way to a note saying when, see O(keep)), so a batch costs one execution to start, one per status
-    round, and one to collect.
+    that sees the last item end also brings back every result and collects the batch as it answers (its records
+    give way to a note saying when, see O(keep)), so a batch costs one execution to start and one per status
+    round.
   - The result looks like a registered loop's, RV(results) in item order, plus a RV(summary).
   - With O(steps) instead of O(module), every item runs a chain of steps (several modules one after another, then
     O(always) steps) as one job; O(concurrency) counts chains. See M(asyncops.jobs.async_run) and the steps guide.
@@ -161,10 +161,11 @@ options:
     default: true
   keep:
     description:
-      - Keep the job records on the target after the results were read. By default the batch is collected by one
-        more round trip, made once the reply with the results arrived on the controller, so a reply lost in transit
-        is simply read again. Its records give way to a small note saying when it was collected (a later status call
-        returns it, O(asyncops.jobs.async_status#module:mode=cleanup) removes it). Kept records can be read again with
+      - Keep the job records on the target after the results were read. By default the batch is collected by the
+        status round that brings its results back, which keeps a copy of its answer next to the note for an hour,
+        so a round retried because its reply was lost in transit gets the same results. Its records give way to a
+        small note saying when it was collected (a later status call returns it,
+        O(asyncops.jobs.async_status#module:mode=cleanup) removes it). Kept records can be read again with
         M(asyncops.jobs.async_status) and the batch's RV(ansible_job_id).
       - In check mode the records are always kept, since check mode removes nothing on the target.
     type: bool

@@ -100,6 +100,18 @@ options:
       - Not done in check mode.
     type: bool
     default: false
+  delivery:
+    description:
+      - A token naming the caller, which this collection's action plugins set to the task's id and the host.
+      - With O(mode=status) or O(mode=wait) on one O(jid) of M(asyncops.jobs.async_run)
+        (O(asyncops.jobs.async_run#module:cleanup=true)) or M(asyncops.jobs.async_batch) (without
+        O(asyncops.jobs.async_batch#module:keep)), the call that finds the job finished collects it as it answers (one
+        round trip instead of two), and keeps a copy of its answer next to the note for an hour.
+      - A later call with the same token (a round retried because its reply was lost in transit) gets that same
+        answer; any other call reads that the result was already collected. The copy goes with the note
+        (O(mode=cleanup)), or by the first call in that async dir once the hour passed.
+      - Not done in check mode, nor with O(cleanup=true).
+    type: str
   async_dir:
     description:
       - Directory of the job records. C(~) is the home of the user running this, from the password database, as for

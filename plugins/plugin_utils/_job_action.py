@@ -364,6 +364,14 @@ class JobActionBase(ActionBase):
             return 'details censored, no_log'
         return str(result.get('msg', result))
 
+    def delivery_token(self, task_vars: dict[str, t.Any]) -> str | None:
+        """The token of this task's status rounds that collect what they deliver in the same round (see
+        protocol.DELIVERY_KEEP): the same for every round of the task on this host, so a round retried after its
+        reply was lost gets the same answer. None in check mode (nothing is collected)."""
+        if self._task.check_mode:
+            return None
+        return '%s:%s' % (self._task._uuid, task_vars.get('inventory_hostname', ''))
+
     def query(self, task_vars: dict[str, t.Any], **args: t.Any) -> Result:
         """Run asyncops.jobs.async_status on the target, in the task's async_dir unless one is given."""
         if not args.get('async_dir'):
@@ -394,14 +402,16 @@ class JobActionBase(ActionBase):
         try:
             return self.query(task_vars, jid=jid, **args)
         except AnsibleConnectionFailure as exc:
+            first = jid if isinstance(jid, str) else jid[0]
             raise AnsibleConnectionFailure(
                 'host unreachable during status rounds (%d attempts, %gs apart): %s. The job(s) go on on the '
-                'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable'
+                'target; follow them up with asyncops.jobs.async_status jid=%s once it is reachable%s'
                 % (
                     CONNECTION_ATTEMPTS,
                     pause,
                     NO_LOG_NOTE if self._task.no_log else exc.message,
-                    jid if isinstance(jid, str) else jid[0],
+                    first,
+                    delivery_hint(first, args.get('delivery')),
                 )
             )
 
@@ -412,12 +422,15 @@ class JobActionBase(ActionBase):
         interval: float,
         deadline: float | None = None,
         on_poll: t.Callable[[Result], None] | None = None,
+        delivery: str | None = None,
     ) -> Result:
         """Long-poll the job until it finished: one round trip per `interval` seconds, returns the moment it ends.
-        deadline (protocol.give_up_deadline): when a job whose supervisor enforces its time limit must have ended."""
+        deadline (protocol.give_up_deadline): when a job whose supervisor enforces its time limit must have ended.
+        delivery: the delivery token (delivery_token) when the round that finds the job finished collects it too."""
+        extra = {'delivery': delivery} if delivery else {}
         while True:
             chunk = interval if deadline is None else max(1.0, min(interval, deadline - time.time()))
-            result = self.status_round(task_vars, jid, interval, mode='wait', timeout=chunk, tail=1)
+            result = self.status_round(task_vars, jid, interval, mode='wait', timeout=chunk, tail=1, **extra)
             self.check_round(result, 'job', jid)
             if result.get('finished'):
                 return result
@@ -484,6 +497,18 @@ class JobActionBase(ActionBase):
                 if isinstance(entry, dict):
                     entry['_ansible_no_log'] = True
         return result
+
+
+def delivery_hint(jid: str, token: str | None) -> str:
+    """For a status round that could not be answered: where its answer is when the round whose reply was lost had
+    found the job finished and collected it (see protocol.DELIVERY_KEEP)."""
+    if not token:
+        return ''
+    return (
+        ' (if it says the result was already collected: a round whose reply was lost collected it, and '
+        'asyncops.jobs.async_status jid=%s delivery=%s returns that answer for %d minutes after)'
+        % (jid, token, protocol.DELIVERY_KEEP // 60)
+    )
 
 
 def step_problems(steps: list[dict[str, t.Any]], option: str) -> list[str]:

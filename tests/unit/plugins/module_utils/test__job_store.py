@@ -400,3 +400,26 @@ def test_a_side_dir_being_started_is_never_pruned(tmp_path):
 def test_tail_lines():
     assert tail_lines('a\nb\nc\n', 2) == ['b', 'c']
     assert tail_lines('a', 0) == []
+
+
+def test_remove_side_dir_removes_only_a_side_dir_the_engine_made_and_keeps_the_record(tmp_path):
+    """The copy of a delivered answer goes with its side dir, the note stays; a dir of that name without the engine's
+    marker (not made by the engine) and a link in its place are left alone."""
+    store = JobStore(str(tmp_path / 'async')).ensure()
+    store.create_side_dir('j1.1')
+    store.release_starting('j1.1')
+    store.write('j1.1', {'finished': 1})
+    store.write_side_file('j1.1', 'delivered', b'{}')
+    assert store.read_side_file('j1.1', 'delivered') == b'{}'
+    assert store.remove_side_dir('j1.1') and not os.path.exists(store.side_dir('j1.1'))
+    assert store.read('j1.1') == {'finished': 1}
+    assert store.read_side_file('j1.1', 'delivered') is None
+    os.mkdir(store.side_dir('j2.1'), 0o700)
+    (tmp_path / 'async' / '.j2.1.job' / 'keep').write_text('mine')
+    assert not store.remove_side_dir('j2.1') and os.path.exists(store.side_file('j2.1', 'keep'))
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    os.symlink(str(elsewhere), store.side_dir('j3.1'))
+    with pytest.raises(JobStoreError, match='symbolic link'):
+        store.remove_side_dir('j3.1')
+    assert elsewhere.is_dir()
