@@ -128,9 +128,10 @@ class ActionModule(JobActionBase):
             )
             return self.with_retained(result)
         host = task_vars.get('inventory_hostname', '?')
-        with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become)):
+        token = None if params['keep'] else self.delivery_token(task_vars)
+        with announce_on_interrupt(host, [launched['ansible_job_id']], bool(self._task.become), token):
             batch, records, delivered = self.poll_rounds(
-                params, launched['ansible_job_id'], item_jids, task_vars, host, started_at, launched_at
+                params, launched['ansible_job_id'], item_jids, task_vars, host, started_at, launched_at, token
             )
         if not params['keep'] and not delivered:
             self.collect(task_vars, launched['ansible_job_id'], params['delay'])
@@ -208,6 +209,7 @@ class ActionModule(JobActionBase):
         host: str,
         started_at: float,
         launched_at: float,
+        token: str | None = None,
     ) -> tuple[Result, list[Result], bool]:
         """Status rounds until every item finished; returns the batch's record, the items' records, and whether the
         round that returned them collected them too.
@@ -221,7 +223,6 @@ class ActionModule(JobActionBase):
         until the batch ends (a lost one ends too). Progress shows the time since started_at, before the launch.
         """
         jids = [batch_jid] + item_jids
-        token = None if params['keep'] else self.delivery_token(task_vars)
         extra = {'delivery': token} if token else {}
         deadline = wait_deadline(params, len(item_jids), launched_at)
         moved = (len(item_jids), 0)  # (pending, done) when the scheduler last moved: at the launch, all pending

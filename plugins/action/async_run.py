@@ -95,12 +95,6 @@ class ActionModule(JobActionBase):
                 event.update(stdout_tail=record.get('stdout_tail', []), stderr_tail=record.get('stderr_tail', []))
             self.report_progress(event, jobs.poll_line(host, record, censored))
 
-        with announce_on_interrupt(host, [jid], bool(self._task.become)):
-            return self.wait_for(
-                jid,
-                task_vars,
-                params['poll'],
-                deadline,
-                on_poll=progress,
-                delivery=self.delivery_token(task_vars) if params['cleanup'] else None,
-            )
+        token = self.delivery_token(task_vars) if params['cleanup'] else None
+        with announce_on_interrupt(host, [jid], bool(self._task.become), token):
+            return self.wait_for(jid, task_vars, params['poll'], deadline, on_poll=progress, delivery=token)

@@ -310,12 +310,11 @@ RESULT_STYLES = ('module', 'command')
 STATUS_MODES = ('status', 'wait', 'kill', 'list', 'cleanup', 'collect')
 # the status modes whose answer about one finished job of async_run/async_batch returns it as that task would have
 DELIVERING_MODES = (None, 'status', 'wait')
-# delivery in one round: a status call given a delivery token collects the finished job it answers about in the same
-# run, keeps a copy of that answer in the job's side dir (next to the note), and answers a later call with the same
-# token (a retried round, its reply lost in transit) from that copy; the copy goes DELIVERY_KEEP seconds later (by
-# the next call in that async dir) or with the note
+# delivery in one round: a status call given a delivery token keeps a copy of the finished records it answers with
+# (.<jid>.delivered/), then collects the job in the same run, and answers a later call with the same token (a
+# retried round, its reply lost in transit) from that copy; the copy goes DELIVERY_KEEP seconds later (by a later
+# call in that async dir) or with the note
 DELIVERY_KEEP = 3600.0
-DELIVERED_FILE = 'delivered'
 # the key of such an answer that says its job was collected by it (the action plugins then skip mode=collect)
 DELIVERED_KEY = 'asyncops_delivered'
 

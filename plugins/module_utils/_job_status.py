@@ -65,18 +65,13 @@ def utc_text(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
 
 
-def collected_note(
-    jid: str, record: t.Mapping[str, t.Any], results_file: str, now: float, delivered_to: str | None = None
-) -> Record:
-    """What stays of a job once its result was delivered: that it was, when, and how it ended (never its output);
-    delivered_to: the digest of the delivery token of the status call that collected it as it answered.
+def collected_note(jid: str, record: t.Mapping[str, t.Any], results_file: str, now: float) -> Record:
+    """What stays of a job once its result was delivered: that it was, when, and how it ended (never its output).
 
     ansible.builtin.async_status reads it as a finished, failed job whose msg says so."""
     meta: t.Mapping[str, t.Any] = job_meta(record) or {}
     note_meta: dict[str, t.Any] = {key: meta[key] for key in protocol.NOTE_META_KEYS if key in meta}
     note_meta.update(state=protocol.COLLECTED, collected_at=now, result_state=job_state(record))
-    if delivered_to:
-        note_meta['delivered_to'] = delivered_to
     return protocol.new_record(
         jid,
         results_file,
@@ -560,7 +555,7 @@ class Jobs:
             'results_file': self.store.record_path(jid),
         }
 
-    def collect_one(self, jid: str, record: t.Mapping[str, t.Any], delivered_to: str | None = None) -> None:
+    def collect_one(self, jid: str, record: t.Mapping[str, t.Any]) -> None:
         """Replace a finished record of ours by its note (a batch's items go); a record of ansible-core's wrapper,
         which has no note, is removed."""
         meta = job_meta(record)
@@ -568,7 +563,7 @@ class Jobs:
             self.store.remove(jid)
             return
         forget_key(self.store, meta.get('key'), jid)
-        note = collected_note(jid, record, self.store.record_path(jid), time.time(), delivered_to)
+        note = collected_note(jid, record, self.store.record_path(jid), time.time())
         if meta.get('kind') == protocol.BATCH:
             for item in record.get('jobs') or []:
                 self.store.remove(item, ours=True)
@@ -576,50 +571,51 @@ class Jobs:
             self.store.remove(jid, ours=True)
 
     # -- delivery in one round -------------------------------------------------------------
-    def deliver(self, jid: str, answer: t.Mapping[str, t.Any], token: str) -> bool:
-        """The answer about finished job jid (a batch: with its items) is about to be returned by a call given a
-        delivery token: collect the job now, and keep a copy of the answer in its side dir, next to the note, for a
-        retried call with the same token (redelivered). True if collected. The copy is made after the note: a crash
-        between the two loses only the copy (a retried call then reads that the result was collected)."""
-        record = self.store.read(jid)
-        if not record or not is_finished(record) or is_note(record) or job_meta(record) is None:
-            return False
-        self.collect_one(jid, record, delivered_to=protocol.delivery_digest(token))
-        if not is_note(self.store.read(jid) or {}):
-            return True
+    def deliver(self, jid: str, records: t.Sequence[Record], token: str) -> bool:
+        """The finished records of job jid (a batch: then its items') are about to be returned by a call given a
+        delivery token: keep a copy of them for a retried call with the same token (redelivered), then collect the
+        job. The copy is written first: the job is collected only once its copy is there, so a reply lost after
+        this call never loses the result. True if collected; False leaves the job as it was (no room for the
+        copy or the note, a record that changed meanwhile): its reader collects it later, with mode=collect.
+        SIGHUP (a connection that drops while this runs) waits until both are done."""
+        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
         try:
-            self.store.create_side_dir(jid)
+            record = self.store.read(jid)
+            if not record or not is_finished(record) or is_note(record) or job_meta(record) is None:
+                return False
+            copy = {'token': protocol.delivery_digest(token), 'records': list(records)}
             try:
-                self.store.write_side_file(jid, protocol.DELIVERED_FILE, dump_record(answer))
-            finally:
-                self.store.release_starting(jid)
-            self.store.note_retain(protocol.DELIVERY_KEEP)
-        except (OSError, JobStoreError):
-            pass  # the answer goes out all the same
-        return True
+                self.store.write_delivered(jid, dump_record(copy))
+            except (OSError, JobStoreError):
+                return False
+            try:
+                self.collect_one(jid, record)
+            except (OSError, JobStoreError):
+                self.store.remove_delivered(jid)
+                return False
+            if not is_note(self.store.read(jid) or {}):  # a record of ansible-core's, removed: nothing to keep
+                self.store.remove_delivered(jid)
+                return True
+            self.store.note_delivered()
+            return True
+        finally:
+            signal.signal(signal.SIGHUP, previous)
 
-    def redelivered(self, jid: str, token: str) -> Record | None:
-        """The answer a call with this delivery token already returned about jid, when the job was collected by that
-        call (its note names the token) and the copy is still there; None otherwise."""
+    def redelivered(self, jid: str, token: str) -> list[Record] | None:
+        """The records a call with this delivery token returned about jid when it collected the job, if the job is
+        collected (a note) and the copy is still there; None otherwise."""
         record = self.store.read(jid)
         if not record or not is_note(record):
             return None
-        if (job_meta(record) or {}).get('delivered_to') != protocol.delivery_digest(token):
-            return None
-        data = self.store.read_side_file(jid, protocol.DELIVERED_FILE)
+        data = self.store.read_delivered(jid)
         try:
             copy = json.loads(data) if data else None
         except ValueError:
             return None
-        return copy if isinstance(copy, dict) else None
-
-    def drop_delivered_copy(self, jid: str, record: t.Mapping[str, t.Any], now: float) -> None:
-        """Remove the copy of a delivered answer kept next to a note once DELIVERY_KEEP seconds passed."""
-        meta = job_meta(record) or {}
-        if not is_note(record) or not meta.get('delivered_to') or self.read_only:
-            return
-        if now - float(meta.get('collected_at') or 0) >= protocol.DELIVERY_KEEP:
-            self.store.remove_side_dir(jid)
+        if not isinstance(copy, dict) or copy.get('token') != protocol.delivery_digest(token):
+            return None
+        records = copy.get('records')
+        return records if isinstance(records, list) and records else None
 
     def remove_with_items(self, jid: str, record: t.Mapping[str, t.Any]) -> list[str] | None:
         """Remove a record and its files; for a batch, its items' too. Returns the batch's item ids (or None)."""
@@ -627,6 +623,7 @@ class Jobs:
         items = record.get('jobs') if protocol.is_batch(record) and not is_note(record) else None
         forget_key(self.store, (meta or {}).get('key'), jid)
         self.store.remove(jid, ours=meta is not None)
+        self.store.remove_delivered(jid)
         for item in items or []:
             self.store.remove(item, ours=True)
         return items
@@ -698,8 +695,6 @@ class Jobs:
             ):
                 continue
             record = self._retained_record(name, st)
-            if record is not None:
-                self.drop_delivered_copy(name, record, now)
             retain = (job_meta(record) or {}).get('retain') if record else None
             if record is None or retain is None or now - st.st_mtime < float(retain):
                 continue

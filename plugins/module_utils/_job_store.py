@@ -56,16 +56,19 @@ from ansible_collections.asyncops.jobs.plugins.module_utils._job_protocol import
 
 SIDE_DIR_SUFFIX = '.job'
 OUTPUT_DIR_SUFFIX = '.output'  # .<jid>.output/: whole outputs of a clipped result, kept after cleanup
+# .<jid>.delivered/: the copy of the answer that collected the job (see protocol.DELIVERY_KEEP)
+DELIVERED_DIR_SUFFIX = '.delivered'
 REMOVED_MARK = '.removed.'
 # in every directory the engine creates in the async dir (side dirs, kept outputs), from the moment it exists:
 # only a directory holding it is ever removed by the engine
 MARKER_FILE = '.asyncops'
 ENGINE_DIR = re.compile(
-    r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output)(\.removed\.[0-9a-f]{8})?\Z'
+    r'\A\.(?P<jid>[A-Za-z0-9][A-Za-z0-9_.-]{0,127}?)(?P<kind>\.job|\.output|\.delivered)(\.removed\.[0-9a-f]{8})?\Z'
 )
 KILL_REQUEST_FILE = 'kill'  # in a pending batch item's side dir: do not start it
 HALT_FILE = 'halt'  # in a running batch item's side dir: why its scheduler stops it (max_failures, on_halt=kill)
 TOKEN_FILE = 'token'  # in a job's side dir: the secret its processes carry in ASYNCOPS_JOB_TOKEN
+DELIVERED_ANSWER = 'answer'  # in .<jid>.delivered/: the answer that collected the job
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -74,6 +77,8 @@ SURROGATES = re.compile('[\ud800-\udfff]')
 # its content the shortest retain used, its mtime when the dir was last swept (a dir is swept at most once per
 # min(SWEEP_INTERVAL, shortest retain) seconds)
 RETAIN_STAMP = '.asyncops-retain'
+# the stamp of delivered copies: its presence says a copy was made here, its mtime when they were last swept
+DELIVERED_STAMP = '.asyncops-delivered'
 SWEEP_INTERVAL = 60.0
 RETAIN_STAMP_HEADER = b'asyncops.jobs: retention stamp\n'
 RETAIN_LINE = re.compile(br'^min_retain ([0-9]+(\.[0-9]+)?)$', re.M)
@@ -840,6 +845,8 @@ class JobStore:
                 found.append((name, 'orphan', st.st_mtime))
             elif match.group('kind') == OUTPUT_DIR_SUFFIX:
                 found.append((name, 'output', st.st_mtime))
+            elif match.group('kind') == DELIVERED_DIR_SUFFIX:
+                found.append((name, 'delivered', st.st_mtime))
         return found
 
     def made_by_engine(self, name: str) -> bool:
@@ -881,31 +888,109 @@ class JobStore:
             self.remove_tree(removed_side)
         return had_record
 
-    def remove_side_dir(self, jid: str) -> bool:
-        """Remove the side dir of jid, not its record (a collected job's note keeps a copy of its delivered answer
-        there for a while): only if the engine made it (marker), with it locked exclusively. True if removed."""
-        side = self.open_side_dir(jid)
-        if side is None:
-            return False
-        try:
-            lock_exclusively(side, self.side_dir(jid))
-            retired = self._retire_side_dir(self.side_name(jid)) if has_marker(side) else None
-        finally:
-            os.close(side)
-        if retired:
-            self.remove_tree(retired)
-        return bool(retired)
+    # -- delivered copies ------------------------------------------------------------------
+    def delivered_dir_name(self, jid: str) -> str:
+        return '.' + validate_jid(jid) + DELIVERED_DIR_SUFFIX
 
-    def read_side_file(self, jid: str, name: str) -> bytes | None:
-        """The content of a file of the job's side dir (checked ours, never through a link); None when there is none."""
+    def write_delivered(self, jid: str, data: bytes) -> None:
+        """Keep data (a delivered answer) in a new .<jid>.delivered/ of the engine (0700, marker, `answer` 0600),
+        replacing an earlier one of the engine; written whole before it gets its name, so a reader finds all of it
+        or nothing. Raises (and leaves nothing) when it cannot be written."""
+        name = self.delivered_dir_name(jid)
+        if self.lstat(name) is not None:
+            self.remove_engine_dir(name)
+        tmp = '%s.removed.%08x' % (name, secrets.randbits(32))
+        os.mkdir(tmp, 0o700, dir_fd=self.fd)
         try:
-            fd = self.open_side_file(jid, name, READ_FLAGS)
+            fd = open_checked(tmp, DIR_FLAGS, 'dir', os.path.join(self.path, tmp), dir_fd=self.fd)
+            try:
+                write_marker(fd, 'delivered answer of job %s' % jid)
+                out = os.open(DELIVERED_ANSWER, CREATE_FLAGS, 0o600, dir_fd=fd)
+                try:
+                    write_all(out, data)
+                finally:
+                    os.close(out)
+            finally:
+                os.close(fd)
+            os.rename(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except BaseException:
+            self.remove_tree(tmp)
+            raise
+
+    def read_delivered(self, jid: str) -> bytes | None:
+        """The answer kept in .<jid>.delivered/ (ours, made by the engine, never through a link); None if none."""
+        name = self.delivered_dir_name(jid)
+        try:
+            fd = open_checked(name, DIR_FLAGS, 'dir', os.path.join(self.path, name), dir_fd=self.fd)
         except FileNotFoundError:
             return None
         try:
-            return read_fd(fd)
+            if not has_marker(fd):
+                return None
+            try:
+                answer = open_checked(
+                    DELIVERED_ANSWER, READ_FLAGS, 'file', os.path.join(self.path, name, DELIVERED_ANSWER), dir_fd=fd
+                )
+            except FileNotFoundError:
+                return None
+            try:
+                return read_fd(answer)
+            finally:
+                os.close(answer)
         finally:
             os.close(fd)
+
+    def remove_delivered(self, jid: str) -> None:
+        """Remove the delivered copy of jid, if the engine made one."""
+        if self.lstat(self.delivered_dir_name(jid)) is not None:
+            self.remove_engine_dir(self.delivered_dir_name(jid))
+
+    def note_delivered(self) -> None:
+        """A copy was made here: the stamp of copies says so (created as never swept, an existing one kept)."""
+        if self.lstat(DELIVERED_STAMP) is not None:
+            return
+        try:
+            fd = os.open(DELIVERED_STAMP, CREATE_FLAGS, 0o600, dir_fd=self.fd)
+        except OSError:
+            return  # made meanwhile, or no room: the copies then go with their notes or a prune
+        try:
+            os.utime(fd, (0, 0))
+        finally:
+            os.close(fd)
+
+    def sweep_delivered(self, now: float, keep_for: float) -> list[str]:
+        """Remove the delivered copies older than keep_for seconds (by their directory's mtime, no file read), at most
+        once per SWEEP_INTERVAL (the stamp's mtime), one sweep at a time. Costs one lstat when no copy was ever made
+        here. Returns the names removed."""
+        st = self.lstat(DELIVERED_STAMP)
+        if st is None or not stat.S_ISREG(st.st_mode) or now - st.st_mtime < SWEEP_INTERVAL:
+            return []
+        try:
+            fd = open_checked(
+                DELIVERED_STAMP, READ_FLAGS, 'file', os.path.join(self.path, DELIVERED_STAMP), dir_fd=self.fd
+            )
+        except (OSError, JobStoreError):
+            return []
+        removed = []
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.utime(fd, (now, now))
+            for name, entry in self.entries():
+                match = ENGINE_DIR.match(name)
+                if (
+                    match
+                    and not match.group(3)
+                    and match.group('kind') == DELIVERED_DIR_SUFFIX
+                    and stat.S_ISDIR(entry.st_mode)
+                    and now - entry.st_mtime >= keep_for
+                    and self.remove_engine_dir(name)
+                ):
+                    removed.append(name)
+        except OSError:
+            pass  # another sweep holds the stamp, or it cannot be touched
+        finally:
+            os.close(fd)
+        return removed
 
     def _retire_side_dir(self, name: str) -> str | None:
         if self.fd is None:

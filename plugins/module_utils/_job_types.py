@@ -103,7 +103,6 @@ class JobMeta(t.TypedDict, total=False):
     pids_only: bool
     origin: dict[str, t.Any]
     collected_at: float  # a collected job's note: when its result was collected
-    delivered_to: str  # a note of a job collected by the status call that delivered it: that call's token (digest)
     retain: float  # seconds a finished, uncollected record (or the note of a collected job) is kept
     attempts: int  # a batch item's: how many times it was started
     attempt_state: str  # a retrying batch item's: how its last attempt ended (failed, timedout)

@@ -14,6 +14,7 @@ what this collection adds stays under its one key, asyncops_job.
 from __future__ import annotations
 
 import json
+import time
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -170,9 +171,10 @@ def main(keyword_mode: bool = False) -> None:
         store = JobStore(resolve_async_dir(module.params['async_dir'] or module.params.get('_async_dir'))).open()
         jobs = job_status.Jobs(store, read_only=module.check_mode, no_log=module.no_log)
         token = delivery_token(module, mode, jids)
-        copy = jobs.redelivered(jids[0], token) if token else None
-        if copy is not None:
-            emit(module, copy.get('result') or {}, bool(copy.get('raw')))
+        if token:
+            answer_again(module, jobs, mode, single, jids, token)
+        if not module.check_mode:
+            store.sweep_delivered(time.time(), protocol.DELIVERY_KEEP)
         swept = jobs.sweep_retained(keep=jids)
         outcome = run_mode(module, jobs, mode, jids)
         if keyword_mode and isinstance(outcome, list):
@@ -180,9 +182,12 @@ def main(keyword_mode: bool = False) -> None:
         if isinstance(outcome, dict):
             answer, raw = with_swept(outcome, swept), False
         else:
+            if token and protocol.is_note(outcome[0]):  # collected meanwhile by a round with this token
+                answer_again(module, jobs, mode, single, jids, token)
             answer, raw = response(module, mode, single, outcome, swept)
             if token and all(record.get('finished') for record in outcome) and deliverable(outcome, jids):
-                delivered(jobs, jids[0], answer, raw, token)
+                if jobs.deliver(jids[0], canonical_records(outcome), token):
+                    answer[protocol.DELIVERED_KEY] = True
     except JobStoreError as exc:
         module.fail_json(msg=str(exc))
     for warning in store.warnings:
@@ -214,11 +219,32 @@ def deliverable(records: list[Record], jids: list[str]) -> bool:
     return jids[1:] == record.get('jobs')
 
 
-def delivered(jobs: job_status.Jobs, jid: str, answer: Record, raw: bool, token: str) -> None:
-    """Collect the job the answer is about as it goes out, with a copy for a retried call; the answer says so."""
+def canonical_records(outcome: list[Record]) -> list[Record]:
+    """What a delivered copy keeps: the job's record, then (a batch) its items' records, however they were asked."""
+    first = dict(outcome[0])
+    items = first.pop('item_records', None)
+    if isinstance(items, list):
+        return [first] + items
+    return [first] + outcome[1:]
+
+
+def answer_again(
+    module: AnsibleModule, jobs: job_status.Jobs, mode: str, single: bool, jids: list[str], token: str
+) -> None:
+    """When a call with this delivery token already collected the job and its copy is there: return the same
+    records again, shaped for this call (one job or batch with its items, or the batch asked with its items)."""
+    records = jobs.redelivered(jids[0], token)
+    if records is None:
+        return
+    if single:
+        outcome = [dict(records[0], item_records=records[1:]) if protocol.is_batch(records[0]) else records[0]]
+    elif [record.get('ansible_job_id') for record in records] == jids:
+        outcome = records
+    else:
+        return
+    answer, raw = response(module, mode, single, outcome)
     answer[protocol.DELIVERED_KEY] = True
-    if not jobs.deliver(jid, {'raw': raw, 'result': answer}, token):
-        del answer[protocol.DELIVERED_KEY]
+    emit(module, answer, raw)
 
 
 def emit(module: AnsibleModule, answer: Record, raw: bool) -> None:

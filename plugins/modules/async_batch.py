@@ -162,7 +162,7 @@ options:
   keep:
     description:
       - Keep the job records on the target after the results were read. By default the batch is collected by the
-        status round that brings its results back, which keeps a copy of its answer next to the note for an hour,
+        status round that brings its results back, which first keeps a copy of its answer for an hour,
         so a round retried because its reply was lost in transit gets the same results. Its records give way to a
         small note saying when it was collected (a later status call returns it,
         O(asyncops.jobs.async_status#module:mode=cleanup) removes it). Kept records can be read again with

@@ -128,7 +128,7 @@ options:
   cleanup:
     description:
       - With O(poll) above 0, collect the job in the status round that brings its result back, which keeps a copy of
-        its answer next to the note for an hour, so a round retried because its reply was lost in transit gets the
+        its answer first, for an hour, so a round retried because its reply was lost in transit gets the
         same result. Its record gives way to a small note saying when it was collected, which a later status call
         returns and O(asyncops.jobs.async_status#module:mode=cleanup) removes.
       - With O(poll=0), the same when the finished job is returned later by M(asyncops.jobs.async_status)

@@ -103,13 +103,13 @@ options:
   delivery:
     description:
       - A token naming the caller, which this collection's action plugins set to the task's id and the host.
-      - With O(mode=status) or O(mode=wait) on one O(jid) of M(asyncops.jobs.async_run)
-        (O(asyncops.jobs.async_run#module:cleanup=true)) or M(asyncops.jobs.async_batch) (without
-        O(asyncops.jobs.async_batch#module:keep)), the call that finds the job finished collects it as it answers (one
-        round trip instead of two), and keeps a copy of its answer next to the note for an hour.
-      - A later call with the same token (a round retried because its reply was lost in transit) gets that same
-        answer; any other call reads that the result was already collected. The copy goes with the note
-        (O(mode=cleanup)), or by the first call in that async dir once the hour passed.
+      - With O(mode=status) or O(mode=wait) on a O(jid) of M(asyncops.jobs.async_run)
+        (O(asyncops.jobs.async_run#module:cleanup=true)) or of a batch of M(asyncops.jobs.async_batch) (without
+        O(asyncops.jobs.async_batch#module:keep); alone, or with exactly its items), the call that finds it finished
+        keeps a copy of the records it answers with, then collects the job (one round trip instead of two).
+      - A later call with the same token (a round retried because its reply was lost in transit) gets the same
+        results, shaped for what it asks; any other call reads that the result was already collected. The copy
+        goes an hour later, or with the note (O(mode=cleanup), a retain that passed, a prune).
       - Not done in check mode, nor with O(cleanup=true).
     type: str
   async_dir:

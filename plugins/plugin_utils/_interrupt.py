@@ -19,28 +19,33 @@ from ansible.utils.display import Display
 display = Display()
 
 
-def interrupt_message(host: str, jids: t.Sequence[str], become: bool) -> str:
-    """What to tell the user when the controller is stopped while polling: the jobs go on."""
+def interrupt_message(host: str, jids: t.Sequence[str], become: bool, delivery: str | None = None) -> str:
+    """What to tell the user when the controller is stopped while polling: the jobs go on. With the delivery token of
+    the polling (a round still running on the target may collect the job as it ends): the follow-up carries it, so
+    it returns what that round collected."""
     first = jids[0]
     flags = ' -b' if become else ''
+    token = ' delivery=%s' % delivery if delivery else ''
     return (
         'asyncops.jobs: interrupted while waiting on %s for job(s) %s; they go on on the target. '
-        'Follow up with: ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=wait", stop with: '
+        'Follow up with: ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=wait%s", stop with: '
         'ansible %s%s -m asyncops.jobs.async_status -a "jid=%s mode=kill", list all: '
         'ansible %s%s -m asyncops.jobs.async_status -a mode=list\n'
-        % (host, ', '.join(jids), host, flags, first, host, flags, first, host, flags)
+        % (host, ', '.join(jids), host, flags, first, token, host, flags, first, host, flags)
     )
 
 
 @contextlib.contextmanager
-def announce_on_interrupt(host: str, jids: t.Sequence[str], become: bool) -> t.Iterator[None]:
+def announce_on_interrupt(
+    host: str, jids: t.Sequence[str], become: bool, delivery: str | None = None
+) -> t.Iterator[None]:
     """While polling: on SIGINT/SIGTERM (Ctrl-C or a stopped ansible-playbook), print the job ids and the
     commands to follow them up on ansible-playbook's stderr, then let the worker stop as it would.
 
     Workers have /dev/null as stderr and their queued display messages die with them, so the line goes
     straight to the stderr of ansible-playbook (the worker's parent), opened through /proc before anything
     happens: on SIGTERM, ansible-playbook may be gone by the time the worker hears of it."""
-    message = interrupt_message(host, jids, become)
+    message = interrupt_message(host, jids, become, delivery)
     stderr_fd = open_controller_stderr()
     previous: dict[int, t.Any] = {}
 

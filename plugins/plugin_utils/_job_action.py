@@ -506,8 +506,8 @@ def delivery_hint(jid: str, token: str | None) -> str:
         return ''
     return (
         ' (if it says the result was already collected: a round whose reply was lost collected it, and '
-        'asyncops.jobs.async_status jid=%s delivery=%s returns that answer for %d minutes after)'
-        % (jid, token, protocol.DELIVERY_KEEP // 60)
+        'asyncops.jobs.async_status jid=%s delivery=%s returns that answer for up to %d minutes after, less '
+        'if the job was started with a shorter retain)' % (jid, token, protocol.DELIVERY_KEEP // 60)
     )
 
 

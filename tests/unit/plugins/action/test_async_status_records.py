@@ -8,7 +8,7 @@ import json
 import os
 import time
 
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import RETAIN_STAMP, JobStore
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import DELIVERED_STAMP, JobStore
 from ansible_collections.asyncops.jobs.plugins.module_utils._job_supervisor import launch
 
 
@@ -161,5 +161,5 @@ def test_prune_removes_and_reports_what_the_engine_made_and_left(make_action, as
     assert sorted(pruned['removed']) == sorted(
         [os.path.join(async_dir, '.j50.1.job'), kept_dir, os.path.join(async_dir, '.key-' + 'b' * 40)]
     )
-    # what stays is the retention stamp the delivery made (it says when the dir was last swept; no job's data)
-    assert os.listdir(async_dir) == [RETAIN_STAMP]
+    # what stays is the stamp of delivered copies (it says when they were last swept; no job's data)
+    assert os.listdir(async_dir) == [DELIVERED_STAMP]

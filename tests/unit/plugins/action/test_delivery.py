@@ -10,6 +10,7 @@ import json
 import os
 import re
 import stat
+import threading
 import time
 
 import pytest
@@ -17,7 +18,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.template import trust_as_template
 
 from ansible_collections.asyncops.jobs.plugins.module_utils import _job_protocol as protocol
-from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import RETAIN_STAMP
+from ansible_collections.asyncops.jobs.plugins.module_utils._job_store import DELIVERED_STAMP
 
 
 def recording(action, drop_first_finished=False):
@@ -57,8 +58,8 @@ def batch_args(**extra):
     )
 
 
-def side_dir(async_dir, jid):
-    return os.path.join(async_dir, '.%s.job' % jid)
+def copy_dir(async_dir, jid):
+    return os.path.join(async_dir, '.%s.delivered' % jid)
 
 
 def note_of(async_dir, jid):
@@ -71,13 +72,11 @@ def test_async_batch_returns_and_collects_its_results_in_one_round(make_action, 
     assert [r['stdout'] for r in result['results']] == ['a', 'b']
     assert protocol.DELIVERED_KEY not in result
     assert [mode for _name, mode in calls if mode == 'collect'] == []  # no second round
-    note = note_of(async_dir, result['ansible_job_id'])
-    assert note['asyncops_job']['state'] == 'collected' and note['asyncops_job']['delivered_to']
-    assert sorted(os.listdir(async_dir)) == sorted(
-        [result['ansible_job_id'], '.%s.job' % result['ansible_job_id']] + [RETAIN_STAMP]
-    )
-    copy = os.path.join(side_dir(async_dir, result['ansible_job_id']), protocol.DELIVERED_FILE)
-    assert stat.S_IMODE(os.lstat(copy).st_mode) == 0o600
+    jid = result['ansible_job_id']
+    assert note_of(async_dir, jid)['asyncops_job']['state'] == 'collected'
+    assert sorted(os.listdir(async_dir)) == sorted([jid, '.%s.delivered' % jid, DELIVERED_STAMP])
+    assert stat.S_IMODE(os.lstat(copy_dir(async_dir, jid)).st_mode) == 0o700
+    assert stat.S_IMODE(os.lstat(os.path.join(copy_dir(async_dir, jid), 'answer')).st_mode) == 0o600
 
 
 def test_async_run_returns_and_collects_its_result_in_one_round(make_action, async_dir):
@@ -99,7 +98,7 @@ def test_async_status_wait_returns_and_collects_in_one_round(make_action, async_
     assert [mode for _name, mode in calls] == ['wait']
     cleaned, _calls, _dropped = run(make_action, 'async_status', {'jid': jid, 'mode': 'cleanup'})
     assert not cleaned.get('failed'), cleaned.get('msg')
-    assert os.listdir(async_dir) == [RETAIN_STAMP]  # the note and the copy next to it went
+    assert os.listdir(async_dir) == [DELIVERED_STAMP]  # the note and the copy went
 
 
 def test_a_round_retried_after_its_reply_was_lost_gets_the_same_answer_and_others_read_collected(
@@ -133,21 +132,63 @@ def test_a_no_log_batch_answered_again_from_the_copy_is_still_censored(make_acti
 def test_the_copy_goes_once_its_time_passed_and_the_note_stays(make_action, async_dir):
     result, _calls, _dropped = run(make_action, 'async_batch', batch_args())
     jid = result['ansible_job_id']
-    assert os.path.isdir(side_dir(async_dir, jid))
-    # DELIVERY_KEEP seconds pass: the note says it was collected that long ago, and the last sweep was long ago
-    path = os.path.join(async_dir, jid)
-    note = note_of(async_dir, jid)
+    assert os.path.isdir(copy_dir(async_dir, jid))
+    # DELIVERY_KEEP seconds pass: the copy was made that long ago, and the copies were last swept long ago
     then = time.time() - protocol.DELIVERY_KEEP - 1
-    note['asyncops_job']['collected_at'] = then
-    with open(path, 'w') as f:
-        json.dump(note, f)
-    os.utime(path, (then, then))
-    os.utime(os.path.join(async_dir, RETAIN_STAMP), (then, then))
+    os.utime(copy_dir(async_dir, jid), (then, then))
+    os.utime(os.path.join(async_dir, DELIVERED_STAMP), (then, then))
     listed, _calls, _dropped = run(make_action, 'async_status', {'mode': 'list'})
     assert [job['ansible_job_id'] for job in listed['jobs']] == [jid]
-    assert not os.path.exists(side_dir(async_dir, jid))
+    assert not os.path.exists(copy_dir(async_dir, jid))
     again, _calls, _dropped = run(make_action, 'async_status', {'jid': jid})
     assert again['collected'] and 'already collected at ' in again['msg']
+
+
+def test_a_copy_not_made_by_the_engine_is_never_read_nor_removed(make_action, async_dir):
+    """A directory named as a copy but without the engine's marker (or a link there): the retried round does not
+    answer from it, the sweep leaves it alone."""
+    result, _calls, _dropped = run(make_action, 'async_batch', batch_args())
+    jid = result['ansible_job_id']
+    os.remove(os.path.join(copy_dir(async_dir, jid), '.asyncops'))
+    then = time.time() - protocol.DELIVERY_KEEP - 1
+    os.utime(copy_dir(async_dir, jid), (then, then))
+    os.utime(os.path.join(async_dir, DELIVERED_STAMP), (then, then))
+    run(make_action, 'async_status', {'mode': 'list'})
+    assert os.path.isdir(copy_dir(async_dir, jid))
+
+
+def test_a_retried_round_that_overlaps_the_one_that_collected_gets_the_answer_too(make_action, async_dir):
+    """Two rounds with the same token wait on the job at once (a retry while the lost round still runs remotely):
+    whichever collects it, the other one returns the result too, never the note."""
+    started, _calls, _dropped = run(
+        make_action,
+        'async_run',
+        {'module': 'ansible.builtin.shell', 'args': {'cmd': 'sleep 2; echo both'}, 'poll': 0},
+    )
+    jid = started['ansible_job_id']
+    action, task_vars = make_action('async_status', {'jid': jid, 'mode': 'wait', 'timeout': 30})
+    token = action.delivery_token(task_vars)
+    answers = []
+
+    def one_round():
+        answers.append(action.query(task_vars, jid=jid, mode='wait', timeout=30, delivery=token))
+
+    rounds = [threading.Thread(target=one_round) for _index in range(2)]
+    for thread in rounds:
+        thread.start()
+    for thread in rounds:
+        thread.join(60)
+    assert [answer.get('stdout') for answer in answers] == ['both', 'both'], answers
+    assert note_of(async_dir, jid)['asyncops_job']['state'] == 'collected'
+
+
+def test_async_status_on_a_batch_delivered_by_async_batch_gets_the_batch_result(make_action, async_dir):
+    """The token named by a lost async_batch round, given to async_status: async_batch's result (results, summary)."""
+    action, task_vars = make_action('async_batch', batch_args())
+    token = action.delivery_token(task_vars)
+    result = action.run(task_vars=task_vars)
+    again, _calls, _dropped = run(make_action, 'async_status', {'jid': result['ansible_job_id'], 'delivery': token})
+    assert [entry['stdout'] for entry in again['results']] == ['a', 'b'] and again['summary']['ok'] == 2
 
 
 def test_a_host_that_stays_unreachable_after_a_lost_delivery_names_the_token_that_gets_the_answer(

@@ -320,3 +320,20 @@ def test_a_batch_item_that_fills_the_disk_is_failed_not_lost_and_the_batch_finis
     assert 'result could not be stored' in first['msg']
     assert second['failed'] and not second.get('lost'), second['msg']
     assert 'nothing was started' in second['msg'] or 'result could not be stored' in second['msg'], second['msg']
+
+
+def test_a_delivery_that_finds_no_room_for_its_copy_collects_nothing(small_fs):
+    """Delivery in one round keeps a copy of the answer before it collects: on a full file system the copy cannot be
+    written, so the job is left as it was (its reader collects it later), and no partial copy stays."""
+    fs = small_fs()
+    store = JobStore(str(fs / 'async')).ensure()
+    store.create_side_dir('j66.1')
+    launch(store, command_spec('j66.1', ['sh', '-c', 'echo delivered-once']))
+    jobs = job_status.Jobs(store)
+    done = jobs.wait(['j66.1'], 60)[0]
+    assert done['finished'] and done['stdout'] == 'delivered-once'
+    leave_free(fs, pages=0)
+    assert not jobs.deliver('j66.1', [done], 'task:host')
+    again = jobs.status('j66.1')
+    assert again['stdout'] == 'delivered-once' and not again.get('collected')
+    assert not [name for name in os.listdir(store.path) if 'delivered' in name]

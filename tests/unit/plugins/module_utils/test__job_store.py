@@ -402,24 +402,29 @@ def test_tail_lines():
     assert tail_lines('a', 0) == []
 
 
-def test_remove_side_dir_removes_only_a_side_dir_the_engine_made_and_keeps_the_record(tmp_path):
-    """The copy of a delivered answer goes with its side dir, the note stays; a dir of that name without the engine's
-    marker (not made by the engine) and a link in its place are left alone."""
+def test_a_delivered_copy_is_read_only_from_a_dir_the_engine_made_and_swept_by_age(tmp_path):
+    """The copy of a delivered answer: written whole in a dir of the engine, read back, never read from a dir without
+    the marker or through a link, swept by its age only (and never a dir the engine did not make)."""
     store = JobStore(str(tmp_path / 'async')).ensure()
-    store.create_side_dir('j1.1')
-    store.release_starting('j1.1')
-    store.write('j1.1', {'finished': 1})
-    store.write_side_file('j1.1', 'delivered', b'{}')
-    assert store.read_side_file('j1.1', 'delivered') == b'{}'
-    assert store.remove_side_dir('j1.1') and not os.path.exists(store.side_dir('j1.1'))
-    assert store.read('j1.1') == {'finished': 1}
-    assert store.read_side_file('j1.1', 'delivered') is None
-    os.mkdir(store.side_dir('j2.1'), 0o700)
-    (tmp_path / 'async' / '.j2.1.job' / 'keep').write_text('mine')
-    assert not store.remove_side_dir('j2.1') and os.path.exists(store.side_file('j2.1', 'keep'))
+    store.write_delivered('j1.1', b'{"x": 1}')
+    assert store.read_delivered('j1.1') == b'{"x": 1}'
+    store.write_delivered('j1.1', b'{"x": 2}')  # a later delivery replaces it
+    assert store.read_delivered('j1.1') == b'{"x": 2}'
+    os.mkdir(os.path.join(store.path, '.j2.1.delivered'), 0o700)
+    (tmp_path / 'async' / '.j2.1.delivered' / 'answer').write_text('{"planted": 1}')
+    assert store.read_delivered('j2.1') is None
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir()
-    os.symlink(str(elsewhere), store.side_dir('j3.1'))
+    (elsewhere / 'answer').write_text('{"linked": 1}')
+    os.symlink(str(elsewhere), os.path.join(store.path, '.j3.1.delivered'))
     with pytest.raises(JobStoreError, match='symbolic link'):
-        store.remove_side_dir('j3.1')
-    assert elsewhere.is_dir()
+        store.read_delivered('j3.1')
+    store.note_delivered()
+    now = time.time()
+    assert store.sweep_delivered(now, 3600) == []  # nothing that old
+    for name in ('.j1.1.delivered', '.j2.1.delivered'):
+        os.utime(os.path.join(store.path, name), (now - 4000, now - 4000))
+    os.utime(os.path.join(store.path, '.asyncops-delivered'), (now - 120, now - 120))
+    assert store.sweep_delivered(now, 3600) == ['.j1.1.delivered']
+    assert store.sweep_delivered(now, 3600) == []  # swept a moment ago: not again before SWEEP_INTERVAL
+    assert os.path.isdir(os.path.join(store.path, '.j2.1.delivered')) and elsewhere.is_dir()

@@ -54,3 +54,9 @@ def test_a_worker_stopped_while_polling_prints_the_jobs_on_its_parents_stderr(tm
     _out, err = proc.communicate(timeout=10)
     assert b'interrupted while waiting on web1 for job(s) j7.7' in err
     assert proc.returncode == -signal.SIGTERM or proc.returncode == 128 + signal.SIGTERM
+
+
+def test_the_follow_up_carries_the_delivery_token_of_the_polling():
+    """A round still running on the target may collect the job as it ends: the follow-up returns what it collected."""
+    message = interrupt_message('web1', ['j1.2'], become=False, delivery='abc:web1')
+    assert '-a "jid=j1.2 mode=wait delivery=abc:web1"' in message
