@@ -564,11 +564,13 @@ class Jobs:
             return
         forget_key(self.store, meta.get('key'), jid)
         note = collected_note(jid, record, self.store.record_path(jid), time.time())
+        # the note first, then the items: a reader that finds the batch a note no longer reads its items, and a note
+        # that cannot be written leaves the batch as it was, items included
+        if not self.store.replace_with_note(jid, note):
+            self.store.remove(jid, ours=True)
         if meta.get('kind') == protocol.BATCH:
             for item in record.get('jobs') or []:
                 self.store.remove(item, ours=True)
-        if not self.store.replace_with_note(jid, note):
-            self.store.remove(jid, ours=True)
 
     # -- delivery in one round -------------------------------------------------------------
     def deliver(self, jid: str, records: t.Sequence[Record], token: str) -> bool:
@@ -583,6 +585,8 @@ class Jobs:
             record = self.store.read(jid)
             if not record or not is_finished(record) or is_note(record) or job_meta(record) is None:
                 return False
+            if self.store.lstat(self.store.side_name(jid)) is None:
+                return False  # no side dir to leave a note with: collected later, by mode=collect (removed)
             copy = {'token': protocol.delivery_digest(token), 'records': list(records)}
             try:
                 self.store.write_delivered(jid, dump_record(copy))
@@ -607,10 +611,10 @@ class Jobs:
         record = self.store.read(jid)
         if not record or not is_note(record):
             return None
-        data = self.store.read_delivered(jid)
         try:
+            data = self.store.read_delivered(jid)
             copy = json.loads(data) if data else None
-        except ValueError:
+        except (OSError, ValueError, JobStoreError):  # a copy that is not the engine's (or unreadable): none
             return None
         if not isinstance(copy, dict) or copy.get('token') != protocol.delivery_digest(token):
             return None

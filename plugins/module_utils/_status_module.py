@@ -188,6 +188,8 @@ def main(keyword_mode: bool = False) -> None:
             if token and all(record.get('finished') for record in outcome) and deliverable(outcome, jids):
                 if jobs.deliver(jids[0], canonical_records(outcome), token):
                     answer[protocol.DELIVERED_KEY] = True
+                else:  # another round with this token collected it meanwhile, while this one read it
+                    answer_again(module, jobs, mode, single, jids, token)
     except JobStoreError as exc:
         module.fail_json(msg=str(exc))
     for warning in store.warnings:

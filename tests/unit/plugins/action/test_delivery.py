@@ -182,6 +182,32 @@ def test_a_retried_round_that_overlaps_the_one_that_collected_gets_the_answer_to
     assert note_of(async_dir, jid)['asyncops_job']['state'] == 'collected'
 
 
+def test_overlapping_rounds_of_a_batch_asked_with_its_items_both_get_every_item(make_action, async_dir):
+    """As async_batch asks (the batch and its items, in one round): two rounds with the same token wait at once;
+    whichever collects the batch, the other returns every item's result too, never an item that is gone."""
+    started, _calls, _dropped = run(
+        make_action,
+        'async_batch',
+        batch_args(wait=False, args={'cmd': trust_as_template('sh -c "sleep 2; echo {{ item }}"')}),
+    )
+    jids = [started['ansible_job_id']] + [job['ansible_job_id'] for job in started['jobs']]
+    action, task_vars = make_action('async_status', {'jid': jids[0]})
+    token = action.delivery_token(task_vars)
+    answers = []
+
+    def one_round():
+        answers.append(action.query(task_vars, jid=jids, mode='wait', timeout=30, delivery=token, tail=0))
+
+    rounds = [threading.Thread(target=one_round) for _index in range(2)]
+    for thread in rounds:
+        thread.start()
+    for thread in rounds:
+        thread.join(60)
+    assert len(answers) == 2
+    for answer in answers:
+        assert [job.get('stdout') for job in answer['jobs'][1:]] == ['a', 'b'], answer
+
+
 def test_async_status_on_a_batch_delivered_by_async_batch_gets_the_batch_result(make_action, async_dir):
     """The token named by a lost async_batch round, given to async_status: async_batch's result (results, summary)."""
     action, task_vars = make_action('async_batch', batch_args())
