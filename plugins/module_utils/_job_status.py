@@ -566,11 +566,19 @@ class Jobs:
         note = collected_note(jid, record, self.store.record_path(jid), time.time())
         # the note first, then the items: a reader that finds the batch a note no longer reads its items, and a note
         # that cannot be written leaves the batch as it was, items included
-        if not self.store.replace_with_note(jid, note):
+        if not self.store.replace_with_note(jid, note) and not self._collected_meanwhile(jid):
             self.store.remove(jid, ours=True)
         if meta.get('kind') == protocol.BATCH:
             for item in record.get('jobs') or []:
                 self.store.remove(item, ours=True)
+
+    def _collected_meanwhile(self, jid: str) -> bool:
+        """Whether jid's record is a note now: another call collected it between our read and our note (its side dir
+        went with that), so its note stays; a record that has no side dir and is no note is removed instead."""
+        try:
+            return is_note(self.store.read(jid) or {})
+        except JobStoreError:
+            return False
 
     # -- delivery in one round -------------------------------------------------------------
     def deliver(self, jid: str, records: t.Sequence[Record], token: str) -> bool:
